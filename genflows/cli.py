@@ -1,0 +1,106 @@
+"""Command line: ``genflows run MODEL --task TASK ...`` and ``genflows list``.
+
+Any user error (bad flag, config, data, output folder) prints one line
+``genflows: error: ...`` to stderr and exits with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .errors import GenflowsError
+
+__all__ = ["main", "cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """genflows: latent-variable generative models trained with short-run Langevin flows."""
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """Name the registered models, priors, inference methods, tasks and datasets."""
+    from .data import DATASETS
+    from .inference import INFERENCES
+    from .priors import PRIORS
+    from .registry import MODELS
+    from .tasks import TASKS
+
+    click.echo("models:")
+    for spec in MODELS.values():
+        click.echo(f"  {spec.name:<12} prior={spec.prior:<9} inference={spec.inference:<9} {spec.description}")
+    click.echo("priors:     " + ", ".join(PRIORS))
+    click.echo("inference:  " + ", ".join(INFERENCES))
+    click.echo("tasks:      " + ", ".join(TASKS))
+    click.echo("datasets:   " + ", ".join(DATASETS))
+
+
+@cli.command("run")
+@click.argument("model")
+@click.option("--task", default=None, help="task to run (default: anomaly)")
+@click.option("--holdout", type=click.IntRange(0, 9), default=None, help="held-out (anomalous) digit, 0-9")
+@click.option("--config", "config_file", type=str, default=None, help="YAML config (see configs/)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key, e.g. --set inference.n_steps=30")
+@click.option("--data", type=str, default=None, help="dataset: digits (default), mnist, fashion-mnist")
+@click.option("--data-root", type=str, default=None, help="data root holding MNIST/raw/... (default: $GENFLOWS_DATA or ~/.cache/genflows/data)")
+@click.option("--download", is_flag=True, default=False, help="download the dataset with torchvision (needs internet)")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs")
+@click.option("--seed", type=int, default=None, help="first seed")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, help="repeat the run with N seeds; report mean ± sd")
+@click.option("--prior", type=str, default=None, help="override the model's prior")
+@click.option("--inference", type=str, default=None, help="override the model's inference method")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
+@click.option("--out", type=str, default=None, help="run folder (default: runs/<model>-<task>-<data>-h<holdout>-<time>)")
+@click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
+def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, progress):
+    """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``."""
+    from .config import load_config
+    from .runner import run
+    from .trainer import progress_enabled
+
+    extra: dict = {}
+
+    def put(section: str | None, key: str, value) -> None:
+        if value is None:
+            return
+        (extra.setdefault(section, {}) if section else extra)[key] = value
+
+    put(None, "task", task)
+    put(None, "seeds", seeds)
+    put(None, "out", out)
+    put("data", "holdout", holdout)
+    put("data", "name", data)
+    put("data", "root", data_root)
+    put("data", "download", True if download else None)
+    put("train", "epochs", epochs)
+    put("train", "seed", seed)
+    put("train", "threads", threads)
+    put("prior", "kind", prior)
+    put("inference", "kind", inference)
+    cfg = load_config(model, config_file, list(overrides), extra)
+    run(cfg, progress=progress_enabled(progress), log=lambda m: click.echo(m))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        rv = cli.main(args=argv, prog_name="genflows", standalone_mode=False)
+    except GenflowsError as e:
+        click.echo(f"genflows: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelp as e:  # `genflows` alone: show help
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        sys.exit(0)
+    except click.ClickException as e:
+        click.echo(f"genflows: error: {e.format_message()}".replace("\n", " "), err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("genflows: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("genflows: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

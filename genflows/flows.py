@@ -1,0 +1,95 @@
+"""The one place genflows touches nflows: building normalizing-flow transforms.
+
+Everything else sees a ``Transform`` with nflows' contract ``forward(z) -> (u, logabsdet)``
+mapping data to base noise and ``inverse(u) -> (z, logabsdet)``. Replacing nflows means
+replacing this module.
+
+nflows 0.14 quirks handled here: its ``nets.MLP`` cannot be a coupling net (no ``context``
+argument), so :class:`CouplingMLP` is used; ``LULinear.inverse`` calls the deprecated
+``triangular_solve`` and warns on every call, which is silenced where sampling happens.
+
+Example::
+
+    >>> t = build_transform("coupling", features=4, depth=2, hidden=16)
+    >>> u, logdet = t(torch.randn(3, 4))
+    >>> u.shape, logdet.shape
+    (torch.Size([3, 4]), torch.Size([3]))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Callable
+
+import torch
+from torch import nn
+
+from nflows import transforms as T
+
+__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "quiet_nflows"]
+
+
+class CouplingMLP(nn.Module):
+    """Coupling conditioner ``(inputs, context) -> params``; last layer zero-initialised so that
+    each coupling starts as a fixed affine map (Glow's initialisation)."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int, layers: int = 2):
+        super().__init__()
+        mods: list[nn.Module] = []
+        d = in_features
+        for _ in range(layers):
+            mods += [nn.Linear(d, hidden), nn.LeakyReLU(0.2)]
+            d = hidden
+        last = nn.Linear(d, out_features)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*mods, last)
+
+    def forward(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(inputs)
+
+
+def _alternating_mask(features: int, parity: int) -> torch.Tensor:
+    mask = torch.arange(features) % 2 == parity
+    if features == 1:  # nflows needs at least one transformed feature
+        mask = torch.ones(1, dtype=torch.bool)
+    return mask.to(torch.int)
+
+
+def _coupling(features: int, depth: int, hidden: int) -> T.Transform:
+    """Glow/RealNVP steps: actnorm -> invertible (LU) linear -> affine coupling."""
+    steps: list[T.Transform] = []
+    for i in range(depth):
+        steps += [
+            T.ActNorm(features),
+            T.LULinear(features, identity_init=True),
+            T.AffineCouplingTransform(
+                _alternating_mask(features, i % 2),
+                lambda i_, o_: CouplingMLP(i_, o_, hidden),
+            ),
+        ]
+    return T.CompositeTransform(steps)
+
+
+TRANSFORMS: dict[str, Callable[[int, int, int], T.Transform]] = {
+    "coupling": _coupling,
+}
+
+
+def build_transform(kind: str, features: int, depth: int, hidden: int) -> T.Transform:
+    """A flow transform from data (z) to noise (u): ``forward(z) -> (u, logabsdet)``."""
+    try:
+        factory = TRANSFORMS[kind]
+    except KeyError:
+        raise ValueError(f"unknown flow transform '{kind}' (choose from: {', '.join(TRANSFORMS)})") from None
+    return factory(features, depth, hidden)
+
+
+@contextlib.contextmanager
+def quiet_nflows():
+    """Silence nflows' deprecation warnings (``triangular_solve`` in LU inverses)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*triangular_solve.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="nflows")
+        yield

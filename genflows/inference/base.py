@@ -1,0 +1,16 @@
+"""The inference seam: (x, optional pixel mask) -> posterior samples z."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["Inference"]
+
+
+class Inference(nn.Module):
+    """Turns observations into latent samples using only the prior's and generator's public
+    methods (``log_prob`` and ``log_likelihood``)."""
+
+    def forward(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        raise NotImplementedError

@@ -1,0 +1,89 @@
+"""Short-run Langevin posterior inference, latent-flow paper Eq. (8).
+
+z_{k+1} = z_k + xi grad_z log p(z_k | x) + sqrt(2 xi) eps_k,  z_0 ~ N(0, I),
+grad_z log p(z | x) = grad_z log p_alpha(z) + grad_z log p_beta(x | z),
+
+with xi = s^2 / 2 for the reference code's step size s. With a mask (visible = 1) the
+likelihood runs over visible pixels only (Section 4.3).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..langevin import frozen, langevin
+from .base import Inference
+
+__all__ = ["LangevinInference"]
+
+
+class LangevinInference(Inference):
+    """K-step Langevin flow from N(0, I) toward p(z | x); works with any prior.
+
+    >>> from genflows.priors import GaussianPrior
+    >>> from genflows.generators import ConvGenerator
+    >>> g = ConvGenerator(4, (1, 8, 8), hidden=16, channels=8).eval()
+    >>> z = LangevinInference(n_steps=5)(GaussianPrior(4), g, torch.zeros(3, 1, 8, 8))
+    >>> z.shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(
+        self,
+        n_steps: int = 20,
+        step_size: float = 0.1,
+        noise: bool = True,
+        clamp_update: float | None = None,
+        clamp_state: float | None = None,
+        autocast: bool = False,
+    ):
+        super().__init__()
+        self.autocast = autocast
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.noise = noise
+        self.clamp_update = clamp_update
+        self.clamp_state = clamp_state
+
+    def energy(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None):
+        """U(z) = -log p_alpha(z) - log p_beta(x | z, mask): the posterior's negative log-density
+        up to a constant, per example.
+
+        With ``autocast`` the generator's forward/backward run in bfloat16 (2.5x faster on CPUs
+        with native bf16); z, the prior, the residual and the update stay float32.
+        """
+        device_type = x.device.type
+
+        def U(z: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.autocast):
+                ll = generator.log_likelihood(x, z, mask)
+            return -(prior.log_prob(z) + ll.float())
+
+        return U
+
+    def forward(
+        self,
+        prior,
+        generator,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        z0: torch.Tensor | None = None,
+        n_steps: int | None = None,
+        step_size: float | None = None,
+        noise: bool | None = None,
+        record=(),
+    ):
+        if z0 is None:
+            z0 = torch.randn(x.shape[0], generator.nz, device=x.device)
+        with frozen(prior, generator):
+            return langevin(
+                self.energy(prior, generator, x, mask),
+                z0,
+                n_steps=self.n_steps if n_steps is None else n_steps,
+                step_size=self.step_size if step_size is None else step_size,
+                noise=self.noise if noise is None else noise,
+                clamp_update=self.clamp_update,
+                clamp_state=self.clamp_state,
+                record=record,
+                what="posterior z",
+            )

@@ -1,0 +1,49 @@
+"""The one output writer tasks use: metrics JSON, image grids, figures, config, checkpoints,
+all written atomically into a run folder that is created on first write."""
+
+from __future__ import annotations
+
+import io as _io
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from .io import write_bytes, write_json, write_text
+
+__all__ = ["RunDir"]
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def json(self, name: str, obj: Any) -> Path:
+        write_json(self.file(name), obj)
+        return self.file(name)
+
+    def config(self, cfg_dict: dict, name: str = "config.yaml") -> Path:
+        write_text(self.file(name), yaml.safe_dump(cfg_dict, sort_keys=False))
+        return self.file(name)
+
+    def image_grid(self, name: str, images: torch.Tensor, nrow: int = 8) -> Path:
+        """Save images in [-1, 1] (N, C, H, W) as one PNG grid."""
+        from torchvision.utils import save_image
+
+        buf = _io.BytesIO()
+        save_image(images.detach().cpu().clamp(-1, 1) * 0.5 + 0.5, buf, nrow=nrow, padding=1, format="png")
+        write_bytes(self.file(name), buf.getvalue())
+        return self.file(name)
+
+    def figure(self, name: str, fig) -> Path:
+        import matplotlib.pyplot as plt
+
+        buf = _io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        write_bytes(self.file(name), buf.getvalue())
+        return self.file(name)

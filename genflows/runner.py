@@ -1,0 +1,85 @@
+"""Runs a task for one or several seeds: config checks, seeding, threads, run folders,
+summary over seeds. Everything that can be checked is checked before anything is written."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import RunConfig, to_dict
+from .data import check_available
+from .errors import GenflowsError
+from .io import check_writable
+from .output import RunDir
+from .tasks import TASKS
+
+__all__ = ["run", "default_run_dir", "seed_everything"]
+
+SUMMARY_KEYS = ("auprc", "average_precision", "train_seconds", "score_seconds")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_run_dir(cfg: RunConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.model}-{cfg.task}-{cfg.data.name}-h{cfg.data.holdout}-{stamp}"
+
+
+def _mean_sd(values: list[float]) -> dict:
+    return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+        "values": values,
+    }
+
+
+def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print) -> dict:
+    """Run ``cfg.task`` for ``cfg.seeds`` seeds; returns the summary (also in summary.json)."""
+    cfg.validate()
+    root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise GenflowsError(f"output folder {root} already exists and is not empty; choose another --out")
+    check_writable(root)
+    check_available(cfg.data.name, cfg.data.root, cfg.data.download)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    task = TASKS[cfg.task]
+
+    per_seed = []
+    for i in range(cfg.seeds):
+        seed = cfg.train.seed + i
+        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1, out=str(root))
+        rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
+        rd.config(to_dict(cfg_i))
+        seed_everything(seed)
+        metrics = task.run(cfg_i, rd, progress=progress, device=device)
+        per_seed.append(metrics)
+        log(
+            f"[{cfg.model} {cfg.task} {cfg.data.name} holdout {cfg.data.holdout} seed {seed}] "
+            f"AUPRC {metrics['auprc']:.4f}  (train {metrics['train_seconds']:.0f}s, score {metrics['score_seconds']:.0f}s) -> {rd.path}"
+        )
+    summary = {
+        "model": cfg.model,
+        "task": cfg.task,
+        "data": cfg.data.name,
+        "holdout": cfg.data.holdout,
+        "seeds": [m["seed"] for m in per_seed],
+        **{k: _mean_sd([m[k] for m in per_seed]) for k in SUMMARY_KEYS if k in per_seed[0]},
+        "run_dir": str(root),
+    }
+    if cfg.seeds > 1:
+        RunDir(root).json("summary.json", summary)
+        a = summary["auprc"]
+        log(f"AUPRC over {a['n']} seeds: {a['mean']:.4f} ± {a['sd']:.4f}")
+    return summary

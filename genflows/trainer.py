@@ -1,0 +1,127 @@
+"""One trainer for every registered latent model (Algorithm 1 of the latent-flow paper).
+
+Adam over per-component parameter groups, exponential learning-rate decay per epoch,
+a progress bar (quiet when stderr is not a terminal), and an atomic checkpoint per epoch.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import DivergenceError
+from .io import save_checkpoint
+
+__all__ = ["Trainer"]
+
+
+def progress_enabled(flag: bool | None = None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+class Trainer:
+    """Trains ``model`` (anything with ``training_loss`` and ``parameter_groups``).
+
+    >>> from genflows import build_model, load_config
+    >>> cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=2"])
+    >>> model = build_model(cfg, (1, 8, 8))
+    >>> history = Trainer(model, cfg.train, progress=False).fit(torch.rand(64, 1, 8, 8) * 2 - 1, epochs=1)
+    >>> sorted(history[0])
+    ['epoch', 'gen_loss', 'iters', 'lr', 'prior_loss', 'seconds']
+    """
+
+    def __init__(self, model, cfg, prior_lr: float | None = None, progress: bool | None = None):
+        self.model = model
+        self.cfg = cfg
+        self.optimizer = torch.optim.Adam(
+            model.parameter_groups(cfg.lr, prior_lr), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)
+        )
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
+        self.progress = progress_enabled(progress)
+        self.epoch = 0
+        self.iteration = 0
+
+    def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
+        loss, stats = self.model.training_loss(x, mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        return stats
+
+    def fit(
+        self,
+        data: torch.Tensor,
+        epochs: int,
+        on_epoch_end: Callable[[int, dict], dict | None] | None = None,
+        checkpoint: str | Path | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[dict]:
+        """Train for ``epochs`` passes over ``data`` (N, C, H, W), dropping the last partial
+        batch (BatchNorm needs > 1 example). Returns one dict of mean statistics per epoch."""
+        self.model.train()
+        n = data.shape[0]
+        bs = min(self.cfg.batch_size, n)
+        n_batches = max(n // bs, 1)
+        history = []
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=generator).to(data.device)
+            sums: dict[str, torch.Tensor] = {}
+            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}", disable=not self.progress, leave=False)
+            done = 0
+            for b in bar:
+                stats = self.train_step(data[perm[b * bs : (b + 1) * bs]])
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                done += 1
+                if self.progress and b % 25 == 0:
+                    bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})
+                if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+                    break
+            bar.close()
+            record = {"epoch": self.epoch + 1, "iters": done, "lr": self.scheduler.get_last_lr()[0]}
+            for k, v in sums.items():
+                val = float(v) / done  # one host sync per epoch
+                if val != val or val in (float("inf"), float("-inf")):
+                    raise DivergenceError(f"training loss '{k}' became NaN/inf in epoch {self.epoch + 1}; lower the learning rate or the Langevin step size")
+                record[k] = val
+            self.scheduler.step()
+            self.epoch += 1
+            record["seconds"] = time.perf_counter() - t0
+            if on_epoch_end is not None:
+                extra = on_epoch_end(self.epoch, record)
+                if extra:
+                    record.update(extra)
+                self.model.train()
+            history.append(record)
+            if checkpoint is not None:
+                state = self.state_dict()
+                save_checkpoint(checkpoint, state)
+                if getattr(self.cfg, "keep_checkpoints", False):
+                    p = Path(checkpoint)
+                    save_checkpoint(p.with_name(f"{p.stem}-epoch{self.epoch}{p.suffix}"), state)
+            if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+                break
+        return history
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.iteration = state["iteration"]
