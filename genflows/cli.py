@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     except GenflowsError as e:
         click.echo(f"genflows: error: {e}", err=True)
         sys.exit(2)
-    except click.exceptions.NoArgsIsHelp as e:  # `genflows` alone: show help
+    except click.exceptions.NoArgsIsHelpError as e:  # `genflows` alone: show help
         click.echo(e.ctx.get_help() if e.ctx else str(e))
         sys.exit(0)
     except click.ClickException as e:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -187,13 +188,16 @@ class RunConfig:
 # --------------------------------------------------------------------------- generic machinery
 
 
-def _closest(key: str, valid: list[str]) -> str:
+def _closest(key: str, valid: list[str], prefix: str = "") -> str:
     near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    return f"; did you mean '{near[0]}'?" if near else f" (valid: {', '.join(valid)})"
+    return f"; did you mean '{prefix}{near[0]}'?" if near else f" (valid: {', '.join(valid)})"
 
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+_FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -226,6 +230,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()):
+            return float(value)  # PyYAML reads '1e-3' (no dot) as a string
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -242,7 +248,7 @@ def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
-            raise GenflowsError(f"unknown config key '{full}'{_closest(str(key), names)}")
+            raise GenflowsError(f"unknown config key '{full}'{_closest(str(key), names, prefix)}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = from_dict(tp, value if value is not None else {}, prefix=f"{full}.")

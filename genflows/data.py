@@ -101,12 +101,23 @@ def _torchvision_download(info: DatasetInfo, root: Path) -> None:
         raise GenflowsError(f"download of {info.name} into {root} failed: {msg}") from None
 
 
+def _raw_dir(info: DatasetInfo, root: str | None) -> Path:
+    """ROOT/<Folder>/raw (torchvision's layout), or ROOT/<name>/<Folder>/raw (so that one root
+    such as ``shared/data`` can hold several datasets); the first that has files wins."""
+    base = data_root(root)
+    candidates = [base / info.folder / "raw", base / info.name / info.folder / "raw"]
+    for c in candidates:
+        if c.is_dir() and any(c.iterdir()):
+            return c
+    return candidates[0]
+
+
 def check_available(name: str, root: str | None = None, download: bool = False) -> None:
     """Raise the one-line missing-file error now, before a run writes anything."""
     info = DATASETS[name]
     if info.folder is None or download:
         return
-    raw_dir = data_root(root) / info.folder / "raw"
+    raw_dir = _raw_dir(info, root)
     for img_stem, lab_stem in _IDX_FILES.values():
         _find_idx(raw_dir, img_stem, info)
         _find_idx(raw_dir, lab_stem, info)
@@ -127,10 +138,9 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
         d = load_digits()
         x = torch.from_numpy(d.images.astype(np.float32) / 16.0 * 2.0 - 1.0).unsqueeze(1)
         return x, torch.from_numpy(d.target.astype(np.int64))
-    base = data_root(root)
     if download:
-        _torchvision_download(info, base)
-    raw_dir = base / info.folder / "raw"
+        _torchvision_download(info, data_root(root))
+    raw_dir = _raw_dir(info, root)
     images, labels = [], []
     for part in ("train", "test"):
         img_stem, lab_stem = _IDX_FILES[part]

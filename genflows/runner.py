@@ -63,7 +63,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print) 
         rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
         rd.config(to_dict(cfg_i))
         seed_everything(seed)
-        metrics = task.run(cfg_i, rd, progress=progress, device=device)
+        metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
         per_seed.append(metrics)
         log(
             f"[{cfg.model} {cfg.task} {cfg.data.name} holdout {cfg.data.holdout} seed {seed}] "

@@ -61,6 +61,7 @@ class Trainer:
         on_epoch_end: Callable[[int, dict], dict | None] | None = None,
         checkpoint: str | Path | None = None,
         generator: torch.Generator | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> list[dict]:
         """Train for ``epochs`` passes over ``data`` (N, C, H, W), dropping the last partial
         batch (BatchNorm needs > 1 example). Returns one dict of mean statistics per epoch."""
@@ -100,6 +101,8 @@ class Trainer:
                     record.update(extra)
                 self.model.train()
             history.append(record)
+            if log is not None:
+                log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if checkpoint is not None:
                 state = self.state_dict()
                 save_checkpoint(checkpoint, state)

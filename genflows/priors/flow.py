@@ -41,7 +41,7 @@ class FlowPrior(Prior):
 
     def sample(self, n: int) -> torch.Tensor:
         # Eq. (1): ancestral sampling z = f_alpha(z0), z0 ~ q0.
-        u = torch.randn(n, self.nz, device=self._anchor.device)
+        u = torch.randn(n, self.nz, device=self._anchor.device, dtype=self._anchor.dtype)
         with quiet_nflows():
             z, _ = self.transform.inverse(u)
         return z

@@ -31,7 +31,7 @@ class GaussianPrior(Prior):
         return -z
 
     def sample(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.nz, device=self._anchor.device)
+        return torch.randn(n, self.nz, device=self._anchor.device, dtype=self._anchor.dtype)
 
     def learning_loss(self, z: torch.Tensor) -> None:
         return None

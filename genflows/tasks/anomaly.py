@@ -78,7 +78,7 @@ def _pr_figure(precision, recall, title: str):
     return fig
 
 
-def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu") -> dict:
+def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
     """Train ``cfg.model`` on the normal split and score the test split; returns metrics."""
     info = DATASETS[cfg.data.name]
     images, labels = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
@@ -110,6 +110,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         on_epoch_end=on_epoch_end,
         checkpoint=out.file("checkpoint.pt"),
         generator=torch.Generator().manual_seed(seed),
+        log=log,
     )
     train_seconds = time.perf_counter() - t0 - sum(h.get("track_seconds", 0.0) for h in history)
 

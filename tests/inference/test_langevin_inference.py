@@ -1,0 +1,54 @@
+import torch
+
+from genflows import ConvGenerator, FlowPrior, GaussianPrior, LangevinInference, LatentModel
+
+
+def _model(prior_cls=FlowPrior):
+    torch.manual_seed(0)
+    prior = FlowPrior(6, depth=2, hidden=16) if prior_cls is FlowPrior else GaussianPrior(6)
+    gen = ConvGenerator(6, (1, 8, 8), hidden=32, channels=16)
+    return LatentModel(prior, gen, LangevinInference(n_steps=30, step_size=0.1)).eval()
+
+
+def test_inference_raises_log_joint_over_its_start():
+    for prior_cls in (FlowPrior, GaussianPrior):
+        model = _model(prior_cls)
+        x = torch.rand(16, 1, 8, 8) * 2 - 1
+        z0 = torch.randn(16, 6)
+        z = model.infer(x, z0=z0, noise=False)
+        with torch.no_grad():
+            assert (model.log_joint(x, z) > model.log_joint(x, z0)).all()
+
+
+def test_masked_inference_ignores_hidden_pixels():
+    model = _model()
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    mask = torch.ones(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 0
+    x2 = x.clone()
+    x2[..., 2:6, 2:6] = torch.rand(4, 1, 4, 4)  # change only hidden pixels
+    z0 = torch.randn(4, 6)
+    z_a = model.infer(x, mask=mask, z0=z0, noise=False)
+    z_b = model.infer(x2, mask=mask, z0=z0, noise=False)
+    assert torch.allclose(z_a, z_b)
+
+
+def test_inference_leaves_parameters_trainable_and_builds_no_param_graph():
+    model = _model()
+    model.train()
+    x = torch.rand(8, 1, 8, 8) * 2 - 1
+    z = model.infer(x)
+    assert not z.requires_grad
+    assert all(p.requires_grad for p in model.parameters())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_bfloat16_autocast_chain_stays_close_to_float32():
+    model = _model()
+    x = torch.rand(16, 1, 8, 8) * 2 - 1
+    z0 = torch.randn(16, 6)
+    z32 = model.infer(x, z0=z0, noise=False)
+    model.inference.autocast = True
+    z16 = model.infer(x, z0=z0, noise=False)
+    assert z16.dtype == torch.float32
+    assert (z16 - z32).norm() / (z32 - z0).norm() < 0.1

@@ -1,0 +1,16 @@
+import math
+
+import torch
+
+from genflows.priors import GaussianPrior
+
+
+def test_gaussian_log_prob_and_grad():
+    prior = GaussianPrior(3)
+    z = torch.randn(4, 3)
+    expected = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
+    assert torch.allclose(prior.log_prob(z), expected, atol=1e-6)
+    assert torch.allclose(prior.grad_log_prob(z), -z)
+    assert prior.learning_loss(z) is None
+    assert prior.sample(7).shape == (7, 3)
+    assert abs(prior.log_prob(torch.zeros(1, 3)).item() + 1.5 * math.log(2 * math.pi)) < 1e-6

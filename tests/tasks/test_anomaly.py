@@ -1,0 +1,54 @@
+import json
+
+import torch
+
+from genflows import build_model, load_config
+from genflows.data import anomaly_split, load_dataset
+from genflows.metrics import auprc
+from genflows.output import RunDir
+from genflows.tasks import anomaly
+
+QUICK = [
+    "inference.n_steps=10",
+    "train.epochs=12",
+    "anomaly.score_steps=60",
+    "anomaly.score_checkpoints=[20]",
+]
+
+
+def test_end_to_end_on_digits_beats_chance_and_an_untrained_model(tmp_path):
+    cfg = load_config("lfbm-mcmc", overrides=QUICK)
+    metrics = anomaly.run(cfg, RunDir(tmp_path))
+    frac = metrics["anomaly_fraction"]
+    assert metrics["auprc"] > frac + 0.2, metrics["auprc"]
+    for name in ("metrics.json", "pr_curve.png", "samples.png", "checkpoint.pt", "scores.json"):
+        assert (tmp_path / name).is_file()
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["auprc"] == metrics["auprc"] and set(saved["auprc_at_steps"]) == {"20", "60"}
+    assert saved["n_train"] + saved["n_test"] == 1797
+
+    # The same scoring on an untrained model of the same architecture is clearly worse.
+    x, y = load_dataset("digits")
+    split = anomaly_split(x, y, holdout=4)
+    torch.manual_seed(0)
+    untrained = build_model(cfg, (1, 8, 8))
+    s, _ = anomaly.anomaly_scores(untrained, split.test, 60, 0.1)
+    assert auprc(split.test_is_anomaly.numpy(), s.numpy())["auprc"] < metrics["auprc"] - 0.1
+
+
+def test_scores_do_not_depend_on_the_batch_and_are_detached():
+    cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=5"])
+    torch.manual_seed(0)
+    model = build_model(cfg, (1, 8, 8))
+    x = load_dataset("digits")[0][:24]
+    # Move BatchNorm running stats away from their init so train/eval mode would differ.
+    model.train()
+    with torch.no_grad():
+        for _ in range(5):
+            model.generator(torch.randn(32, cfg.generator.nz) * 3)
+    model.train()  # scoring must switch to eval by itself
+    a, _ = anomaly.anomaly_scores(model, x, 30, 0.1, batch_size=24)
+    b, _ = anomaly.anomaly_scores(model, x, 30, 0.1, batch_size=5)
+    assert not a.requires_grad
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-3)
+    assert model.training  # mode restored

@@ -1,0 +1,81 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from genflows.cli import main
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+BAD = [
+    ["run", "nosuchmodel"],
+    ["run", "lfbm-mcmc", "--task", "nosuchtask"],
+    ["run", "lfbm-mcmc", "--holdout", "12"],
+    ["run", "lfbm-mcmc", "--holdout", "-1"],
+    ["run", "lfbm-mcmc", "--holdout", "four"],
+    ["run", "lfbm-mcmc", "--set", "inference.n_steps=-5"],
+    ["run", "lfbm-mcmc", "--set", "inference.step_size=0"],
+    ["run", "lfbm-mcmc", "--set", "inference.nsteps=5"],
+    ["run", "lfbm-mcmc", "--set", "train.batch_size=ten"],
+    ["run", "lfbm-mcmc", "--epochs", "0"],
+    ["run", "lfbm-mcmc", "--prior", "nosuchprior"],
+    ["run", "lfbm-mcmc", "--data", "cifar99"],
+    ["run", "lfbm-mcmc", "--data", "mnist", "--data-root", "{tmp}/empty"],
+    ["run", "lfbm-mcmc", "--config", "{tmp}/missing.yaml"],
+    ["run", "lfbm-mcmc", "--config", "{tmp}/bad.yaml"],
+    ["run", "lfbm-mcmc", "--config", "{tmp}/unknown_key.yaml"],
+    ["run", "lfbm-mcmc", "--out", "{tmp}/existing"],
+    ["run", "lfbm-mcmc", "--nosuchflag"],
+    ["run"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD, ids=[" ".join(a[1:]) or "no-model" for a in BAD])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text("model: lfbm-mcmc\ntrain: [unclosed\n")
+    (tmp_path / "unknown_key.yaml").write_text("inference:\n  step_sise: 0.1\n")
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "metrics.json").write_text("{}")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, out, err = run_cli([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genflows: error:"), err
+    assert "Traceback" not in err + out
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "existing" / "metrics.json").read_text() == "{}"
+
+
+def test_list_names_models_and_tasks(capsys):
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0
+    assert "lfbm-mcmc" in out and "anomaly" in out and "digits" in out
+
+
+def test_console_script_exit_status():
+    r = subprocess.run([sys.executable, "-m", "genflows", "run", "lfbm-mcmc", "--holdout", "12"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "holdout" in r.stderr
+
+
+def test_quick_run_writes_a_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", "1", "--out", str(out), "--seeds", "2",
+         "--set", "inference.n_steps=3", "--set", "anomaly.score_steps=5", "--set", "anomaly.score_checkpoints=[2]"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "AUPRC over 2 seeds" in stdout
+    for seed in (1, 2):
+        assert (out / f"seed{seed}" / "metrics.json").is_file()
+        assert (out / f"seed{seed}" / "config.yaml").is_file()
+    assert (out / "summary.json").is_file()

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from genflows.data import anomaly_split, check_available, load_dataset
+from genflows.errors import GenflowsError
+
+
+def test_digits_loads_in_range():
+    x, y = load_dataset("digits")
+    assert x.shape == (1797, 1, 8, 8) and y.shape == (1797,)
+    assert x.min() == -1.0 and x.max() == 1.0
+
+
+def test_split_is_pure_and_disjoint_on_digits():
+    x, y = load_dataset("digits")
+    a = anomaly_split(x, y, holdout=4)
+    np.random.seed(123)
+    np.random.rand(1000)  # consuming the global RNG must not change the split
+    b = anomaly_split(x, y, holdout=4)
+    assert np.array_equal(a.train_index, b.train_index) and np.array_equal(a.test_index, b.test_index)
+    assert not set(a.train_index) & set(a.test_index)
+    assert (y[a.train_index] != 4).all()
+    n_normal = int((y != 4).sum())
+    assert len(a.train_index) == int(0.8 * n_normal)
+    assert a.test_is_anomaly.sum() == (y == 4).sum()
+    assert len(a.train_index) + len(a.test_index) == len(y)
+
+
+def test_mnist_split_has_the_protocol_sizes(mnist_data_root):
+    x, y = load_dataset("mnist", mnist_data_root)
+    assert x.shape == (70000, 1, 28, 28)
+    assert np.bincount(y.numpy()[:60000]).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    s = anomaly_split(x, y, holdout=4)
+    assert len(s.train_index) == 50540 and len(s.test_index) == 19460
+    assert int(s.test_is_anomaly.sum()) == 6824
+    assert not set(s.train_index.tolist()) & set(s.test_index.tolist())
+    assert (y[s.train_index] != 4).all()
+    assert x.min() == -1.0 and x.max() == 1.0
+
+
+def test_missing_mnist_names_the_file(tmp_path):
+    with pytest.raises(GenflowsError) as e:
+        check_available("mnist", str(tmp_path))
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz") in msg
+    assert "--download" in msg
+
+
+def test_truncated_idx_file_is_a_user_error(tmp_path, mnist_data_root):
+    import gzip
+    from pathlib import Path
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    src = next(p for p in (Path(mnist_data_root) / "MNIST" / "raw", Path(mnist_data_root) / "mnist" / "MNIST" / "raw") if p.is_dir())
+    for f in src.iterdir():
+        (raw / f.name).write_bytes(f.read_bytes())
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x27\x10" + b"\x01" * 10))
+    with pytest.raises(GenflowsError, match="truncated"):
+        load_dataset("mnist", str(tmp_path))

@@ -1,0 +1,55 @@
+import pytest
+import torch
+from torch import nn
+
+from genflows.errors import DivergenceError
+from genflows.langevin import frozen, langevin
+
+
+def test_noise_free_chain_descends_a_quadratic():
+    x = langevin(lambda x: 0.5 * (x * x).sum(1), torch.full((8, 3), 4.0), n_steps=300, step_size=0.3, noise=False)
+    assert x.abs().max() < 1e-2
+
+
+def test_noisy_chain_samples_the_target_gaussian():
+    # U(x) = x^2 / (2 * 0.25): stationary distribution N(0, 0.5^2); small step => small bias.
+    torch.manual_seed(0)
+    x = langevin(lambda x: (x * x).sum(1) / (2 * 0.25), torch.zeros(4000, 1), n_steps=400, step_size=0.1)
+    assert abs(x.std().item() - 0.5) < 0.03
+    assert abs(x.mean().item()) < 0.03
+
+
+def test_record_returns_intermediate_states_of_the_same_chain():
+    energy = lambda x: 0.5 * (x * x).sum(1)
+    x0 = torch.ones(2, 2)
+    final, snaps = langevin(energy, x0, n_steps=10, step_size=0.5, noise=False, record=(3, 10))
+    three = langevin(energy, x0, n_steps=3, step_size=0.5, noise=False)
+    assert torch.allclose(snaps[3], three)
+    assert torch.allclose(snaps[10], final)
+
+
+def test_clamps_bound_the_update_and_the_state():
+    energy = lambda x: -(x * 100).sum(1)  # pushes x up hard
+    x = langevin(energy, torch.zeros(3, 2), n_steps=5, step_size=1.0, noise=False, clamp_update=0.1)
+    assert torch.allclose(x, torch.full((3, 2), 0.5))
+    x = langevin(energy, torch.zeros(3, 2), n_steps=5, step_size=1.0, noise=False, clamp_state=1.0)
+    assert x.max() <= 1.0
+
+
+def test_divergence_is_reported_with_its_step():
+    # s = sqrt(2): each step moves x by exactly +1, so x_k = k and the energy at x_3 is NaN.
+    energy = lambda x: torch.where(x.sum(1) > 2.5, torch.full_like(x[:, 0], float("nan")), -x.sum(1))
+    with pytest.raises(DivergenceError, match="step 4 of 10"):
+        langevin(energy, torch.zeros(2, 1), n_steps=10, step_size=2**0.5, noise=False)
+
+
+def test_frozen_stops_param_grads_and_batchnorm_updates_then_restores():
+    net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)).train()
+    before = net[1].running_mean.clone()
+    with frozen(net):
+        assert not any(p.requires_grad for p in net.parameters())
+        net(torch.randn(16, 2) + 3)
+        assert torch.equal(net[1].running_mean, before)
+    assert all(p.requires_grad for p in net.parameters())
+    net(torch.randn(16, 2) + 3)
+    assert not torch.equal(net[1].running_mean, before)
