@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import RunConfig, to_dict
+from .config import RunConfig, from_dict, read_yaml, to_dict
 from .data import check_available
 from .errors import GenflowsError
-from .io import check_writable
+from .io import check_writable, load_checkpoint
 from .output import RunDir
 from .tasks import TASKS
 
-__all__ = ["run", "default_run_dir", "seed_everything"]
+__all__ = ["run", "load_model", "default_run_dir", "seed_everything"]
 
 SUMMARY_KEYS = ("auprc", "average_precision", "train_seconds", "score_seconds")
 
@@ -83,3 +83,20 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print) 
         a = summary["auprc"]
         log(f"AUPRC over {a['n']} seeds: {a['mean']:.4f} ± {a['sd']:.4f}")
     return summary
+
+
+def load_model(run_dir: str | Path, checkpoint: str = "checkpoint.pt", device: str = "cpu"):
+    """The config and trained model of a run folder (``checkpoint`` may name a per-epoch file)."""
+    from .data import DATASETS
+    from .registry import build_model
+
+    run_dir = Path(run_dir)
+    cfg = from_dict(RunConfig, read_yaml(run_dir / "config.yaml"))
+    cfg.validate()
+    model = build_model(cfg, DATASETS[cfg.data.name].shape)
+    state = load_checkpoint(run_dir / checkpoint)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        raise GenflowsError(f"checkpoint {run_dir / checkpoint} does not match the model in {run_dir / 'config.yaml'}") from None
+    return cfg, model.to(device).eval()
