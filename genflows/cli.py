@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .errors import GenflowsError
+from .errors import DivergenceError, GenflowsError
 
 __all__ = ["main", "cli"]
 
@@ -54,12 +54,24 @@ def list_cmd() -> None:
 @click.option("--inference", type=str, default=None, help="override the model's inference method")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
 @click.option("--out", type=str, default=None, help="run folder (default: runs/<model>-<task>-<data>-h<holdout>-<time>)")
+@click.option("--resume", "resume_dir", type=str, default=None, help="continue the run in RUN_DIR from its last checkpoint, with its own config")
 @click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
-def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, progress):
+def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir, progress):
     """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``."""
     from .config import load_config
     from .runner import run
     from .trainer import progress_enabled
+
+    if resume_dir is not None:
+        given = {"--task": task, "--holdout": holdout, "--config": config_file, "--set": overrides or None, "--data": data,
+                 "--data-root": data_root, "--download": download or None, "--epochs": epochs, "--seed": seed,
+                 "--seeds": seeds, "--prior": prior, "--inference": inference, "--out": out}
+        clash = [k for k, v in given.items() if v is not None]
+        if clash:
+            raise GenflowsError(f"--resume continues a run with its own config; drop {', '.join(clash)}")
+        cfg = load_config(model, extra={"out": resume_dir, **({"train": {"threads": threads}} if threads else {})})
+        run(cfg, progress=progress_enabled(progress), log=lambda m: click.echo(m), resume=True)
+        return
 
     extra: dict = {}
 
@@ -88,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
         rv = cli.main(args=argv, prog_name="genflows", standalone_mode=False)
+    except DivergenceError as e:  # not bad input: the run itself blew up; last good checkpoint kept
+        click.echo(f"genflows: diverged: {e}", err=True)
+        sys.exit(3)
     except GenflowsError as e:
         click.echo(f"genflows: error: {e}", err=True)
         sys.exit(2)

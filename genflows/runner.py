@@ -4,6 +4,7 @@ summary over seeds. Everything that can be checked is checked before anything is
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import statistics
 import time
@@ -44,24 +45,83 @@ def _mean_sd(values: list[float]) -> dict:
     }
 
 
-def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print) -> dict:
-    """Run ``cfg.task`` for ``cfg.seeds`` seeds; returns the summary (also in summary.json)."""
-    cfg.validate()
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# Keys that may differ between a run and its continuation.
+_RESUME_FREE = {"out", "train.threads"}
+
+
+def stored_config(root: Path) -> RunConfig:
+    """The config a run folder was made with (a user error if it is not a run folder)."""
+    f = root / "config.yaml"
+    if not f.is_file():
+        raise GenflowsError(f"{root} exists but is not a genflows run folder (no config.yaml); choose another --out")
+    try:
+        return from_dict(RunConfig, read_yaml(f))
+    except GenflowsError as e:
+        raise GenflowsError(f"{f} is not a valid genflows config: {e}") from None
+
+
+def _check_same(stored: RunConfig, cfg: RunConfig, root: Path) -> None:
+    a, b = _flat(to_dict(stored)), _flat(to_dict(cfg))
+    for k in sorted(set(a) | set(b)):
+        if k not in _RESUME_FREE and a.get(k) != b.get(k):
+            raise GenflowsError(
+                f"{root} holds a run with {k}={a.get(k)!r}, not {b.get(k)!r}; "
+                f"use --resume {root} to continue it as it was, or choose another --out"
+            )
+
+
+def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, resume: bool = False) -> dict:
+    """Run ``cfg.task`` for ``cfg.seeds`` seeds; returns the summary (also in summary.json).
+
+    An existing run folder (``cfg.out``) with the same config is continued: finished seeds are
+    read back, an interrupted one resumes from its last checkpoint. ``resume=True`` takes the
+    folder's own config (``cfg`` then only supplies the folder and thread count).
+    """
     root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise GenflowsError(f"output folder {root} already exists and is not empty; choose another --out")
+    if root.exists() and not root.is_dir():
+        raise GenflowsError(f"output path {root} is a file; choose another --out")
+    existing = root.exists() and any(root.iterdir())
+    if resume:
+        if not existing:
+            raise GenflowsError(f"cannot resume {root}: no such run folder")
+        stored = stored_config(root)
+        if stored.model != cfg.model:
+            raise GenflowsError(f"cannot resume {root} as '{cfg.model}': it was made with model '{stored.model}'")
+        cfg = dataclasses.replace(stored, out=str(root), train=dataclasses.replace(stored.train, threads=cfg.train.threads))
+    elif existing:
+        _check_same(stored_config(root), dataclasses.replace(cfg, out=str(root)), root)
+    cfg = dataclasses.replace(cfg, out=str(root))
+    cfg.validate()
     check_writable(root)
     check_available(cfg.data.name, cfg.data.root, cfg.data.download)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     task = TASKS[cfg.task]
+    if not existing:
+        RunDir(root).config(to_dict(cfg))
 
     per_seed = []
     for i in range(cfg.seeds):
         seed = cfg.train.seed + i
-        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1, out=str(root))
+        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
         rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
-        rd.config(to_dict(cfg_i))
+        if rd.file("metrics.json").is_file():
+            metrics = json.loads(rd.file("metrics.json").read_text())
+            log(f"[seed {seed}] already finished: AUPRC {metrics['auprc']:.4f} ({rd.path})")
+            per_seed.append(metrics)
+            continue
+        if not rd.file("config.yaml").is_file():
+            rd.config(to_dict(cfg_i))
         seed_everything(seed)
         metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
         per_seed.append(metrics)

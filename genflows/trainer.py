@@ -1,7 +1,9 @@
 """One trainer for every registered latent model (Algorithm 1 of the latent-flow paper).
 
-Adam over per-component parameter groups, exponential learning-rate decay per epoch,
-a progress bar (quiet when stderr is not a terminal), and an atomic checkpoint per epoch.
+Adam over per-component parameter groups, exponential learning-rate decay per epoch, a
+progress bar (quiet when stderr is not a terminal), and, per epoch, an atomic checkpoint that
+holds everything needed for an exact resume: model, optimiser, scheduler, every RNG, the
+data-order generator, the step counters and the history.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from tqdm.auto import tqdm
 
 from .errors import DivergenceError
 from .io import save_checkpoint
+from .rng import get_rng_state, set_rng_state
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "progress_enabled"]
 
 
 def progress_enabled(flag: bool | None = None) -> bool:
@@ -32,7 +35,7 @@ class Trainer:
     >>> model = build_model(cfg, (1, 8, 8))
     >>> history = Trainer(model, cfg.train, progress=False).fit(torch.rand(64, 1, 8, 8) * 2 - 1, epochs=1)
     >>> sorted(history[0])
-    ['epoch', 'gen_loss', 'iters', 'lr', 'prior_loss', 'seconds']
+    ['epoch', 'gen_loss', 'iters', 'loss', 'lr', 'prior_loss', 'seconds']
     """
 
     def __init__(self, model, cfg, prior_lr: float | None = None, progress: bool | None = None):
@@ -43,11 +46,21 @@ class Trainer:
         )
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
         self.progress = progress_enabled(progress)
+        # Data order has its own generator, so extra draws elsewhere never change it.
+        self.data_generator = torch.Generator().manual_seed(cfg.seed)
         self.epoch = 0
         self.iteration = 0
+        self.history: list[dict] = []
+        self.best: float | None = None
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
         loss, stats = self.model.training_loss(x, mask)
+        # Checked before the update, so a NaN never reaches the parameters (CPU: no real sync).
+        if not bool(torch.isfinite(loss)):
+            raise DivergenceError(
+                f"training loss became NaN/inf at epoch {self.epoch + 1}, iteration {self.iteration + 1}; "
+                "lower train.lr or inference.step_size, or set inference.clamp_update"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -60,21 +73,20 @@ class Trainer:
         epochs: int,
         on_epoch_end: Callable[[int, dict], dict | None] | None = None,
         checkpoint: str | Path | None = None,
-        generator: torch.Generator | None = None,
         log: Callable[[str], None] | None = None,
     ) -> list[dict]:
-        """Train for ``epochs`` passes over ``data`` (N, C, H, W), dropping the last partial
-        batch (BatchNorm needs > 1 example). Returns one dict of mean statistics per epoch."""
+        """Train until ``epochs`` epochs are done in all (continuing after :meth:`load_state_dict`),
+        dropping each epoch's last partial batch (BatchNorm needs > 1 example). Returns the
+        history: one dict of mean statistics per epoch."""
         self.model.train()
         n = data.shape[0]
         bs = min(self.cfg.batch_size, n)
         n_batches = max(n // bs, 1)
-        history = []
-        for _ in range(epochs):
+        while self.epoch < epochs:
             t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=generator).to(data.device)
+            perm = torch.randperm(n, generator=self.data_generator).to(data.device)
             sums: dict[str, torch.Tensor] = {}
-            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}", disable=not self.progress, leave=False)
+            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
             done = 0
             for b in bar:
                 stats = self.train_step(data[perm[b * bs : (b + 1) * bs]])
@@ -88,10 +100,8 @@ class Trainer:
             bar.close()
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.scheduler.get_last_lr()[0]}
             for k, v in sums.items():
-                val = float(v) / done  # one host sync per epoch
-                if val != val or val in (float("inf"), float("-inf")):
-                    raise DivergenceError(f"training loss '{k}' became NaN/inf in epoch {self.epoch + 1}; lower the learning rate or the Langevin step size")
-                record[k] = val
+                record[k] = float(v) / done  # one host sync per epoch
+            record["loss"] = sum(record[k] for k in sums)
             self.scheduler.step()
             self.epoch += 1
             record["seconds"] = time.perf_counter() - t0
@@ -100,18 +110,31 @@ class Trainer:
                 if extra:
                     record.update(extra)
                 self.model.train()
-            history.append(record)
+            self.history.append(record)
             if log is not None:
                 log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if checkpoint is not None:
-                state = self.state_dict()
-                save_checkpoint(checkpoint, state)
-                if getattr(self.cfg, "keep_checkpoints", False):
-                    p = Path(checkpoint)
-                    save_checkpoint(p.with_name(f"{p.stem}-epoch{self.epoch}{p.suffix}"), state)
+                self._save(Path(checkpoint), record)
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                 break
-        return history
+        return self.history
+
+    def _is_best(self, record: dict) -> bool:
+        # Highest tracked AUPRC when the task tracks one, else lowest training loss.
+        value = record["track_auprc"] if "track_auprc" in record else -record["loss"]
+        if self.best is None or value > self.best:
+            self.best = value
+            return True
+        return False
+
+    def _save(self, path: Path, record: dict) -> None:
+        best = self._is_best(record)
+        state = self.state_dict()
+        save_checkpoint(path, state)
+        if best:
+            save_checkpoint(path.with_name(f"{path.stem}-best{path.suffix}"), state)
+        if getattr(self.cfg, "keep_checkpoints", False):
+            save_checkpoint(path.with_name(f"{path.stem}-epoch{self.epoch}{path.suffix}"), state)
 
     def state_dict(self) -> dict:
         return {
@@ -120,6 +143,10 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch,
             "iteration": self.iteration,
+            "history": self.history,
+            "best": self.best,
+            "rng": get_rng_state(),
+            "data_generator": self.data_generator.get_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -128,3 +155,9 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = state["epoch"]
         self.iteration = state["iteration"]
+        self.history = list(state.get("history", []))
+        self.best = state.get("best")
+        if "rng" in state:
+            set_rng_state(state["rng"])
+        if "data_generator" in state:
+            self.data_generator.set_state(state["data_generator"])

@@ -34,6 +34,19 @@ BAD = [
     ["run", "lfbm-mcmc", "--out", "{tmp}/existing"],
     ["run", "lfbm-mcmc", "--nosuchflag"],
     ["run"],
+    ["run", "lfbm-mcmc", "--set", "train.batch_size=0"],
+    ["run", "lfbm-mcmc", "--set", "train.lr=-1e-3"],
+    ["run", "lfbm-mcmc", "--set", "anomaly.score_steps=0"],
+    ["run", "lfbm-mcmc", "--seeds", "0"],
+    ["run", "lfbm-mcmc", "--threads", "0"],
+    ["run", "lfbm-mcmc", "--config", "{tmp}"],
+    ["run", "lfbm-mcmc", "--config", "{tmp}/list.yaml"],
+    ["run", "lfbm-mcmc", "--out", "{tmp}/afile/run"],
+    ["run", "lfbm-mcmc", "--resume", "{tmp}/nosuchrun"],
+    ["run", "lfbm-mcmc", "--resume", "{tmp}/abprun"],
+    ["run", "lfbm-mcmc", "--resume", "{tmp}/abprun", "--epochs", "3"],
+    ["run", "abp", "--out", "{tmp}/abprun", "--holdout", "7"],
+    ["run", "abp", "--out", "{tmp}/abprun"],
 ]
 
 
@@ -44,14 +57,23 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, tmp_path, capsys,
     (tmp_path / "unknown_key.yaml").write_text("inference:\n  step_sise: 0.1\n")
     (tmp_path / "existing").mkdir()
     (tmp_path / "existing" / "metrics.json").write_text("{}")
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    (tmp_path / "list.yaml").write_text("- model\n- lfbm-mcmc\n")
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "abprun").mkdir()  # a run folder of another model, with a corrupted checkpoint
+    (tmp_path / "abprun" / "config.yaml").write_text("model: abp\nprior:\n  kind: gaussian\nout: abprun\n")
+    (tmp_path / "abprun" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    before = {p.relative_to(tmp_path): p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
     code, out, err = run_cli([a.format(tmp=tmp_path) for a in argv], capsys)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genflows: error:"), err
     assert "Traceback" not in err + out
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    assert (tmp_path / "existing" / "metrics.json").read_text() == "{}"
+    after = {p.relative_to(tmp_path): p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
+    assert after == before  # nothing created, nothing changed
+
+
+def test_the_suite_has_at_least_25_distinct_bad_inputs():
+    assert len({tuple(a) for a in BAD}) >= 25
 
 
 def test_list_names_models_and_tasks(capsys):

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import DATASETS, anomaly_split, load_dataset
+from ..io import load_checkpoint
 from ..metrics import auprc
 from ..output import RunDir
 from ..registry import build_model
@@ -103,16 +104,14 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
             return {"track_auprc": auprc(track_y, s.numpy())["auprc"], "track_seconds": time.perf_counter() - t0}
         return None
 
-    t0 = time.perf_counter()
-    history = trainer.fit(
-        train_x,
-        epochs,
-        on_epoch_end=on_epoch_end,
-        checkpoint=out.file("checkpoint.pt"),
-        generator=torch.Generator().manual_seed(seed),
-        log=log,
-    )
-    train_seconds = time.perf_counter() - t0 - sum(h.get("track_seconds", 0.0) for h in history)
+    ckpt = out.file("checkpoint.pt")
+    if ckpt.exists():  # resume: same model, optimiser, RNGs and data order as when it was saved
+        trainer.load_state_dict(load_checkpoint(ckpt))
+        if log:
+            log(f"resuming {out.path} after epoch {trainer.epoch}")
+    history = trainer.fit(train_x, epochs, on_epoch_end=on_epoch_end, checkpoint=ckpt, log=log)
+    # Summed per epoch, so a resumed run reports its whole training time; tracking excluded.
+    train_seconds = sum(h["seconds"] for h in history)
 
     t1 = time.perf_counter()
     scores, partial = anomaly_scores(
