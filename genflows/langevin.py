@@ -100,6 +100,6 @@ def langevin(
     if bad >= 0:
         raise DivergenceError(
             f"Langevin {what} became NaN/inf at step {bad + 1} of {n_steps} (step size {step_size}); "
-            "lower the step size or set a clamp (clamp_update / clamp_state)"
+            "lower the step size or set a clamp (clamp_update / clamp_state); in training, also try a lower train.lr"
         )
     return (out, snaps) if record else out
