@@ -82,7 +82,11 @@ class PriorConfig:
     transform: str = "coupling"  # coupling = actnorm -> LU linear -> affine coupling (RealNVP/Glow)
     depth: int = 5  # flow steps; issue default following the reference latent flow
     hidden: int = 64  # coupling-MLP width
-    lr: float | None = None  # None: train.lr
+    lr: float | None = None  # None: train.lr (lebm: 2e-5, LEBM reference code)
+    ebm_hidden: int = 200  # EBM prior MLP nz -> 200 -> 200 -> 1 (LEBM reference code)
+    sigma_p: float = 1.0  # EBM base N(0, sigma_p^2 I) (LEBM reference code)
+    sample_steps: int = 60  # EBM prior short-run Langevin steps (LEBM reference code)
+    sample_step_size: float = 0.4  # EBM prior Langevin s (LEBM reference code)
 
     def validate(self) -> None:
         from .priors import PRIORS
@@ -93,6 +97,10 @@ class PriorConfig:
         _check(self.depth >= 1, f"prior.depth must be >= 1, got {self.depth}")
         _check(self.hidden >= 1, f"prior.hidden must be >= 1, got {self.hidden}")
         _check(self.lr is None or self.lr > 0, f"prior.lr must be > 0, got {self.lr}")
+        _check(self.ebm_hidden >= 1, f"prior.ebm_hidden must be >= 1, got {self.ebm_hidden}")
+        _check(self.sigma_p > 0, f"prior.sigma_p must be > 0, got {self.sigma_p}")
+        _check(self.sample_steps >= 1, f"prior.sample_steps must be >= 1, got {self.sample_steps}")
+        _check(self.sample_step_size > 0, f"prior.sample_step_size must be > 0, got {self.sample_step_size}")
 
 
 @dataclass
@@ -104,6 +112,9 @@ class InferenceConfig:
     clamp_update: float | None = None  # optional per-step |delta z| bound (divergence guard)
     clamp_state: float | None = None  # optional |z| bound
     autocast: bool = False  # generator in bfloat16 inside the chain (z and updates stay float32)
+    encoder_hidden: int = 512  # VAE-IAF: MLP encoder width
+    iaf_depth: int = 2  # VAE-IAF: autoregressive steps after the Gaussian (Kingma et al. 2016)
+    iaf_hidden: int = 64  # VAE-IAF: MADE width
 
     def validate(self) -> None:
         from .inference import INFERENCES
@@ -114,6 +125,8 @@ class InferenceConfig:
         for k in ("clamp_update", "clamp_state"):
             v = getattr(self, k)
             _check(v is None or v > 0, f"inference.{k} must be > 0, got {v}")
+        _check(self.encoder_hidden >= 1 and self.iaf_hidden >= 1, "inference.encoder_hidden/iaf_hidden must be >= 1")
+        _check(self.iaf_depth >= 0, f"inference.iaf_depth must be >= 0, got {self.iaf_depth}")
 
 
 @dataclass
@@ -183,6 +196,9 @@ class RunConfig:
             sub = getattr(self, f.name)
             if dataclasses.is_dataclass(sub):
                 sub.validate()
+        from .registry import check_pair
+
+        check_pair(self.prior.kind, self.inference.kind)
 
 
 # --------------------------------------------------------------------------- generic machinery

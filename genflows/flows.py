@@ -27,7 +27,7 @@ from torch import nn
 
 from nflows import transforms as T
 
-__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "quiet_nflows"]
+__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "iaf_steps", "quiet_nflows"]
 
 
 class CouplingMLP(nn.Module):
@@ -72,9 +72,53 @@ def _coupling(features: int, depth: int, hidden: int) -> T.Transform:
     return T.CompositeTransform(steps)
 
 
+def _maf(features: int, depth: int, hidden: int) -> T.Transform:
+    """Masked autoregressive flow (Papamakarios et al. 2017): exact density in one pass,
+    sampling needs ``features`` passes."""
+    steps: list[T.Transform] = []
+    for _ in range(depth):
+        steps += [T.ActNorm(features), T.MaskedAffineAutoregressiveTransform(features, hidden), T.ReversePermutation(features)]
+    return T.CompositeTransform(steps)
+
+
+def _spline(features: int, depth: int, hidden: int) -> T.Transform:
+    """Neural spline flow (Durkan et al. 2019): rational-quadratic coupling on [-5, 5], linear tails."""
+    steps: list[T.Transform] = []
+    for i in range(depth):
+        steps += [
+            T.ActNorm(features),
+            T.LULinear(features, identity_init=True),
+            T.PiecewiseRationalQuadraticCouplingTransform(
+                _alternating_mask(features, i % 2),
+                lambda i_, o_: CouplingMLP(i_, o_, hidden),
+                num_bins=8,
+                tails="linear",
+                tail_bound=5.0,
+            ),
+        ]
+    return T.CompositeTransform(steps)
+
+
 TRANSFORMS: dict[str, Callable[[int, int, int], T.Transform]] = {
     "coupling": _coupling,
+    "maf": _maf,
+    "spline": _spline,
 }
+
+
+def iaf_steps(features: int, depth: int, hidden: int, context: int) -> T.Transform:
+    """Inverse autoregressive flow steps (Kingma et al. 2016) for amortised posteriors.
+
+    nflows' masked autoregressive *forward* pass maps eps -> z in one pass and returns
+    log|det dz/deps|; used in that direction it is an IAF, with the encoder's hidden state as
+    context."""
+    steps: list[T.Transform] = []
+    for _ in range(depth):
+        steps += [
+            T.MaskedAffineAutoregressiveTransform(features, hidden, context_features=context),
+            T.ReversePermutation(features),
+        ]
+    return T.CompositeTransform(steps)
 
 
 def build_transform(kind: str, features: int, depth: int, hidden: int) -> T.Transform:
@@ -83,7 +127,8 @@ def build_transform(kind: str, features: int, depth: int, hidden: int) -> T.Tran
         factory = TRANSFORMS[kind]
     except KeyError:
         raise ValueError(f"unknown flow transform '{kind}' (choose from: {', '.join(TRANSFORMS)})") from None
-    return factory(features, depth, hidden)
+    with quiet_nflows():
+        return factory(features, depth, hidden)
 
 
 @contextlib.contextmanager

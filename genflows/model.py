@@ -51,7 +51,12 @@ class LatentModel(nn.Module):
         Prior and generator parameters are disjoint, so one backward of the sum gives each its
         own gradient; one Adam step over both equals the paper's two Adam steps.
         Returned stats are detached tensors (no host sync here).
+
+        With amortised inference (VAE-IAF) the loss is the negative ELBO instead, which trains
+        encoder, generator and prior together through the reparameterised sample.
         """
+        if getattr(self.inference, "amortized", False) and mask is None:
+            return self._elbo_loss(x)
         z = self.infer(x, mask)
         gen_loss = -self.generator.log_likelihood(x, z, mask).mean()
         prior_loss = self.prior.learning_loss(z)
@@ -60,6 +65,15 @@ class LatentModel(nn.Module):
         if prior_loss is not None:
             stats["prior_loss"] = prior_loss.detach()
         return loss, stats
+
+    def _elbo_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        if not self.prior.normalized:
+            raise ValueError(f"the ELBO needs a normalised prior; {type(self.prior).__name__}.log_prob is unnormalised")
+        z, log_q = self.inference.sample_with_log_q(x)
+        log_px = self.generator.log_likelihood(x, z)
+        log_pz = self.prior.log_prob(z)
+        elbo = log_px + log_pz - log_q
+        return -elbo.mean(), {"gen_loss": -log_px.mean().detach(), "kl": (log_q - log_pz).mean().detach()}
 
     def parameter_groups(self, lr: float, prior_lr: float | None = None) -> list[dict]:
         groups = []

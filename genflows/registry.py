@@ -13,7 +13,7 @@ from .inference import build_inference
 from .model import LatentModel
 from .priors import build_prior
 
-__all__ = ["ModelSpec", "MODELS", "build_model"]
+__all__ = ["ModelSpec", "MODELS", "check_pair", "build_model"]
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,10 @@ class ModelSpec:
     prior: str
     inference: str
     description: str
+    prior_defaults: tuple = ()  # (key, value) pairs for the prior section
 
     def config_defaults(self) -> dict:
-        return {"prior": {"kind": self.prior}, "inference": {"kind": self.inference}}
+        return {"prior": {"kind": self.prior, **dict(self.prior_defaults)}, "inference": {"kind": self.inference}}
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -32,8 +33,24 @@ MODELS: dict[str, ModelSpec] = {
     for s in [
         ModelSpec("lfbm-mcmc", "flow", "langevin", "latent normalizing-flow prior + short-run Langevin inference (latent-flow paper)"),
         ModelSpec("abp", "gaussian", "langevin", "Gaussian prior + Langevin inference, alternating back-propagation (Han et al. 2017)"),
+        ModelSpec("vae", "gaussian", "vae", "Gaussian prior + VAE-IAF amortised inference, ELBO training (Kingma et al. 2016)"),
+        ModelSpec("lfbm-vae", "flow", "vae", "latent flow prior + VAE-IAF amortised inference (the latent-flow paper's LFBM-VAE)"),
+        ModelSpec("lebm", "ebm", "langevin", "latent EBM prior + Langevin inference and prior sampling (Pang et al. 2020)",
+                  prior_defaults=(("lr", 2e-5),)),
     ]
 }
+
+
+def check_pair(prior: str, inference: str) -> None:
+    """Reject prior x inference pairs that cannot be trained, saying why."""
+    from .errors import GenflowsError
+    from .priors import PRIORS
+
+    if inference == "vae" and prior in PRIORS and not PRIORS[prior].normalized:
+        raise GenflowsError(
+            f"invalid pair prior={prior} + inference=vae: the VAE's ELBO needs a normalised log p(z), "
+            f"and the {prior} prior's is unnormalised (use inference=langevin)"
+        )
 
 
 def build_model(cfg, image_shape: tuple[int, int, int]) -> LatentModel:
@@ -41,5 +58,5 @@ def build_model(cfg, image_shape: tuple[int, int, int]) -> LatentModel:
     return LatentModel(
         build_prior(cfg.prior, cfg.generator.nz),
         build_generator(cfg.generator, image_shape),
-        build_inference(cfg.inference),
+        build_inference(cfg.inference, cfg.generator.nz, image_shape),
     )
