@@ -36,6 +36,7 @@ class CouplingMLP(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, hidden: int, layers: int = 2):
         super().__init__()
+        self.hidden_features = hidden  # nflows' spline couplings scale their logits by sqrt(this)
         mods: list[nn.Module] = []
         d = in_features
         for _ in range(layers):

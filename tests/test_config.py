@@ -31,7 +31,8 @@ def test_yaml_file_then_flags(tmp_path):
         (["inference.step_size=0"], "must be > 0"),
         (["data.holdout=11"], "0-9"),
         (["data.name=cifar"], "unknown dataset"),
-        (["prior.kind=ebm"], "unknown prior"),
+        (["prior.kind=nosuch"], "unknown prior"),
+        (["inference.kind=vae", "prior.kind=ebm"], "invalid pair"),
         (["train"], "key=value"),
     ],
 )

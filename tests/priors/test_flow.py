@@ -5,9 +5,14 @@ import torch
 from genflows.priors import FlowPrior
 
 
-def _prior(nz=4):
+import pytest
+
+TRANSFORMS = ["coupling", "maf", "spline"]
+
+
+def _prior(nz=4, transform="coupling"):
     torch.manual_seed(0)
-    prior = FlowPrior(nz, depth=3, hidden=16)
+    prior = FlowPrior(nz, transform=transform, depth=3, hidden=16)
     # Give every layer non-trivial parameters so the checks are not about the identity map.
     with torch.no_grad():
         for p in prior.parameters():
@@ -15,8 +20,9 @@ def _prior(nz=4):
     return prior.double().eval()
 
 
-def test_log_prob_matches_change_of_variables():
-    prior = _prior()
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_log_prob_matches_change_of_variables(transform):
+    prior = _prior(transform=transform)
     z = torch.randn(5, 4, dtype=torch.float64)
     lp = prior.log_prob(z)
     for i in range(5):
@@ -26,8 +32,9 @@ def test_log_prob_matches_change_of_variables():
         assert torch.allclose(lp[i], expected, atol=1e-8)
 
 
-def test_samples_invert():
-    prior = _prior()
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_samples_invert(transform):
+    prior = _prior(transform=transform)
     z = prior.sample(64)
     u, logdet = prior.transform(z)
     z_back, logdet_inv = prior.transform.inverse(u)
@@ -35,8 +42,9 @@ def test_samples_invert():
     assert torch.allclose(logdet, -logdet_inv, atol=1e-8)
 
 
-def test_grad_log_prob_matches_finite_differences():
-    prior = _prior()
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_grad_log_prob_matches_finite_differences(transform):
+    prior = _prior(transform=transform)
     z = torch.randn(3, 4, dtype=torch.float64)
     g = prior.grad_log_prob(z)
     eps = 1e-6
