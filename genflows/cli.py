@@ -96,6 +96,42 @@ def run_cmd(model, task, holdout, config_file, overrides, data, data_root, downl
     run(cfg, progress=progress_enabled(progress), log=lambda m: click.echo(m))
 
 
+def _int_list(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise GenflowsError(f"--{what} expects comma-separated integers, got '{text}'") from None
+
+
+@cli.command("table")
+@click.argument("task", type=click.Choice(["anomaly"]))
+@click.option("--budget", type=click.Choice(["quick", "full"]), default="quick", help="quick: digits, minutes; full: the MNIST protocol")
+@click.option("--models", type=str, default=None, help="comma-separated registry names (default: all)")
+@click.option("--holdouts", type=str, default=None, help="comma-separated digits (default: 1,4,5,7,9 as in Table 4)")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, help="seeds per cell (default: the budget's)")
+@click.option("--data-root", type=str, default=None)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key for every model")
+@click.option("--out", type=str, default="runs/table-anomaly", help="folder of run folders; finished cells are read back")
+def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
+    """Run (or collect) every model on the held-out digits and print the comparison table."""
+    from .table import anomaly_table
+
+    md = anomaly_table(
+        out,
+        budget=budget,
+        models=[m.strip() for m in models.split(",")] if models else None,
+        holdouts=_int_list(holdouts, "holdouts"),
+        seeds=seeds,
+        data_root=data_root,
+        extra_overrides=list(overrides),
+        log=lambda m: click.echo(m, err=True),
+    )
+    click.echo(md)
+    click.echo(f"written: {out}/table.md, {out}/table.csv")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
