@@ -58,19 +58,27 @@ def _alternating_mask(features: int, parity: int) -> torch.Tensor:
     return mask.to(torch.int)
 
 
-def _coupling(features: int, depth: int, hidden: int) -> T.Transform:
-    """Glow/RealNVP steps: actnorm -> invertible (LU) linear -> affine coupling."""
+def _glow_steps(features: int, depth: int, hidden: int, coupling: Callable[..., T.Transform]) -> T.Transform:
+    """``depth`` x (actnorm -> invertible LU linear -> coupling), masks alternating per step."""
     steps: list[T.Transform] = []
     for i in range(depth):
-        steps += [
-            T.ActNorm(features),
-            T.LULinear(features, identity_init=True),
-            T.AffineCouplingTransform(
-                _alternating_mask(features, i % 2),
-                lambda i_, o_: CouplingMLP(i_, o_, hidden),
-            ),
-        ]
+        net = lambda i_, o_: CouplingMLP(i_, o_, hidden)  # noqa: E731
+        steps += [T.ActNorm(features), T.LULinear(features, identity_init=True), coupling(_alternating_mask(features, i % 2), net)]
     return T.CompositeTransform(steps)
+
+
+def _coupling(features: int, depth: int, hidden: int) -> T.Transform:
+    """RealNVP/Glow: affine couplings."""
+    return _glow_steps(features, depth, hidden, T.AffineCouplingTransform)
+
+
+def _spline(features: int, depth: int, hidden: int) -> T.Transform:
+    """Neural spline flow (Durkan et al. 2019): rational-quadratic couplings on [-5, 5], linear tails."""
+
+    def coupling(mask, net):
+        return T.PiecewiseRationalQuadraticCouplingTransform(mask, net, num_bins=8, tails="linear", tail_bound=5.0)
+
+    return _glow_steps(features, depth, hidden, coupling)
 
 
 def _maf(features: int, depth: int, hidden: int) -> T.Transform:
@@ -79,24 +87,6 @@ def _maf(features: int, depth: int, hidden: int) -> T.Transform:
     steps: list[T.Transform] = []
     for _ in range(depth):
         steps += [T.ActNorm(features), T.MaskedAffineAutoregressiveTransform(features, hidden), T.ReversePermutation(features)]
-    return T.CompositeTransform(steps)
-
-
-def _spline(features: int, depth: int, hidden: int) -> T.Transform:
-    """Neural spline flow (Durkan et al. 2019): rational-quadratic coupling on [-5, 5], linear tails."""
-    steps: list[T.Transform] = []
-    for i in range(depth):
-        steps += [
-            T.ActNorm(features),
-            T.LULinear(features, identity_init=True),
-            T.PiecewiseRationalQuadraticCouplingTransform(
-                _alternating_mask(features, i % 2),
-                lambda i_, o_: CouplingMLP(i_, o_, hidden),
-                num_bins=8,
-                tails="linear",
-                tail_bound=5.0,
-            ),
-        ]
     return T.CompositeTransform(steps)
 
 
