@@ -44,9 +44,9 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     # digits: 1.3k training images; 60 epochs take about a minute on 2 cores.
     "digits": DatasetInfo("digits", (1, 8, 8), default_epochs=60),
-    # MNIST: the measured schedule that reaches the paper's holdout-4 AUPRC (bench/README.md).
-    "mnist": DatasetInfo("mnist", (1, 28, 28), default_epochs=6, folder="MNIST"),
-    "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), default_epochs=6, folder="FashionMNIST"),
+    # MNIST: the measured 8-epoch schedule (bench/README.md; AUPRC 0.739 on holdout 4, below the paper).
+    "mnist": DatasetInfo("mnist", (1, 28, 28), default_epochs=8, folder="MNIST"),
+    "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), default_epochs=8, folder="FashionMNIST"),
 }
 
 

@@ -33,7 +33,7 @@ BUDGETS = {
     # digits, minutes on 2 cores for all models and digits.
     "quick": {"data": "digits", "seeds": 2, "overrides": ["train.epochs=20", "anomaly.score_steps=100", "anomaly.score_checkpoints=[50]"]},
     # The MNIST protocol with the measured schedule (configs/lfbm-mcmc-mnist.yaml).
-    "full": {"data": "mnist", "seeds": 3, "overrides": ["train.epochs=6", "inference.autocast=true", "anomaly.score_steps=200", "anomaly.score_checkpoints=[50,100]"]},
+    "full": {"data": "mnist", "seeds": 3, "overrides": ["train.epochs=8", "inference.autocast=true", "anomaly.score_steps=50", "anomaly.score_checkpoints=[25]"]},
 }
 
 
