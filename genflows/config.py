@@ -34,6 +34,8 @@ __all__ = [
     "InferenceConfig",
     "TrainConfig",
     "AnomalyConfig",
+    "EvalConfig",
+    "MaskConfig",
     "RunConfig",
     "from_dict",
     "to_dict",
@@ -53,23 +55,27 @@ class DataConfig:
     root: str | None = None  # None: $GENFLOWS_DATA, else ~/.cache/genflows/data
     download: bool = False  # torchvision download=True (needs internet)
     holdout: int = 4  # anomaly digit; latent-flow paper Table 4 reports 1, 4, 5, 7, 9
+    train_size: int | None = None  # use only the first N training images (CPU budgets); None: all
 
     def validate(self) -> None:
         from .data import DATASETS
 
         _check(self.name in DATASETS, f"unknown dataset '{self.name}' (choose from: {', '.join(DATASETS)})")
         _check(0 <= self.holdout <= 9, f"data.holdout must be a digit 0-9, got {self.holdout}")
+        _check(self.train_size is None or self.train_size >= 2, f"data.train_size must be >= 2, got {self.train_size}")
 
 
 @dataclass
 class GeneratorConfig:
-    nz: int = 20  # latent size for MNIST in the latent-flow reference code
+    nz: int | None = None  # None: 20 for grayscale (MNIST reference code), 100 for RGB
     sigma: float = 0.3  # observation noise sd of p(x|z), latent-flow reference code
+    arch: str = "auto"  # conv (MLP + ConvT, MNIST) | dcgan (ConvT 1->4->...->32, RGB) | auto: by channels
     hidden: int | None = None  # None: per image size (28x28: 1024, 8x8: 256)
-    channels: int | None = None  # None: per image size (28x28: 128, 8x8: 64)
+    channels: int | None = None  # None: per image size (28x28: 128, 8x8: 64); dcgan: ngf (64)
 
     def validate(self) -> None:
-        _check(self.nz >= 1, f"generator.nz must be >= 1, got {self.nz}")
+        _check(self.nz is None or self.nz >= 1, f"generator.nz must be >= 1, got {self.nz}")
+        _check(self.arch in ("auto", "conv", "dcgan"), f"generator.arch must be auto, conv or dcgan, got '{self.arch}'")
         _check(self.sigma > 0, f"generator.sigma must be > 0, got {self.sigma}")
         for k in ("hidden", "channels"):
             v = getattr(self, k)
@@ -173,6 +179,46 @@ class AnomalyConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation settings shared by the generation, reconstruction, inpainting, recovery and
+    interpolation tasks (latent-flow paper Sections 4.2, 4.3, 4.6)."""
+
+    n_test: int = 1000  # test images evaluated (0: all)
+    steps: int = 200  # noise-free Langevin steps for z* (reconstruction, inpainting, recovery)
+    step_size: float = 0.1
+    refine_steps: int = 0  # amortised (VAE) inference: Langevin refinement after the encoder mean
+    batch_size: int = 500
+    fid_n: int = 1000  # images per side for FID (paper: 50 000); 0: no FID
+    completions: int = 4  # inpainting: completions per image from different z0 (Figure 2)
+    interp_pairs: int = 8  # interpolation: image pairs
+    interp_points: int = 10  # interpolation: points on each line, ends included
+
+    def validate(self) -> None:
+        for k in ("n_test", "refine_steps", "fid_n"):
+            _check(getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
+        for k in ("steps", "batch_size", "completions", "interp_pairs"):
+            _check(getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")
+        _check(self.interp_points >= 2, f"eval.interp_points must be >= 2, got {self.interp_points}")
+        _check(self.step_size > 0, f"eval.step_size must be > 0, got {self.step_size}")
+        _check(self.fid_n != 1, "eval.fid_n must be 0 (off) or >= 2")
+
+
+@dataclass
+class MaskConfig:
+    """Which pixels are hidden (inpainting, recovery). Visible = 1 in the mask tensors."""
+
+    kind: str = "center"  # center (centre square) | square (one square at a random place) | pepper (each pixel)
+    size: int | None = None  # square side; None: half the image side (14 on 28x28)
+    fraction: float = 0.5  # pepper: fraction of hidden pixels (paper: 0.3, 0.5, 0.7)
+    seed: int = 0  # masks are a fixed function of (image index, seed)
+
+    def validate(self) -> None:
+        _check(self.kind in ("center", "square", "pepper"), f"mask.kind must be center, square or pepper, got '{self.kind}'")
+        _check(self.size is None or self.size >= 1, f"mask.size must be >= 1, got {self.size}")
+        _check(0 < self.fraction < 1, f"mask.fraction must be in (0, 1), got {self.fraction}")
+
+
+@dataclass
 class RunConfig:
     model: str = "lfbm-mcmc"
     task: str = "anomaly"
@@ -184,6 +230,8 @@ class RunConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
 
     def validate(self) -> None:
         from .registry import MODELS
@@ -196,9 +244,13 @@ class RunConfig:
             sub = getattr(self, f.name)
             if dataclasses.is_dataclass(sub):
                 sub.validate()
+        from .data import DATASETS
         from .registry import check_pair
 
         check_pair(self.prior.kind, self.inference.kind)
+        side = min(DATASETS[self.data.name].shape[1:])
+        _check(self.mask.size is None or self.mask.size < side,
+               f"mask.size must be smaller than the {self.data.name} image side {side}, got {self.mask.size}")
 
 
 # --------------------------------------------------------------------------- generic machinery

@@ -25,7 +25,16 @@ import torch
 
 from .errors import GenflowsError
 
-__all__ = ["DATASETS", "DatasetInfo", "AnomalySplit", "data_root", "check_available", "load_dataset", "anomaly_split"]
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "AnomalySplit",
+    "data_root",
+    "check_available",
+    "load_dataset",
+    "load_split",
+    "anomaly_split",
+]
 
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -39,6 +48,9 @@ class DatasetInfo:
     shape: tuple[int, int, int]  # C, H, W
     default_epochs: int  # training schedule when train.epochs is not set
     folder: str | None = None  # torchvision folder name under the data root
+    kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png
+    files: tuple[str, ...] = ()  # what must exist under the folder (torchvision / png kinds)
+    how: str = ""  # how to get the files, for the missing-file message
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -47,6 +59,16 @@ DATASETS: dict[str, DatasetInfo] = {
     # MNIST: the measured 8-epoch schedule (bench/README.md; AUPRC 0.739 on holdout 4, below the paper).
     "mnist": DatasetInfo("mnist", (1, 28, 28), default_epochs=8, folder="MNIST"),
     "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), default_epochs=8, folder="FashionMNIST"),
+    # 32x32 / 64x64 RGB sets through torchvision, when the user has them (latent-flow Sections 4.2-4.3).
+    "svhn": DatasetInfo("svhn", (3, 32, 32), 20, "svhn", "torchvision", ("train_32x32.mat", "test_32x32.mat"),
+                        "torchvision.datasets.SVHN layout"),
+    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 20, "cifar-10-batches-py", "torchvision",
+                           ("data_batch_1", "data_batch_5", "test_batch"), "the python version of CIFAR-10, extracted"),
+    "celeba": DatasetInfo("celeba", (3, 64, 64), 20, "celeba", "torchvision", ("img_align_celeba", "list_eval_partition.txt"),
+                          "torchvision.datasets.CelebA layout"),
+    # 20 real CIFAR-10 test images as PNG (shared/data/cifar10-samples): smoke tests of the RGB path only.
+    "cifar10-samples": DatasetInfo("cifar10-samples", (3, 32, 32), 2, "cifar10-samples", "png", ("cifar10_00_3.png",),
+                                   "PNG files named <anything>_<label>.png"),
 }
 
 
@@ -117,10 +139,72 @@ def check_available(name: str, root: str | None = None, download: bool = False) 
     info = DATASETS[name]
     if info.folder is None or download:
         return
+    if info.kind != "idx":
+        _folder(info, root)
+        return
     raw_dir = _raw_dir(info, root)
     for img_stem, lab_stem in _IDX_FILES.values():
         _find_idx(raw_dir, img_stem, info)
         _find_idx(raw_dir, lab_stem, info)
+
+
+def _folder(info: DatasetInfo, root: str | None) -> Path:
+    """ROOT/<folder> (or ROOT itself) holding every file in ``info.files``; else the one-line error."""
+    base = data_root(root)
+    candidates = [base / info.folder, base]
+    for c in candidates:
+        if all((c / f).exists() for f in info.files):
+            return c
+    missing = next(f for f in info.files if not (candidates[0] / f).exists())
+    hint = " — rerun with --download (needs internet), or put" if info.kind == "torchvision" and info.name != "celeba" else " — put"
+    raise GenflowsError(
+        f"{info.name} file missing: {candidates[0] / missing}{hint} {info.how} under {candidates[0]}/ "
+        "(or point --data-root/GENFLOWS_DATA at its parent)"
+    )
+
+
+def _to_unit(x: np.ndarray) -> torch.Tensor:
+    """uint8 N x H x W x C -> float32 N x C x H x W in [-1, 1]."""
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+
+
+def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(images, labels, n_train) for the torchvision RGB sets and PNG folders; train first."""
+    import torchvision
+
+    if info.kind == "png":
+        from PIL import Image
+
+        folder = _folder(info, root)
+        files = sorted(folder.glob("*.png"))
+        x = np.stack([np.asarray(Image.open(f).convert("RGB").resize(info.shape[1:][::-1])) for f in files])
+        y = np.array([int(f.stem.rsplit("_", 1)[-1]) if f.stem.rsplit("_", 1)[-1].isdigit() else -1 for f in files])
+        return _to_unit(x), torch.from_numpy(y), len(files)  # smoke set: train = test
+    base = data_root(root)
+    try:
+        if info.name == "cifar10":
+            parts = [torchvision.datasets.CIFAR10(str(base), train=t, download=download) for t in (True, False)]
+            xs = [p.data for p in parts]
+            ys = [np.asarray(p.targets) for p in parts]
+        elif info.name == "svhn":
+            parts = [torchvision.datasets.SVHN(str(_folder(info, root) if not download else base / info.folder), split=s, download=download)
+                     for s in ("train", "test")]
+            xs = [p.data.transpose(0, 2, 3, 1) for p in parts]
+            ys = [np.asarray(p.labels) for p in parts]
+        else:  # celeba: centre crop 140, resize to 64 (common practice for 64x64 CelebA)
+            tf = torchvision.transforms.Compose([torchvision.transforms.CenterCrop(140), torchvision.transforms.Resize(64)])
+            xs, ys = [], []
+            for s in ("train", "test"):
+                ds = torchvision.datasets.CelebA(str(base), split=s, target_type=[], transform=tf, download=download)
+                xs.append(np.stack([np.asarray(ds[i][0]) for i in range(len(ds))]))
+                ys.append(np.zeros(len(ds), dtype=np.int64))
+    except GenflowsError:
+        raise
+    except Exception as e:  # corrupt or partial files, network errors: one line
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise GenflowsError(f"cannot load {info.name} from {base}: {msg}") from None
+    x = _to_unit(np.concatenate(xs))
+    return x, torch.from_numpy(np.concatenate(ys).astype(np.int64)), len(xs[0])
 
 
 def load_dataset(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,13 +215,33 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
     """
     if name not in DATASETS:
         raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
+    return _load(name, root, download)[:2]
+
+
+def load_split(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The standard (train, test) images of a dataset: MNIST-type 60 000 / 10 000, torchvision's
+    own splits for the RGB sets, and for ``digits`` a fixed 80/20 split (``RandomState(0)``)."""
+    x, _, n_train = _load(name, root, download)
+    if name == "cifar10-samples":
+        return x, x
+    if n_train == 0:
+        x = x[torch.from_numpy(np.random.RandomState(0).permutation(len(x)))]
+        n_train = int(0.8 * len(x))
+    return x[:n_train], x[n_train:]
+
+
+def _load(name: str, root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+    if name not in DATASETS:
+        raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
     info = DATASETS[name]
+    if info.kind in ("torchvision", "png"):
+        return _load_rgb(info, root, download)
     if name == "digits":
         from sklearn.datasets import load_digits
 
         d = load_digits()
         x = torch.from_numpy(d.images.astype(np.float32) / 16.0 * 2.0 - 1.0).unsqueeze(1)
-        return x, torch.from_numpy(d.target.astype(np.int64))
+        return x, torch.from_numpy(d.target.astype(np.int64)), 0  # no published split
     if download:
         _torchvision_download(info, data_root(root))
     raw_dir = _raw_dir(info, root)
@@ -151,7 +255,7 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
     if x.ndim != 3 or x.shape[1:] != info.shape[1:] or len(x) != len(y):
         raise GenflowsError(f"{raw_dir}: unexpected shapes images {x.shape}, labels {y.shape}")
     x = torch.from_numpy(x.astype(np.float32) / 255.0 * 2.0 - 1.0).unsqueeze(1)
-    return x, torch.from_numpy(y.astype(np.int64))
+    return x, torch.from_numpy(y.astype(np.int64)), len(images[0])
 
 
 @dataclass

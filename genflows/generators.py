@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "ConvGenerator", "build_generator"]
+__all__ = ["Generator", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz"]
 
 
 class Generator(nn.Module):
@@ -75,15 +75,53 @@ class ConvGenerator(Generator):
         return self.net(z)
 
 
-# Per image-size architecture presets (hidden, channels).
+class DCGANGenerator(Generator):
+    """z (nz x 1 x 1) -> ConvT(4, s1) to 4x4 -> stride-2 ConvT(4, s2, p1) doublings -> tanh, with
+    LeakyReLU(0.2) between layers: the 32x32 RGB generator of the latent-flow / LEBM reference
+    code (4 -> 8 -> 16 -> 32, ngf 64); 64x64 images (CelebA) get one more doubling.
+
+    >>> DCGANGenerator(nz=100, image_shape=(3, 32, 32))(torch.randn(2, 100)).shape
+    torch.Size([2, 3, 32, 32])
+    """
+
+    def __init__(self, nz: int, image_shape: tuple[int, int, int], sigma: float = 0.3, ngf: int = 64):
+        super().__init__(nz, image_shape, sigma)
+        c, h, w = image_shape
+        n_up = int(math.log2(h // 4)) if h == w and h >= 8 else 0
+        if 4 * 2**n_up != h:
+            raise ValueError(f"DCGANGenerator needs square images of side 4 * 2^k (8, 16, 32, 64...), got {h}x{w}")
+        width = ngf * 8  # 32x32: 8 ngf at 4x4, 4 ngf at 8x8, 2 ngf at 16x16, as the reference code
+        layers: list[nn.Module] = [nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, width, 4, 1, 0), nn.LeakyReLU(0.2)]
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1), nn.LeakyReLU(0.2)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+# Per image-size presets of the MLP + ConvT generator (hidden, channels).
 _PRESETS = {28: (1024, 128), 8: (256, 64)}
 
 
+def default_nz(image_shape: tuple[int, int, int]) -> int:
+    """Latent size when ``generator.nz`` is not set: 20 for grayscale (MNIST reference code),
+    100 for RGB (SVHN / CIFAR-10 / CelebA reference code)."""
+    return 20 if image_shape[0] == 1 else 100
+
+
 def build_generator(cfg, image_shape: tuple[int, int, int]) -> Generator:
-    """A generator from a :class:`~genflows.config.GeneratorConfig` for images of ``image_shape``."""
+    """A generator from a :class:`~genflows.config.GeneratorConfig` for images of ``image_shape``
+    (``arch: auto`` = the MLP + ConvT generator for grayscale, the DCGAN one for RGB)."""
+    nz = cfg.nz or default_nz(image_shape)
+    arch = cfg.arch if cfg.arch != "auto" else ("conv" if image_shape[0] == 1 else "dcgan")
+    if arch == "dcgan":
+        return DCGANGenerator(nz, image_shape, sigma=cfg.sigma, ngf=cfg.channels or 64)
     hidden, channels = _PRESETS.get(image_shape[1], (1024, 128))
     return ConvGenerator(
-        cfg.nz,
+        nz,
         image_shape,
         sigma=cfg.sigma,
         hidden=cfg.hidden or hidden,

@@ -55,8 +55,9 @@ def check_pair(prior: str, inference: str) -> None:
 
 def build_model(cfg, image_shape: tuple[int, int, int]) -> LatentModel:
     """A model for images of ``image_shape`` from a :class:`~genflows.config.RunConfig`."""
+    generator = build_generator(cfg.generator, image_shape)
     return LatentModel(
-        build_prior(cfg.prior, cfg.generator.nz),
-        build_generator(cfg.generator, image_shape),
-        build_inference(cfg.inference, cfg.generator.nz, image_shape),
+        build_prior(cfg.prior, generator.nz),
+        generator,
+        build_inference(cfg.inference, generator.nz, image_shape),
     )

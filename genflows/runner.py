@@ -22,7 +22,6 @@ from .tasks import TASKS
 
 __all__ = ["run", "load_model", "default_run_dir", "seed_everything"]
 
-SUMMARY_KEYS = ("auprc", "average_precision", "train_seconds", "score_seconds")
 
 
 def seed_everything(seed: int) -> None:
@@ -33,7 +32,21 @@ def seed_everything(seed: int) -> None:
 
 def default_run_dir(cfg: RunConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.model}-{cfg.task}-{cfg.data.name}-h{cfg.data.holdout}-{stamp}"
+    what = f"-h{cfg.data.holdout}" if cfg.task == "anomaly" else ""
+    if cfg.task in ("inpainting", "recovery"):
+        what = f"-{cfg.mask.kind}{cfg.mask.fraction if cfg.mask.kind == 'pepper' else cfg.mask.size or ''}"
+    return Path("runs") / f"{cfg.model}-{cfg.task}-{cfg.data.name}{what}-{stamp}"
+
+
+def headline(task, metrics: dict) -> str:
+    """'AUPRC 0.7394' / 'MSE 0.01234  FID 35.2' for a log line."""
+    parts = []
+    for k in task.HEADLINE:
+        v = metrics.get(k)
+        if v is None or k.endswith("seconds"):
+            continue
+        parts.append(f"{k.upper() if len(k) <= 5 else k} {v:.4g}")
+    return "  ".join(parts)
 
 
 def _mean_sd(values: list[float]) -> dict:
@@ -107,6 +120,8 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     task = TASKS[cfg.task]
+    if hasattr(task, "check"):
+        task.check(cfg)
     if not existing:
         RunDir(root).config(to_dict(cfg))
 
@@ -117,7 +132,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
         if rd.file("metrics.json").is_file():
             metrics = json.loads(rd.file("metrics.json").read_text())
-            log(f"[seed {seed}] already finished: AUPRC {metrics['auprc']:.4f} ({rd.path})")
+            log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
             per_seed.append(metrics)
             continue
         if not rd.file("config.yaml").is_file():
@@ -125,23 +140,24 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         seed_everything(seed)
         metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
         per_seed.append(metrics)
-        log(
-            f"[{cfg.model} {cfg.task} {cfg.data.name} holdout {cfg.data.holdout} seed {seed}] "
-            f"AUPRC {metrics['auprc']:.4f}  (train {metrics['train_seconds']:.0f}s, score {metrics['score_seconds']:.0f}s) -> {rd.path}"
-        )
+        what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" else ""
+        times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)
+        log(f"[{cfg.model} {cfg.task} {cfg.data.name}{what} seed {seed}] {headline(task, metrics)}  ({times}) -> {rd.path}")
     summary = {
         "model": cfg.model,
         "task": cfg.task,
         "data": cfg.data.name,
         "holdout": cfg.data.holdout,
         "seeds": [m["seed"] for m in per_seed],
-        **{k: _mean_sd([m[k] for m in per_seed]) for k in SUMMARY_KEYS if k in per_seed[0]},
+        **{k: _mean_sd([m[k] for m in per_seed]) for k in task.HEADLINE if all(m.get(k) is not None for m in per_seed)},
         "run_dir": str(root),
     }
     if cfg.seeds > 1:
         RunDir(root).json("summary.json", summary)
-        a = summary["auprc"]
-        log(f"AUPRC over {a['n']} seeds: {a['mean']:.4f} ± {a['sd']:.4f}")
+        main = task.HEADLINE[0]
+        if main in summary:
+            a = summary[main]
+            log(f"{main.upper() if len(main) <= 5 else main} over {a['n']} seeds: {a['mean']:.4g} ± {a['sd']:.2g}")
     return summary
 
 

@@ -74,10 +74,14 @@ class Trainer:
         on_epoch_end: Callable[[int, dict], dict | None] | None = None,
         checkpoint: str | Path | None = None,
         log: Callable[[str], None] | None = None,
+        masks: torch.Tensor | None = None,
     ) -> list[dict]:
         """Train until ``epochs`` epochs are done in all (continuing after :meth:`load_state_dict`),
         dropping each epoch's last partial batch (BatchNorm needs > 1 example). Returns the
-        history: one dict of mean statistics per epoch."""
+        history: one dict of mean statistics per epoch.
+
+        ``masks`` (N, 1, H, W; visible = 1, any dtype) makes every example's likelihood run over
+        its visible pixels only: learning from incomplete data (latent-flow paper Section 4.6)."""
         self.model.train()
         n = data.shape[0]
         bs = min(self.cfg.batch_size, n)
@@ -89,7 +93,8 @@ class Trainer:
             bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
             done = 0
             for b in bar:
-                stats = self.train_step(data[perm[b * bs : (b + 1) * bs]])
+                idx = perm[b * bs : (b + 1) * bs]
+                stats = self.train_step(data[idx], None if masks is None else masks[idx].to(data.dtype))
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + v
                 done += 1

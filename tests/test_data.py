@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from genflows.data import anomaly_split, check_available, load_dataset
 from genflows.errors import GenflowsError

@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from genflows import MODELS, build_model, load_config
 from genflows.output import RunDir

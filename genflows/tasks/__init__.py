@@ -1,12 +1,20 @@
-"""Tasks: one module each, using only the model's public interface. Registered by name."""
+"""Tasks: one module each, using only the model's public interface. Registered by name.
+
+Each module has ``run(cfg, out: RunDir, progress, device, log) -> metrics dict`` and
+``HEADLINE``, the metric names a summary over seeds reports (the first is the main one).
+"""
 
 from __future__ import annotations
 
-from . import anomaly
+from . import anomaly, generation, inpainting, interpolation, reconstruction, recovery
 
 __all__ = ["TASKS"]
 
-# name -> module with run(cfg, out: RunDir, progress, device) -> metrics dict
 TASKS = {
     "anomaly": anomaly,
+    "generation": generation,
+    "reconstruction": reconstruction,
+    "inpainting": inpainting,
+    "recovery": recovery,
+    "interpolation": interpolation,
 }

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data import DATASETS, anomaly_split, load_dataset
-from ..io import load_checkpoint
+from ..data import anomaly_split, load_dataset
 from ..metrics import auprc
 from ..output import RunDir
-from ..registry import build_model
-from ..trainer import Trainer
+from .common import prepare, train
 
-__all__ = ["anomaly_scores", "run"]
+__all__ = ["anomaly_scores", "run", "HEADLINE"]
+
+HEADLINE = ("auprc", "average_precision", "train_seconds", "score_seconds")
 
 
 def anomaly_scores(
@@ -81,17 +81,13 @@ def _pr_figure(precision, recall, title: str):
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
     """Train ``cfg.model`` on the normal split and score the test split; returns metrics."""
-    info = DATASETS[cfg.data.name]
     images, labels = load_dataset(cfg.data.name, cfg.data.root, cfg.data.download)
     split = anomaly_split(images, labels, cfg.data.holdout)
     acfg = cfg.anomaly
-    epochs = cfg.train.epochs or info.default_epochs
     seed = cfg.train.seed
 
-    torch.manual_seed(seed)
-    model = build_model(cfg, info.shape).to(device)
-    trainer = Trainer(model, cfg.train, prior_lr=cfg.prior.lr, progress=progress)
-    train_x = split.train.to(device)
+    model, trainer = prepare(cfg, out, progress, device, log)
+    train_x = split.train
 
     # Fixed test subset for AUPRC-per-epoch tracking (same images every epoch).
     sub = np.random.RandomState(0).permutation(len(split.test))[: acfg.track_subset]
@@ -104,14 +100,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
             return {"track_auprc": auprc(track_y, s.numpy())["auprc"], "track_seconds": time.perf_counter() - t0}
         return None
 
-    ckpt = out.file("checkpoint.pt")
-    if ckpt.exists():  # resume: same model, optimiser, RNGs and data order as when it was saved
-        trainer.load_state_dict(load_checkpoint(ckpt))
-        if log:
-            log(f"resuming {out.path} after epoch {trainer.epoch}")
-    history = trainer.fit(train_x, epochs, on_epoch_end=on_epoch_end, checkpoint=ckpt, log=log)
-    # Summed per epoch, so a resumed run reports its whole training time; tracking excluded.
-    train_seconds = sum(h["seconds"] for h in history)
+    history, train_seconds = train(cfg, trainer, out, train_x, on_epoch_end=on_epoch_end, log=log)
 
     t1 = time.perf_counter()
     scores, partial = anomaly_scores(

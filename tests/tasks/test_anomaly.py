@@ -45,7 +45,7 @@ def test_scores_do_not_depend_on_the_batch_and_are_detached():
     model.train()
     with torch.no_grad():
         for _ in range(5):
-            model.generator(torch.randn(32, cfg.generator.nz) * 3)
+            model.generator(torch.randn(32, model.nz) * 3)
     model.train()  # scoring must switch to eval by itself
     a, _ = anomaly.anomaly_scores(model, x, 30, 0.1, batch_size=24)
     b, _ = anomaly.anomaly_scores(model, x, 30, 0.1, batch_size=5)

@@ -1,0 +1,163 @@
+"""What every task shares: data for the run, training (with resume), batched inference with a
+seeded start, sampling, FID. Tasks use only the model's public interface (``infer``,
+``log_joint``, ``sample``, ``generator``)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Callable
+
+import torch
+
+from ..data import DATASETS, load_split
+from ..io import load_checkpoint
+from ..output import RunDir
+from ..registry import build_model
+from ..trainer import Trainer
+
+__all__ = ["run_data", "prepare", "train", "fit", "decode", "infer_batched", "sample_batched", "model_fid", "describe_inference"]
+
+
+def run_data(cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) images of ``cfg.data``; ``data.train_size`` keeps the first N training images."""
+    train, test = load_split(cfg.data.name, cfg.data.root, cfg.data.download)
+    if cfg.data.train_size:
+        train = train[: cfg.data.train_size]
+    return train, test
+
+
+def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None):
+    """``cfg.model`` built with ``cfg.train.seed`` and its trainer, restored from
+    ``out/checkpoint.pt`` when that exists (same model, optimiser, RNGs and data order)."""
+    info = DATASETS[cfg.data.name]
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, info.shape).to(device)
+    trainer = Trainer(model, cfg.train, prior_lr=cfg.prior.lr, progress=progress)
+    ckpt = out.file("checkpoint.pt")
+    if ckpt.exists():
+        trainer.load_state_dict(load_checkpoint(ckpt))
+        if log:
+            log(f"resuming {out.path} after epoch {trainer.epoch}")
+    return model, trainer
+
+
+def train(
+    cfg,
+    trainer: Trainer,
+    out: RunDir,
+    train_x: torch.Tensor,
+    masks: torch.Tensor | None = None,
+    on_epoch_end: Callable[[int, dict], dict | None] | None = None,
+    log=None,
+) -> tuple[list[dict], float]:
+    """Algorithm 1 for the configured number of epochs; returns (history, training seconds),
+    the seconds summed per epoch so a resumed run reports its whole training time
+    (evaluation hooks excluded)."""
+    device = next(trainer.model.parameters()).device
+    epochs = cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+    history = trainer.fit(train_x.to(device), epochs, on_epoch_end=on_epoch_end, checkpoint=out.file("checkpoint.pt"), log=log,
+                          masks=None if masks is None else masks.to(device))
+    return history, sum(h["seconds"] for h in history)
+
+
+def fit(cfg, out: RunDir, train_x: torch.Tensor, progress: bool = False, device: torch.device | str = "cpu", log=None):
+    """:func:`prepare` then :func:`train`: (model, trainer, history, train_seconds)."""
+    model, trainer = prepare(cfg, out, progress, device, log)
+    history, secs = train(cfg, trainer, out, train_x, log=log)
+    return model, trainer, history, secs
+
+
+def _amortized(model) -> bool:
+    return bool(getattr(model.inference, "amortized", False))
+
+
+def describe_inference(model, masked: bool, steps: int, refine_steps: int) -> str:
+    """How z* was obtained, for metrics files (VAE models fall back to Langevin on masked data)."""
+    if _amortized(model) and not masked:
+        return "encoder mean" + (f" + {refine_steps} Langevin refinement steps" if refine_steps else "")
+    what = "Langevin on the learned prior and generator (encoder cannot read masked images)" if _amortized(model) else "Langevin"
+    return f"{what}, {steps} noise-free steps"
+
+
+def infer_batched(
+    model,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    steps: int = 200,
+    step_size: float = 0.1,
+    refine_steps: int = 0,
+    batch_size: int = 500,
+    seed: int = 0,
+    noise: bool = False,
+) -> torch.Tensor:
+    """z* for every image (eval mode, so results do not depend on the batch), started from one
+    seeded N(0, I) stream. Amortised inference uses the encoder mean, then ``refine_steps``
+    Langevin steps from it; with a mask it infers by Langevin (see VAEInference)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    z0_all = torch.randn(x.shape[0], model.nz, generator=g)
+    out = []
+    for i in range(0, x.shape[0], batch_size):
+        xb = x[i : i + batch_size].to(device)
+        mb = None if mask is None else mask[i : i + batch_size].to(device, xb.dtype)
+        z0 = z0_all[i : i + batch_size].to(device)
+        if _amortized(model) and mb is None:
+            z = model.infer(xb, noise=False)
+            if refine_steps:
+                z = model.inference.langevin(model.prior, model.generator, xb, z0=z, n_steps=refine_steps, step_size=step_size, noise=False)
+        else:
+            z = model.infer(xb, mb, z0=z0, n_steps=steps, step_size=step_size, noise=noise)
+        out.append(z.detach().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([model.generator(z[i : i + batch_size].to(device)).cpu() for i in range(0, z.shape[0], batch_size)])
+    model.train(was_training)
+    return out
+
+
+def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+    """n ancestral samples g(z), z ~ p_alpha (eval mode, seeded)."""
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    out = []
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        if model.prior.normalized:
+            out.append(model.sample(b).cpu())
+        else:  # EBM prior: short-run Langevin sampling needs input gradients
+            out.append(model.generator(model.prior.sample(b)).detach().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+_REAL_FEATURES: dict = {}
+
+
+def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None) -> dict:
+    """FID between n samples of the model and the first n test images (N is part of the result)."""
+    from ..fid import InceptionFeatures, frechet_distance
+
+    n = min(n, test_x.shape[0])
+    t0 = time.perf_counter()
+    feats = InceptionFeatures.shared()
+    fake = sample_batched(model, n, seed=seed, batch_size=batch_size)
+    real = test_x[:n].contiguous()
+    key = hashlib.sha1(real.numpy().tobytes()).hexdigest()
+    if key not in _REAL_FEATURES:  # the test side is the same for every model compared in a process
+        _REAL_FEATURES[key] = feats(real)
+    fid = frechet_distance(feats(fake), _REAL_FEATURES[key])
+    secs = time.perf_counter() - t0
+    if log:
+        log(f"FID {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
+    return {"fid": fid, "fid_n": n, "fid_seconds": secs}

@@ -1,0 +1,51 @@
+"""Interpolation (latent-flow paper Figure 5): infer z* for two test images and decode the
+straight line between them; one row per pair, ends included."""
+
+from __future__ import annotations
+
+import torch
+
+from ..output import RunDir
+from .common import decode, describe_inference, fit, infer_batched, run_data
+from .reconstruction import pixel_mse
+
+__all__ = ["run", "HEADLINE", "interpolate"]
+
+HEADLINE = ("end_mse", "train_seconds")
+
+
+def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, n_points: int) -> torch.Tensor:
+    """(pairs, n_points, nz): z_a + t (z_b - z_a) for t evenly spaced in [0, 1]."""
+    t = torch.linspace(0, 1, n_points).view(1, -1, 1)
+    return z_a.unsqueeze(1) + t * (z_b - z_a).unsqueeze(1)
+
+
+def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
+    train_x, test_x = run_data(cfg)
+    model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
+    e, seed = cfg.eval, cfg.train.seed
+    n = min(2 * e.interp_pairs, test_x.shape[0] - test_x.shape[0] % 2)
+    x = test_x[:n]
+    z = infer_batched(model, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
+    line = interpolate(z[0::2], z[1::2], e.interp_points)
+    frames = decode(model, line.flatten(0, 1), e.batch_size)
+    ends = frames.view(n // 2, e.interp_points, *frames.shape[1:])[:, [0, -1]].flatten(0, 1)
+    order = torch.stack([x[0::2], x[1::2]], 1).flatten(0, 1)
+    metrics = {
+        "model": cfg.model,
+        "task": "interpolation",
+        "data": cfg.data.name,
+        "seed": seed,
+        "pairs": n // 2,
+        "points": e.interp_points,
+        "end_mse": float(pixel_mse(order, ends).mean()),  # how well the ends reconstruct their images
+        "inference": describe_inference(model, False, e.steps, e.refine_steps),
+        "epochs": len(history),
+        "iterations": trainer.iteration,
+        "train_seconds": train_seconds,
+        "torch_threads": torch.get_num_threads(),
+        "history": history,
+    }
+    out.json("metrics.json", metrics)
+    out.image_grid("interpolation.png", frames, nrow=e.interp_points)
+    return metrics

