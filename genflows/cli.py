@@ -106,22 +106,33 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 
 
 @cli.command("table")
-@click.argument("task", type=click.Choice(["anomaly"]))
-@click.option("--budget", type=click.Choice(["quick", "full"]), default="quick", help="quick: digits, minutes; full: the MNIST protocol")
-@click.option("--models", type=str, default=None, help="comma-separated registry names (default: all)")
+@click.argument("task", type=click.Choice(["anomaly", "reconstruction", "inpainting", "recovery"]))
+@click.option("--budget", type=click.Choice(["quick", "full"]), default="quick", help="quick: digits, minutes; full: MNIST (see README)")
+@click.option("--models", type=str, default=None, help="comma-separated registry names (default: the paper's rows)")
 @click.option("--holdouts", type=str, default=None, help="comma-separated digits (default: 1,4,5,7,9 as in Table 4)")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="seeds per cell (default: the budget's)")
 @click.option("--data-root", type=str, default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key for every model")
-@click.option("--out", type=str, default="runs/table-anomaly", help="folder of run folders; finished cells are read back")
+@click.option("--out", type=str, default=None, help="folder of run folders (default: runs/table-TASK); finished cells are read back")
 def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
-    """Run (or collect) every model on the held-out digits and print the comparison table."""
-    from .table import anomaly_table
+    """Run (or collect) every model on every setting of TASK and print the comparison table
+    beside the paper's numbers (anomaly: held-out digits; recovery: the six masks)."""
+    from .table import anomaly_table, task_table
 
+    out = out or f"runs/table-{task}"
+    model_list = [m.strip() for m in models.split(",")] if models else None
+    if task != "anomaly":
+        if holdouts is not None:
+            raise GenflowsError("--holdouts is for the anomaly table only")
+        md = task_table(task, out, budget=budget, models=model_list, seeds=seeds, data_root=data_root,
+                        extra_overrides=list(overrides), log=lambda m: click.echo(m, err=True))
+        click.echo(md)
+        click.echo(f"written: {out}/table.md, {out}/table.csv")
+        return
     md = anomaly_table(
         out,
         budget=budget,
-        models=[m.strip() for m in models.split(",")] if models else None,
+        models=model_list,
         holdouts=_int_list(holdouts, "holdouts"),
         seeds=seeds,
         data_root=data_root,

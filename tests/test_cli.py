@@ -46,6 +46,16 @@ BAD = [
     ["run", "lfbm-mcmc", "--resume", "{tmp}/abprun", "--epochs", "3"],
     ["run", "abp", "--out", "{tmp}/abprun", "--holdout", "7"],
     ["run", "abp", "--out", "{tmp}/abprun"],
+    # task inputs (issue 4)
+    ["run", "lfbm-mcmc", "--task", "reconstruction", "--data", "cifar10", "--data-root", "{tmp}/empty"],
+    ["run", "lfbm-mcmc", "--task", "recovery", "--set", "mask.kind=triangle"],
+    ["run", "lfbm-mcmc", "--task", "recovery", "--set", "mask.fraction=1.5"],
+    ["run", "lfbm-mcmc", "--task", "inpainting", "--set", "mask.size=8"],
+    ["run", "lfbm-mcmc", "--task", "inpainting", "--set", "eval.completions=0"],
+    ["run", "lfbm-mcmc", "--task", "generation", "--set", "eval.fid_n=-3"],
+    ["run", "lfbm-mcmc", "--task", "generation"],
+    ["run", "lfbm-mcmc", "--task", "generation", "--set", "generator.arch=resnet"],
+    ["table", "recovery", "--holdouts", "4"],
 ]
 
 
@@ -58,6 +68,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, tmp_path, capsys,
     (tmp_path / "existing" / "metrics.json").write_text("{}")
     (tmp_path / "list.yaml").write_text("- model\n- lfbm-mcmc\n")
     (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("GENFLOWS_FID_WEIGHTS", str(tmp_path / "nothing.pt"))  # FID asked for, weights absent
     (tmp_path / "abprun").mkdir()  # a run folder of another model, with a corrupted checkpoint
     (tmp_path / "abprun" / "config.yaml").write_text("model: abp\nprior:\n  kind: gaussian\nout: abprun\n")
     (tmp_path / "abprun" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")

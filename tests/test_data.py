@@ -59,3 +59,26 @@ def test_truncated_idx_file_is_a_user_error(tmp_path, mnist_data_root):
     (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x27\x10" + b"\x01" * 10))
     with pytest.raises(GenflowsError, match="truncated"):
         load_dataset("mnist", str(tmp_path))
+
+
+def test_standard_splits():
+    from genflows.data import load_split
+
+    tr, te = load_split("digits")
+    assert tr.shape == (1437, 1, 8, 8) and te.shape == (360, 1, 8, 8)
+    tr2, _ = load_split("digits")
+    assert np.array_equal(tr.numpy(), tr2.numpy())  # fixed
+
+
+def test_mnist_standard_split(mnist_data_root):
+    from genflows.data import load_split
+
+    tr, te = load_split("mnist", mnist_data_root)
+    assert tr.shape == (60000, 1, 28, 28) and te.shape == (10000, 1, 28, 28)
+
+
+def test_missing_cifar10_names_the_file_and_how_to_get_it(tmp_path):
+    with pytest.raises(GenflowsError) as e:
+        check_available("cifar10", str(tmp_path))
+    msg = str(e.value)
+    assert "\n" not in msg and str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in msg and "--download" in msg
