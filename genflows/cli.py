@@ -29,9 +29,14 @@ def list_cmd() -> None:
     from .registry import MODELS
     from .tasks import TASKS
 
-    click.echo("models:")
+    click.echo("latent-space models (tasks: " + ", ".join(next(s for s in MODELS.values() if s.family == "latent").tasks) + "):")
     for spec in MODELS.values():
-        click.echo(f"  {spec.name:<12} prior={spec.prior:<9} inference={spec.inference:<9} {spec.description}")
+        if spec.family == "latent":
+            click.echo(f"  {spec.name:<14} prior={spec.prior:<9} inference={spec.inference:<9} {spec.description}")
+    click.echo("data-space models (tasks: " + ", ".join(next(s for s in MODELS.values() if s.family != "latent").tasks) + "):")
+    for spec in MODELS.values():
+        if spec.family != "latent":
+            click.echo(f"  {spec.name:<14} {spec.description}")
     click.echo("priors:     " + ", ".join(PRIORS))
     click.echo("inference:  " + ", ".join(INFERENCES))
     click.echo("tasks:      " + ", ".join(TASKS))

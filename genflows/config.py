@@ -34,6 +34,7 @@ __all__ = [
     "InferenceConfig",
     "TrainConfig",
     "AnomalyConfig",
+    "CoopConfig",
     "EvalConfig",
     "MaskConfig",
     "RunConfig",
@@ -146,6 +147,7 @@ class TrainConfig:
     seed: int = 1
     threads: int | None = None  # torch intra-op threads; None: torch's default
     max_iters: int | None = None  # stop after this many iterations (quick checks)
+    grad_clip: float | None = None  # clip the global gradient norm (CoopFlow); None: off
     keep_checkpoints: bool = False  # also keep checkpoint-epoch<E>.pt for every epoch (benchmarks)
 
     def validate(self) -> None:
@@ -156,6 +158,7 @@ class TrainConfig:
         _check(0 < self.lr_decay <= 1, f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
         _check(self.threads is None or self.threads >= 1, f"train.threads must be >= 1, got {self.threads}")
         _check(self.max_iters is None or self.max_iters >= 1, f"train.max_iters must be >= 1, got {self.max_iters}")
+        _check(self.grad_clip is None or self.grad_clip > 0, f"train.grad_clip must be > 0, got {self.grad_clip}")
 
 
 @dataclass
@@ -176,6 +179,48 @@ class AnomalyConfig:
         _check(self.track_every >= 0, f"anomaly.track_every must be >= 0, got {self.track_every}")
         _check(self.track_subset >= 1, f"anomaly.track_subset must be >= 1, got {self.track_subset}")
         _check(self.track_steps >= 1, f"anomaly.track_steps must be >= 1, got {self.track_steps}")
+
+
+@dataclass
+class CoopConfig:
+    """Data-space models (CoopFlow paper): flow q_alpha, EBM f_theta, Langevin flow (Eq. 3)."""
+
+    mode: str = "coopflow"  # coopflow | flow (the flow alone) | ebm-sr (short-run EBM from noise)
+    n_steps: int = 30  # T (Table 3)
+    step_size: float = 0.03  # delta in training (Table 3)
+    test_step_ratio: float = 1.3333333333333333  # test-time step = delta x this (A.3: 4/3)
+    noise: bool = False  # A.2: noise off
+    noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
+    clamp_update: float | None = 0.1  # per-step update clamp (reference code)
+    clamp_data: float | None = None  # None: [-1, 1] for images, off for 2-D data
+    flow_transform: str = "coupling"  # 2-D data: coupling | maf | spline
+    flow_depth: int = 4  # coupling steps (per level for images)
+    flow_hidden: int = 64
+    flow_levels: int = 2  # image flow: multi-scale levels
+    energy_width: int | None = None  # ConvNet EBM: channels of its first conv (paper 128; None: 32); MLP EBM: hidden units (None: 128)
+    flow_lr: float = 1e-4
+    ebm_lr: float = 1e-4
+    flow_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    ebm_betas: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    pretrain_epochs: int = 0  # CoopFlow(Pre): flow MLE epochs first
+    warmup_epochs: int = 0  # then epochs in which only the EBM learns
+
+    def validate(self) -> None:
+        from .coopflow import MODES
+
+        _check(self.mode in MODES, f"coop.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        _check(self.n_steps >= 0, f"coop.n_steps must be >= 0, got {self.n_steps}")
+        for k in ("step_size", "test_step_ratio", "flow_lr", "ebm_lr"):
+            _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
+        _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
+        for k in ("flow_depth", "flow_hidden", "flow_levels"):
+            _check(getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
+        for k in ("noise_decay_epochs", "pretrain_epochs", "warmup_epochs"):
+            _check(getattr(self, k) >= 0, f"coop.{k} must be >= 0, got {getattr(self, k)}")
+        for k in ("flow_betas", "ebm_betas"):
+            b = getattr(self, k)
+            _check(len(b) == 2 and all(0 <= v < 1 for v in b), f"coop.{k} must be two numbers in [0, 1), got {b}")
+        _check(self.flow_transform in ("coupling", "maf", "spline"), f"coop.flow_transform must be coupling, maf or spline, got '{self.flow_transform}'")
 
 
 @dataclass
@@ -230,6 +275,7 @@ class RunConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
+    coop: CoopConfig = field(default_factory=CoopConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
 
@@ -247,10 +293,18 @@ class RunConfig:
         from .data import DATASETS
         from .registry import check_pair
 
-        check_pair(self.prior.kind, self.inference.kind)
-        side = min(DATASETS[self.data.name].shape[1:])
-        _check(self.mask.size is None or self.mask.size < side,
-               f"mask.size must be smaller than the {self.data.name} image side {side}, got {self.mask.size}")
+        spec = MODELS[self.model]
+        if spec.family == "latent":
+            check_pair(self.prior.kind, self.inference.kind)
+        _check(self.task in spec.tasks, f"model '{self.model}' does not do task '{self.task}' (it does: {', '.join(spec.tasks)})")
+        shape = DATASETS[self.data.name].shape
+        is_toy = len(shape) == 1
+        _check(not is_toy or self.task == "toy", f"dataset '{self.data.name}' is 2-D toy data: use --task toy")
+        _check(is_toy or self.task != "toy", f"task 'toy' needs 2-D toy data (--data spiral, moons, 8gaussians, checkerboard), not '{self.data.name}'")
+        if not is_toy:
+            side = min(shape[1:])
+            _check(self.mask.size is None or self.mask.size < side,
+                   f"mask.size must be smaller than the {self.data.name} image side {side}, got {self.mask.size}")
 
 
 # --------------------------------------------------------------------------- generic machinery

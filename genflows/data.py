@@ -45,10 +45,10 @@ _IDX_FILES = {
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    shape: tuple[int, int, int]  # C, H, W
+    shape: tuple[int, ...]  # C, H, W (images) or D (2-D toy data)
     default_epochs: int  # training schedule when train.epochs is not set
     folder: str | None = None  # torchvision folder name under the data root
-    kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png
+    kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png | toy
     files: tuple[str, ...] = ()  # what must exist under the folder (torchvision / png kinds)
     how: str = ""  # how to get the files, for the missing-file message
 
@@ -69,6 +69,8 @@ DATASETS: dict[str, DatasetInfo] = {
     # 20 real CIFAR-10 test images as PNG (shared/data/cifar10-samples): smoke tests of the RGB path only.
     "cifar10-samples": DatasetInfo("cifar10-samples", (3, 32, 32), 2, "cifar10-samples", "png", ("cifar10_00_3.png",),
                                    "PNG files named <anything>_<label>.png"),
+    # 2-D toy densities (CoopFlow Section 5.1), sampled exactly: 10 000 training, 2000 test points.
+    **{n: DatasetInfo(n, (2,), 20, kind="toy") for n in ("spiral", "moons", "8gaussians", "checkerboard")},
 }
 
 
@@ -234,6 +236,11 @@ def _load(name: str, root: str | None, download: bool) -> tuple[torch.Tensor, to
     if name not in DATASETS:
         raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
     info = DATASETS[name]
+    if info.kind == "toy":
+        from .toy import sample_toy
+
+        x = torch.cat([sample_toy(name, 10000, seed=0), sample_toy(name, 2000, seed=1)])
+        return x, torch.zeros(len(x), dtype=torch.int64), 10000
     if info.kind in ("torchvision", "png"):
         return _load_rgb(info, root, download)
     if name == "digits":

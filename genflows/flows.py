@@ -27,7 +27,7 @@ from torch import nn
 
 from nflows import transforms as T
 
-__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "iaf_steps", "quiet_nflows"]
+__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "image_transform", "iaf_steps", "quiet_nflows"]
 
 
 class CouplingMLP(nn.Module):
@@ -120,6 +120,41 @@ def build_transform(kind: str, features: int, depth: int, hidden: int) -> T.Tran
         raise ValueError(f"unknown flow transform '{kind}' (choose from: {', '.join(TRANSFORMS)})") from None
     with quiet_nflows():
         return factory(features, depth, hidden)
+
+
+class CouplingConvNet(nn.Module):
+    """Conv conditioner for image couplings: conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv3x3,
+    last layer zero-initialised (each coupling starts as the identity up to its fixed shift)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int):
+        super().__init__()
+        last = nn.Conv2d(hidden, out_channels, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), last)
+
+    def forward(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(inputs)
+
+
+def image_transform(shape: tuple[int, int, int], levels: int, depth: int, hidden: int) -> T.Transform:
+    """Multi-scale RealNVP/Glow flow (Dinh et al. 2017; Kingma & Dhariwal 2018) on (C, H, W):
+    per level, squeeze 2x2 -> ``depth`` x (actnorm -> invertible 1x1 conv -> affine coupling over
+    channels) -> factor out half the channels (not after the last level). Outputs are flat."""
+    c, h, w = shape
+    if h % 2**levels or w % 2**levels:
+        raise ValueError(f"image flow with {levels} levels needs H and W divisible by {2 ** levels}, got {h}x{w}")
+    ms = T.MultiscaleCompositeTransform(levels)
+    for level in range(levels):
+        c, h, w = c * 4, h // 2, w // 2
+        steps: list[T.Transform] = [T.SqueezeTransform()]
+        for i in range(depth):
+            mask = (torch.arange(c) % 2 == i % 2).to(torch.int)
+            steps += [T.ActNorm(c), T.OneByOneConvolution(c), T.AffineCouplingTransform(mask, lambda i_, o_: CouplingConvNet(i_, o_, hidden))]
+        nxt = ms.add_transform(T.CompositeTransform(steps), (c, h, w))
+        if nxt is not None:
+            c, h, w = nxt
+    return ms
 
 
 @contextlib.contextmanager

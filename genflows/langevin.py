@@ -63,15 +63,18 @@ def langevin(
     clamp_state: float | None = None,
     record: Sequence[int] = (),
     what: str = "state",
+    noise_scale: float = 1.0,
 ) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Run ``n_steps`` Langevin steps from ``x0`` down ``energy``; return the final state.
+
+    ``noise_scale`` multiplies the diffusion term (CoopFlow's decaying noise, its Eq. 10).
 
     ``record``: step counts k at which to keep a copy of x_k; then returns ``(x, {k: x_k})``.
     Raises :class:`DivergenceError` naming the first step whose energy or state is not finite.
     """
     half = 0.5 * step_size * step_size
     x = x0.detach().clone().requires_grad_(True)
-    eps = torch.empty_like(x) if noise else None
+    eps = torch.empty_like(x) if noise and noise_scale > 0 else None
     record = set(record)
     snaps: dict[int, torch.Tensor] = {}
     # First non-finite step, tracked on device; -1 while all is well.
@@ -85,7 +88,7 @@ def langevin(
                 first_bad = torch.where((first_bad < 0) & ~ok, k, first_bad)
                 delta = g.mul_(-half)
                 if eps is not None:
-                    delta.add_(eps.normal_(), alpha=step_size)
+                    delta.add_(eps.normal_(), alpha=step_size * noise_scale)
                 if clamp_update is not None:
                     delta.clamp_(-clamp_update, clamp_update)
                 x.add_(delta)

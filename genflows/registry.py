@@ -6,14 +6,18 @@ Adding a model is one line in :data:`MODELS`. ``build_model`` turns a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .generators import build_generator
 from .inference import build_inference
 from .model import LatentModel
 from .priors import build_prior
 
-__all__ = ["ModelSpec", "MODELS", "check_pair", "build_model"]
+__all__ = ["ModelSpec", "MODELS", "check_pair", "build_model", "build_coopflow", "LATENT_TASKS", "DATA_TASKS"]
+
+
+LATENT_TASKS = ("anomaly", "generation", "reconstruction", "inpainting", "recovery", "interpolation")
+DATA_TASKS = ("toy", "generation")
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,19 @@ class ModelSpec:
     inference: str
     description: str
     prior_defaults: tuple = ()  # (key, value) pairs for the prior section
+    family: str = "latent"  # latent (LatentModel: prior + generator + inference) | coopflow (data space)
+    coop_defaults: tuple = ()  # (key, value) pairs for the coop section
+    tasks: tuple = field(default=LATENT_TASKS)
 
     def config_defaults(self) -> dict:
+        if self.family == "coopflow":
+            # CoopFlow's Adam settings live in the coop section; no per-epoch lr decay (A.2 has none).
+            return {"coop": dict(self.coop_defaults), "train": {"lr_decay": 1.0, "grad_clip": 10.0}}
         return {"prior": {"kind": self.prior, **dict(self.prior_defaults)}, "inference": {"kind": self.inference}}
+
+
+def _coop(name: str, description: str, **defaults) -> ModelSpec:
+    return ModelSpec(name, "-", "-", description, family="coopflow", coop_defaults=tuple(defaults.items()), tasks=DATA_TASKS)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -37,6 +51,16 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("lfbm-vae", "flow", "vae", "latent flow prior + VAE-IAF amortised inference (the latent-flow paper's LFBM-VAE)"),
         ModelSpec("lebm", "ebm", "langevin", "latent EBM prior + Langevin inference and prior sampling (Pang et al. 2020)",
                   prior_defaults=(("lr", 2e-5),)),
+        # Data space (CoopFlow paper, Table 3 settings; Table 6/9 ablations).
+        _coop("coopflow", "data-space flow initialising a 30-step Langevin flow toward an EBM, trained cooperatively (CoopFlow, T = 30)",
+              mode="coopflow", n_steps=30, step_size=0.03),
+        _coop("coopflow-t200", "CoopFlow with a 200-step Langevin flow and a smaller step (T = 200, delta 0.01, test 0.012)",
+              mode="coopflow", n_steps=200, step_size=0.01, test_step_ratio=1.2),
+        _coop("coopflow-pre", "CoopFlow(Pre): flow MLE first, then EBM-only warm-up, then joint (epochs scaled for CPU)",
+              mode="coopflow", n_steps=30, step_size=0.03, pretrain_epochs=2, warmup_epochs=1),
+        _coop("flow", "the data-space normalizing flow alone, trained by MLE (CoopFlow Table 6 ablation)", mode="flow"),
+        _coop("ebm-sr", "short-run EBM: Langevin flow from N(0, I) noise, no flow (Nijkamp et al. 2019; CoopFlow Table 7/9 baseline)",
+              mode="ebm-sr", n_steps=100, step_size=0.03),
     ]
 }
 
@@ -53,11 +77,33 @@ def check_pair(prior: str, inference: str) -> None:
         )
 
 
-def build_model(cfg, image_shape: tuple[int, int, int]) -> LatentModel:
-    """A model for images of ``image_shape`` from a :class:`~genflows.config.RunConfig`."""
+def build_model(cfg, image_shape: tuple[int, ...]):
+    """A model for data of ``image_shape`` from a :class:`~genflows.config.RunConfig`: a
+    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.CoopFlow` for the
+    data-space family."""
+    if MODELS[cfg.model].family == "coopflow":
+        return build_coopflow(cfg.coop, image_shape)
     generator = build_generator(cfg.generator, image_shape)
     return LatentModel(
         build_prior(cfg.prior, generator.nz),
         generator,
         build_inference(cfg.inference, generator.nz, image_shape),
+    )
+
+
+def build_coopflow(c, shape: tuple[int, ...]):
+    """A :class:`~genflows.coopflow.CoopFlow` from a :class:`~genflows.config.CoopConfig`."""
+    from .coopflow import CoopFlow
+    from .dataflow import build_data_flow
+    from .energies import build_energy
+
+    is_image = len(shape) == 3
+    flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)
+    energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128))
+    return CoopFlow(
+        flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
+        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update,
+        clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
+        pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
+        flow_lr=c.flow_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),
     )

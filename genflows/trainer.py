@@ -63,6 +63,8 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if getattr(self.cfg, "grad_clip", None):
+            torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
         self.optimizer.step()
         self.iteration += 1
         return stats
@@ -88,6 +90,8 @@ class Trainer:
         n_batches = max(n // bs, 1)
         while self.epoch < epochs:
             t0 = time.perf_counter()
+            if hasattr(self.model, "set_epoch"):  # schedules that depend on the epoch (CoopFlow phases, noise decay)
+                self.model.set_epoch(self.epoch)
             perm = torch.randperm(n, generator=self.data_generator).to(data.device)
             sums: dict[str, torch.Tensor] = {}
             bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)

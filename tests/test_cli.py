@@ -56,6 +56,13 @@ BAD = [
     ["run", "lfbm-mcmc", "--task", "generation"],
     ["run", "lfbm-mcmc", "--task", "generation", "--set", "generator.arch=resnet"],
     ["table", "recovery", "--holdouts", "4"],
+    # data-space models (issue 5)
+    ["run", "coopflow", "--task", "anomaly"],
+    ["run", "lfbm-mcmc", "--task", "toy"],
+    ["run", "coopflow", "--task", "toy", "--data", "mnist"],
+    ["run", "lfbm-mcmc", "--data", "spiral"],
+    ["run", "coopflow", "--task", "toy", "--data", "moons", "--set", "coop.mode=gan"],
+    ["run", "coopflow", "--task", "toy", "--data", "moons", "--set", "coop.ebm_betas=[0.5]"],
 ]
 
 

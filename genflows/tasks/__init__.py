@@ -6,7 +6,7 @@ Each module has ``run(cfg, out: RunDir, progress, device, log) -> metrics dict``
 
 from __future__ import annotations
 
-from . import anomaly, generation, inpainting, interpolation, reconstruction, recovery
+from . import anomaly, generation, inpainting, interpolation, reconstruction, recovery, toy
 
 __all__ = ["TASKS"]
 
@@ -17,4 +17,5 @@ TASKS = {
     "inpainting": inpainting,
     "recovery": recovery,
     "interpolation": interpolation,
+    "toy": toy,
 }

@@ -126,17 +126,15 @@ def decode(model, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
 
 
 def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """n ancestral samples g(z), z ~ p_alpha (eval mode, seeded)."""
+    """n samples of the model (latent: g(z), z ~ p_alpha; CoopFlow: flow + Langevin flow), in
+    eval mode, seeded."""
     was_training = model.training
     model.eval()
     torch.manual_seed(seed)
     out = []
     for i in range(0, n, batch_size):
-        b = min(batch_size, n - i)
-        if model.prior.normalized:
-            out.append(model.sample(b).cpu())
-        else:  # EBM prior: short-run Langevin sampling needs input gradients
-            out.append(model.generator(model.prior.sample(b)).detach().cpu())
+        # Any model with sample(n): latent models (EBM priors sample by Langevin inside) and CoopFlow.
+        out.append(model.sample(min(batch_size, n - i)).detach().cpu())
     model.train(was_training)
     return torch.cat(out)
 

@@ -27,6 +27,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
     seed = cfg.train.seed
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
+    if getattr(model, "flow", None) is not None and getattr(model, "mode", "flow") != "flow":  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
+        torch.manual_seed(seed)
+        out.image_grid("samples_flow.png", model.sample_flow(64))
     metrics = {
         "model": cfg.model,
         "task": "generation",
