@@ -16,7 +16,7 @@ import dataclasses
 
 import torch
 
-from genflows.data import DATASETS, anomaly_split, load_dataset
+from genflows.data import anomaly_split, load_dataset
 from genflows.io import load_checkpoint
 from genflows.output import RunDir
 from genflows.runner import load_model

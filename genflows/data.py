@@ -183,9 +183,11 @@ def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torc
         y = np.array([int(f.stem.rsplit("_", 1)[-1]) if f.stem.rsplit("_", 1)[-1].isdigit() else -1 for f in files])
         return _to_unit(x), torch.from_numpy(y), len(files)  # smoke set: train = test
     base = data_root(root)
+    # torchvision wants the folder *above* cifar-10-batches-py / celeba, and SVHN's own folder.
+    tv_root = base if download else _folder(info, root).parent
     try:
         if info.name == "cifar10":
-            parts = [torchvision.datasets.CIFAR10(str(base), train=t, download=download) for t in (True, False)]
+            parts = [torchvision.datasets.CIFAR10(str(tv_root), train=t, download=download) for t in (True, False)]
             xs = [p.data for p in parts]
             ys = [np.asarray(p.targets) for p in parts]
         elif info.name == "svhn":
@@ -197,7 +199,7 @@ def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torc
             tf = torchvision.transforms.Compose([torchvision.transforms.CenterCrop(140), torchvision.transforms.Resize(64)])
             xs, ys = [], []
             for s in ("train", "test"):
-                ds = torchvision.datasets.CelebA(str(base), split=s, target_type=[], transform=tf, download=download)
+                ds = torchvision.datasets.CelebA(str(tv_root), split=s, target_type=[], transform=tf, download=download)
                 xs.append(np.stack([np.asarray(ds[i][0]) for i in range(len(ds))]))
                 ys.append(np.zeros(len(ds), dtype=np.int64))
     except GenflowsError:
