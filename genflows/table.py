@@ -135,7 +135,7 @@ TASK_BUDGETS = {
     # digits, a few minutes on 2 cores per table.
     "quick": {"data": "digits", "seeds": 1, "overrides": ["train.epochs=20", "train.lr=1e-3", "inference.n_steps=10", "eval.steps=60",
                                                           "eval.n_test=360", "eval.fid_n=0"]},
-    # MNIST at CPU scale (about 45 min for the recovery table on 2 cores): the first 5000 training
+    # MNIST at CPU scale (about 35 min for the recovery table, 10 for the other two, on 2 cores): the first 5000 training
     # images, 3 epochs, 50-step evaluation chains on 500 images, FID on 250 samples vs 250 test images.
     "full": {"data": "mnist", "seeds": 1, "overrides": ["data.train_size=5000", "train.epochs=3", "train.lr=1e-3", "inference.autocast=true",
                                                         "eval.steps=50", "eval.n_test=500", "eval.fid_n=250"]},
