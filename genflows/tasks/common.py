@@ -139,6 +139,14 @@ def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500) -> torch
     return torch.cat(out)
 
 
+def check_fid(cfg) -> None:
+    """Fail before training when FID is asked for (``eval.fid_n``) and its weights are not installed."""
+    if cfg.eval.fid_n:
+        from ..fid import weights_path
+
+        weights_path()
+
+
 _REAL_FEATURES: dict = {}
 
 

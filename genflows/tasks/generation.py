@@ -7,19 +7,13 @@ from __future__ import annotations
 import torch
 
 from ..output import RunDir
-from .common import fit, model_fid, run_data, sample_batched
+from .common import check_fid, fit, model_fid, run_data, sample_batched
 
 __all__ = ["run", "HEADLINE"]
 
 HEADLINE = ("fid", "train_seconds")
 
-
-def check(cfg) -> None:
-    """Fail before training when FID is asked for and its weights are not installed."""
-    if cfg.eval.fid_n:
-        from ..fid import weights_path
-
-        weights_path()
+check = check_fid  # runner hook: fail before training when FID weights are missing
 
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:

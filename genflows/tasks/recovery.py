@@ -13,20 +13,14 @@ import torch
 
 from ..masks import make_masks
 from ..output import RunDir
-from .common import decode, describe_inference, infer_batched, model_fid, prepare, run_data, sample_batched, train
+from .common import check_fid, decode, describe_inference, infer_batched, model_fid, prepare, run_data, sample_batched, train
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "mask_label"]
 
 HEADLINE = ("mse", "fid", "train_seconds")
 
-
-def check(cfg) -> None:
-    """Fail before training when FID is asked for and its weights are not installed."""
-    if cfg.eval.fid_n:
-        from ..fid import weights_path
-
-        weights_path()
+check = check_fid  # runner hook: fail before training when FID weights are missing
 
 
 def mask_label(m, image_shape) -> str:
