@@ -61,7 +61,9 @@ def list_cmd() -> None:
 @click.option("--out", type=str, default=None, help="run folder (default: runs/<model>-<task>-<data>-h<holdout>-<time>)")
 @click.option("--resume", "resume_dir", type=str, default=None, help="continue the run in RUN_DIR from its last checkpoint, with its own config")
 @click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
-def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir, progress):
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="where models, data and chains live")
+@click.option("--amp", is_flag=True, default=False, help="CUDA only: bfloat16 autocast for the training loss (Langevin updates stay float32)")
+def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir, progress, device, amp):
     """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``."""
     from .config import load_config
     from .runner import run
@@ -75,7 +77,7 @@ def run_cmd(model, task, holdout, config_file, overrides, data, data_root, downl
         if clash:
             raise GenflowsError(f"--resume continues a run with its own config; drop {', '.join(clash)}")
         cfg = load_config(model, extra={"out": resume_dir, **({"train": {"threads": threads}} if threads else {})})
-        run(cfg, progress=progress_enabled(progress), log=lambda m: click.echo(m), resume=True)
+        run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m), resume=True)
         return
 
     extra: dict = {}
@@ -97,8 +99,9 @@ def run_cmd(model, task, holdout, config_file, overrides, data, data_root, downl
     put("train", "threads", threads)
     put("prior", "kind", prior)
     put("inference", "kind", inference)
+    put("train", "amp", True if amp else None)
     cfg = load_config(model, config_file, list(overrides), extra)
-    run(cfg, progress=progress_enabled(progress), log=lambda m: click.echo(m))
+    run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m))
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -170,4 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("genflows: interrupted", err=True)
         sys.exit(130)
+    finally:
+        from .distributed import teardown
+
+        teardown()  # leaves a torchrun process group cleanly (no-op otherwise)
     sys.exit(rv if isinstance(rv, int) else 0)

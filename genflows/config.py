@@ -149,6 +149,7 @@ class TrainConfig:
     max_iters: int | None = None  # stop after this many iterations (quick checks)
     grad_clip: float | None = None  # clip the global gradient norm (CoopFlow); None: off
     keep_checkpoints: bool = False  # also keep checkpoint-epoch<E>.pt for every epoch (benchmarks)
+    amp: bool = False  # CUDA only: training loss under bfloat16 autocast (z and its Langevin updates stay float32)
 
     def validate(self) -> None:
         _check(self.epochs is None or self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed as dist
 from .config import RunConfig, from_dict, read_yaml, to_dict
 from .data import check_available
 from .errors import GenflowsError
@@ -99,7 +100,17 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     An existing run folder (``cfg.out``) with the same config is continued: finished seeds are
     read back, an interrupted one resumes from its last checkpoint. ``resume=True`` takes the
     folder's own config (``cfg`` then only supplies the folder and thread count).
+
+    ``device``: auto, cpu or cuda. Started by torchrun (``RANK``/``WORLD_SIZE`` set), the run
+    joins the process group and trains with DDP (see :mod:`genflows.distributed`); only rank 0
+    logs and writes.
     """
+    device = dist.resolve_device(str(device).split(":")[0])
+    if cfg.train.amp and device.type != "cuda":
+        raise GenflowsError("--amp (train.amp) needs a CUDA device; on CPU use inference.autocast for bfloat16 chains")
+    dist.setup(device)
+    if not dist.is_main():
+        log = lambda _m: None  # noqa: E731
     root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
     if root.exists() and not root.is_dir():
         raise GenflowsError(f"output path {root} is a file; choose another --out")
@@ -122,6 +133,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     task = TASKS[cfg.task]
     if hasattr(task, "check"):
         task.check(cfg)
+    dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
     if not existing:
         RunDir(root).config(to_dict(cfg))
 
@@ -130,7 +142,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         seed = cfg.train.seed + i
         cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
         rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
-        if rd.file("metrics.json").is_file():
+        if dist.broadcast_object(rd.file("metrics.json").is_file()):
             metrics = json.loads(rd.file("metrics.json").read_text())
             log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
             per_seed.append(metrics)

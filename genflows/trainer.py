@@ -16,7 +16,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .errors import DivergenceError
+from . import distributed as dist
+from .errors import DivergenceError, GenflowsError
 from .io import save_checkpoint
 from .rng import get_rng_state, set_rng_state
 
@@ -25,6 +26,23 @@ __all__ = ["Trainer", "progress_enabled"]
 
 def progress_enabled(flag: bool | None = None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
+
+
+class _Loss(torch.nn.Module):
+    """``model.training_loss`` as a forward pass, which is what DistributedDataParallel wraps."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, mask=None):
+        return self.model.training_loss(x, mask)
+
+
+def _has_lazy_init(model) -> bool:
+    # nflows' ActNorm initialises itself from the first batch it sees; under DDP each rank would
+    # see a different batch, so such models take one forward before rank 0's state is broadcast.
+    return any(getattr(m, "initialized", None) is not None and not bool(m.initialized) for m in model.modules())
 
 
 class Trainer:
@@ -52,11 +70,38 @@ class Trainer:
         self.iteration = 0
         self.history: list[dict] = []
         self.best: float | None = None
+        self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun
+        self.amp = bool(getattr(cfg, "amp", False))
+
+    def _loss(self, x: torch.Tensor, mask: torch.Tensor | None):
+        fn = self.ddp if self.ddp is not None else self.model.training_loss
+        if self.amp:  # CUDA only (checked by the config); Langevin updates of z stay float32
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return fn(x, mask)
+        return fn(x, mask)
+
+    def _setup_ddp(self, first: torch.Tensor, first_mask: torch.Tensor | None) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.cfg.batch_size % dist.world_size():
+            raise GenflowsError(f"train.batch_size {self.cfg.batch_size} is not divisible by the {dist.world_size()} processes")
+        if dist.rank() > 0:  # independent chains, noise and prior samples per rank
+            torch.manual_seed(dist.rank_seed(self.cfg.seed) + 7919 * self.epoch)
+        if _has_lazy_init(self.model):
+            self.model.training_loss(first, first_mask)
+        device = next(self.model.parameters()).device
+        # DDP's constructor broadcasts rank 0's parameters and buffers to every rank.
+        self.ddp = DistributedDataParallel(
+            _Loss(self.model),
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,  # phases (CoopFlow(Pre)) and frozen priors leave some unused
+        )
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
-        loss, stats = self.model.training_loss(x, mask)
-        # Checked before the update, so a NaN never reaches the parameters (CPU: no real sync).
-        if not bool(torch.isfinite(loss)):
+        loss, stats = self._loss(x, mask)
+        # Checked before the update, so a NaN never reaches the parameters (CPU: no real sync);
+        # under DDP every rank learns whether any rank diverged, so they stop together.
+        if not (dist.all_finite(loss) if self.ddp is not None else bool(torch.isfinite(loss))):
             raise DivergenceError(
                 f"training loss became NaN/inf at epoch {self.epoch + 1}, iteration {self.iteration + 1}; "
                 "lower train.lr or inference.step_size, or set inference.clamp_update"
@@ -87,14 +132,29 @@ class Trainer:
         self.model.train()
         n = data.shape[0]
         bs = min(self.cfg.batch_size, n)
-        n_batches = max(n // bs, 1)
+        world = dist.world_size()
+        if world > 1:
+            from torch.utils.data import DistributedSampler
+
+            bs = bs // world  # this rank's share of every global batch
+            sampler = DistributedSampler(range(n), num_replicas=world, rank=dist.rank(), shuffle=True, seed=self.cfg.seed, drop_last=True)
+            n_batches = max(len(sampler) // max(bs, 1), 1)
+        else:
+            n_batches = max(n // bs, 1)
         while self.epoch < epochs:
             t0 = time.perf_counter()
             if hasattr(self.model, "set_epoch"):  # schedules that depend on the epoch (CoopFlow phases, noise decay)
                 self.model.set_epoch(self.epoch)
-            perm = torch.randperm(n, generator=self.data_generator).to(data.device)
+            if world > 1:
+                sampler.set_epoch(self.epoch)
+                perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
+                if self.ddp is None:
+                    self._setup_ddp(data[perm[:bs]], None if masks is None else masks[perm[:bs]].to(data.dtype))
+            else:
+                perm = torch.randperm(n, generator=self.data_generator).to(data.device)
             sums: dict[str, torch.Tensor] = {}
-            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
+            show = self.progress and dist.is_main()
+            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not show, leave=False)
             done = 0
             for b in bar:
                 idx = perm[b * bs : (b + 1) * bs]
@@ -102,12 +162,17 @@ class Trainer:
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + v
                 done += 1
-                if self.progress and b % 25 == 0:
+                if show and b % 25 == 0:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})
                 if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                     break
             bar.close()
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.scheduler.get_last_lr()[0]}
+            if world > 1:  # epoch means over every rank's examples: one all-reduce per epoch
+                keys = sorted(sums)
+                vec = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys]).to(next(self.model.parameters()).device)
+                torch.distributed.all_reduce(vec)
+                sums = {k: v / world for k, v in zip(keys, vec.cpu())}
             for k, v in sums.items():
                 record[k] = float(v) / done  # one host sync per epoch
             record["loss"] = sum(record[k] for k in sums)
@@ -120,9 +185,9 @@ class Trainer:
                     record.update(extra)
                 self.model.train()
             self.history.append(record)
-            if log is not None:
+            if log is not None and dist.is_main():
                 log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
-            if checkpoint is not None:
+            if checkpoint is not None and dist.is_main():
                 self._save(Path(checkpoint), record)
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                 break
@@ -168,5 +233,7 @@ class Trainer:
         self.best = state.get("best")
         if "rng" in state:
             set_rng_state(state["rng"])
+        if dist.rank() > 0:  # the checkpoint holds rank 0's streams; other ranks draw their own
+            torch.manual_seed(dist.rank_seed(self.cfg.seed) + 7919 * self.epoch)
         if "data_generator" in state:
             self.data_generator.set_state(state["data_generator"])

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .. import distributed as dist
 from ..data import anomaly_split, load_dataset
 from ..metrics import auprc
 from ..output import RunDir
@@ -45,11 +46,17 @@ def anomaly_scores(
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    z0_all = torch.randn(x.shape[0], model.nz, generator=g)
+    n = x.shape[0]
+    z0_all = torch.randn(n, model.nz, generator=g)
+    # Under torchrun each rank scores a contiguous shard with the same starts a single process
+    # would use, and the shards are gathered in order: the scores equal a single-process run's.
+    a, b = dist.shard_bounds(n)
+    x, z0_all = x[a:b], z0_all[a:b]
     record = tuple(k for k in record if k < n_steps)
     finals, partial = [], {k: [] for k in record}
     device = next(model.parameters()).device
-    for i in tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not progress, leave=False):
+    show = progress and dist.is_main()
+    for i in tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False):
         xb = x[i : i + batch_size].to(device)
         z0 = z0_all[i : i + batch_size].to(device)
         out = model.infer(xb, z0=z0, n_steps=n_steps, step_size=step_size, noise=False, record=record)
@@ -59,7 +66,8 @@ def anomaly_scores(
             for k in record:
                 partial[k].append(-model.log_joint(xb, snaps[k]).cpu())
     model.train(was_training)
-    return torch.cat(finals), {k: torch.cat(v) for k, v in partial.items()}
+    cat = lambda parts: torch.cat(parts) if parts else torch.empty(0)  # noqa: E731  (an empty shard when n < ranks)
+    return dist.gather_rows(cat(finals), n), {k: dist.gather_rows(cat(v), n) for k, v in partial.items()}
 
 
 def _pr_figure(precision, recall, title: str):

@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 
+from .. import distributed as dist
 from ..data import DATASETS, load_split
 from ..io import load_checkpoint
 from ..output import RunDir
@@ -98,7 +99,11 @@ def infer_batched(
     model.eval()
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
-    z0_all = torch.randn(x.shape[0], model.nz, generator=g)
+    n = x.shape[0]
+    z0_all = torch.randn(n, model.nz, generator=g)
+    a, b = dist.shard_bounds(n)  # under torchrun: this rank's shard, gathered in order below
+    x, z0_all = x[a:b], z0_all[a:b]
+    mask = None if mask is None else mask[a:b]
     out = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i : i + batch_size].to(device)
@@ -112,7 +117,7 @@ def infer_batched(
             z = model.infer(xb, mb, z0=z0, n_steps=steps, step_size=step_size, noise=noise)
         out.append(z.detach().cpu())
     model.train(was_training)
-    return torch.cat(out)
+    return dist.gather_rows(torch.cat(out) if out else torch.empty(0, model.nz), n)
 
 
 @torch.no_grad()
@@ -154,6 +159,8 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     """FID between n samples of the model and the first n test images (N is part of the result)."""
     from ..fid import InceptionFeatures, frechet_distance
 
+    if not dist.is_main():  # Inception runs once, on rank 0; the others receive its result
+        return dist.broadcast_object()
     n = min(n, test_x.shape[0])
     t0 = time.perf_counter()
     feats = InceptionFeatures.shared()
@@ -166,4 +173,4 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     secs = time.perf_counter() - t0
     if log:
         log(f"FID {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
-    return {"fid": fid, "fid_n": n, "fid_seconds": secs}
+    return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_seconds": secs})

@@ -1,0 +1,162 @@
+"""Multi-process training on ``torch.distributed`` (DistributedDataParallel, launched by torchrun).
+
+genflows never starts processes itself: ``torchrun --nproc_per_node N -m genflows run ...``
+sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/``MASTER_ADDR``, and :func:`setup` joins that group
+(NCCL on CUDA, gloo on CPU). Without those variables nothing here does anything: a
+single-process run has no process group and no DDP wrapper.
+
+What is distributed and what is not:
+
+- training: each rank takes ``train.batch_size / world`` examples of every global batch
+  (``DistributedSampler``, reshuffled per epoch), runs its Langevin chains on them alone (the
+  chains are per-example, so nothing is communicated inside a chain) and DDP averages the
+  gradients; the global batch and the learning rate are the config's, whatever the world size.
+- randomness: the model is built from ``train.seed`` on every rank (and DDP broadcasts rank 0's
+  state); after that every rank draws its own stream, ``seed + 1000 * rank``, for chain starts,
+  Langevin noise and prior samples.
+- BatchNorm statistics are per rank (no SyncBatchNorm: it would communicate inside every chain
+  step); DDP copies rank 0's running statistics to the others at each forward.
+- evaluation: test images are split into contiguous shards, scored per rank and gathered in
+  order, so metrics cover the whole test set and equal a single-process run's.
+- only rank 0 writes files, prints logs and shows progress bars.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import torch
+import torch.distributed as dist
+
+from .errors import GenflowsError
+
+__all__ = [
+    "setup",
+    "teardown",
+    "active",
+    "rank",
+    "world_size",
+    "is_main",
+    "resolve_device",
+    "shard_bounds",
+    "gather_rows",
+    "broadcast_object",
+    "barrier",
+    "rank_seed",
+]
+
+
+def launched() -> bool:
+    """Whether this process was started by torchrun (or another launcher setting the env)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def rank_seed(seed: int) -> int:
+    """The seed of this rank's random stream (rank 0 keeps ``seed``, as a single process does)."""
+    return seed + 1000 * rank()
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else CPU. Under torchrun each rank takes GPU LOCAL_RANK."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise GenflowsError(f"--device must be auto, cpu or cuda, got '{name}'")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GenflowsError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if local >= torch.cuda.device_count():
+        raise GenflowsError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA devices")
+    torch.cuda.set_device(local)
+    return torch.device("cuda", local)
+
+
+def setup(device: torch.device) -> bool:
+    """Join the torchrun process group if launched under one; returns whether it did."""
+    if not launched() or active():
+        return active()
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend)
+    return True
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
+
+
+def shard_bounds(n: int) -> tuple[int, int]:
+    """[start, stop) of this rank's contiguous share of n items (shares differ by at most one)."""
+    w, r = world_size(), rank()
+    return r * n // w, (r + 1) * n // w
+
+
+def gather_rows(t: torch.Tensor, n: int) -> torch.Tensor:
+    """Concatenate every rank's rows (its :func:`shard_bounds` share of n) in rank order, on CPU.
+
+    Shares may differ in length by one, so they are padded to the longest before all_gather.
+    """
+    if not active():
+        return t
+    w = world_size()
+    lengths = [(r + 1) * n // w - r * n // w for r in range(w)]
+    longest = max(lengths)
+    backend_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    local = t.to(backend_device)
+    if local.shape[0] < longest:
+        pad = local.new_zeros((longest - local.shape[0], *local.shape[1:]))
+        local = torch.cat([local, pad])
+    parts = [torch.empty_like(local) for _ in range(w)]
+    dist.all_gather(parts, local.contiguous())
+    return torch.cat([p[:k] for p, k in zip(parts, lengths)]).cpu()
+
+
+def broadcast_object(obj=None):
+    """Rank 0's ``obj`` on every rank (any picklable object)."""
+    if not active():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_finite(loss: torch.Tensor) -> bool:
+    """True when the loss is finite on every rank, so all ranks stop together on a divergence."""
+    ok = torch.isfinite(loss.detach()).to(torch.float32).reshape(1)
+    if active():
+        if dist.get_backend() != "nccl":
+            ok = ok.cpu()
+        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    return bool(ok)
+
+
+@contextmanager
+def main_first():
+    """Rank 0 runs the block first (e.g. to unpack data), the others after it."""
+    if not is_main():
+        barrier()
+    yield
+    if is_main():
+        barrier()
