@@ -33,10 +33,10 @@ def list_cmd() -> None:
     for spec in MODELS.values():
         if spec.family == "latent":
             click.echo(f"  {spec.name:<14} prior={spec.prior:<9} inference={spec.inference:<9} {spec.description}")
-    click.echo("data-space models (tasks: " + ", ".join(next(s for s in MODELS.values() if s.family != "latent").tasks) + "):")
+    click.echo("data-space models:")
     for spec in MODELS.values():
         if spec.family != "latent":
-            click.echo(f"  {spec.name:<14} {spec.description}")
+            click.echo(f"  {spec.name:<14} {spec.description} [tasks: {', '.join(spec.tasks)}]")
     click.echo("priors:     " + ", ".join(PRIORS))
     click.echo("inference:  " + ", ".join(INFERENCES))
     click.echo("tasks:      " + ", ".join(TASKS))

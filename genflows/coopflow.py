@@ -38,6 +38,8 @@ def noise_decay(epoch: int, k: int) -> float:
 
 
 class CoopFlow(nn.Module):
+    phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
+
     def __init__(
         self,
         flow: nn.Module | None,
@@ -125,6 +127,58 @@ class CoopFlow(nn.Module):
     def sample_flow(self, n: int) -> torch.Tensor:
         """x_hat = g_alpha(z) only (Figure 10 vs Figure 8)."""
         return self.flow.sample(n)
+
+    # ------------------------------------------------------------------ CoopFlow as a latent-variable model
+    def flow_map(self, xhat: torch.Tensor) -> torch.Tensor:
+        """F_theta(x_hat) with the noise e = 0 (Section 5.3), differentiable in x_hat: the T
+        training-size steps of Eq. (3) with their clamps, as a T-layer residual network."""
+        half = 0.5 * self.step_size**2
+        x = xhat
+        with frozen(self.energy), torch.enable_grad():
+            for _ in range(self.n_steps):
+                (g,) = torch.autograd.grad(self.energy(x).sum(), x, create_graph=True)
+                d = half * g
+                if self.clamp_update is not None:
+                    d = d.clamp(-self.clamp_update, self.clamp_update)
+                x = x + d
+                if self.clamp_data is not None:
+                    x = x.clamp(-self.clamp_data, self.clamp_data)
+        return x
+
+    def invert(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, n_iters: int = 200, lr: float = 0.01, curve_every: int = 10
+    ) -> tuple[torch.Tensor, list[float]]:
+        """x_hat* = argmin ||M (x - F_theta(x_hat))||^2 by ``n_iters`` Adam steps from a flow sample
+        (ebm-sr: N(0, I) noise), Section 5.3 / A.8 and, with a mask, Figure 5. Returns x_hat* and
+        the mean per-pixel MSE over the visible pixels every ``curve_every`` iterations (Fig. 13)."""
+        if self.mode == "flow":
+            raise ValueError("the flow alone is invertible: reconstruct with flow.encode/decode, not by x_hat optimisation")
+        m = torch.ones_like(x) if mask is None else mask.expand_as(x).to(x.dtype)
+        n_vis = m.flatten(1).sum(1).clamp_min(1)
+        xhat = self.initial(x.shape[0]).detach().requires_grad_(True)
+        opt = torch.optim.Adam([xhat], lr=lr)
+        curve = []
+        for i in range(n_iters):
+            err = ((x - self.flow_map(xhat)) * m).pow(2).flatten(1).sum(1)
+            opt.zero_grad(set_to_none=True)
+            err.sum().backward()
+            opt.step()
+            if i % curve_every == 0 or i == n_iters - 1:
+                curve.append((i, (err.detach() / n_vis).mean()))
+        return xhat.detach(), [(i, float(v)) for i, v in curve]  # host syncs once, after the loop
+
+    @torch.no_grad()
+    def decode(self, xhat: torch.Tensor) -> torch.Tensor:
+        """F_theta(x_hat): the Langevin flow at its training step size with e = 0."""
+        return self.langevin_flow(xhat) if self.mode != "flow" else xhat
+
+    def encode_flow(self, xhat: torch.Tensor) -> torch.Tensor:
+        """z = g_alpha^{-1}(x_hat) (Section 5.4)."""
+        return self.flow.encode(xhat)
+
+    def decode_flow(self, z: torch.Tensor) -> torch.Tensor:
+        """x_hat = g_alpha(z)."""
+        return self.flow.decode(z)
 
     # ------------------------------------------------------------------ learning
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:

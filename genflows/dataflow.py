@@ -36,6 +36,13 @@ class VectorFlow(FlowPrior):
     def log_prob(self, x: torch.Tensor, dequantize: bool = False) -> torch.Tensor:
         return super().log_prob(x)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.transform(x)[0]
+
+    def decode(self, u: torch.Tensor) -> torch.Tensor:
+        with quiet_nflows():
+            return self.transform.inverse(u)[0]
+
 
 class ImageFlow(nn.Module):
     """Multi-scale flow on images in [-1, 1] with a logit pre-transform.
@@ -82,11 +89,20 @@ class ImageFlow(nn.Module):
         return -self.log_prob(x, dequantize=True) / (self.dim * math.log(2))
 
     def sample(self, n: int) -> torch.Tensor:
-        u = torch.randn(n, self.dim, device=self._anchor.device, dtype=self._anchor.dtype)
+        return self.decode(torch.randn(n, self.dim, device=self._anchor.device, dtype=self._anchor.dtype))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """u = g_alpha^{-1}(x): the flow's base-space code of images in [-1, 1], (N, D)."""
+        w, _ = self._to_logit(((x + 1) / 2).clamp(0, 1))
+        u, _ = self.transform(w)
+        return u
+
+    def decode(self, u: torch.Tensor) -> torch.Tensor:
+        """x = g_alpha(u) in [-1, 1]."""
         with quiet_nflows():
             w, _ = self.transform.inverse(u)
         y = (torch.sigmoid(w) - self.ALPHA) / (1 - 2 * self.ALPHA)
-        return (y * 2 - 1).clamp(-1, 1).view(n, *self.image_shape)
+        return (y * 2 - 1).clamp(-1, 1).view(u.shape[0], *self.image_shape)
 
 
 def build_data_flow(shape: tuple[int, ...], transform: str = "coupling", depth: int = 4, hidden: int = 64, levels: int = 2) -> nn.Module:

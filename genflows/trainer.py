@@ -94,7 +94,8 @@ class Trainer:
         self.ddp = DistributedDataParallel(
             _Loss(self.model),
             device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True,  # phases (CoopFlow(Pre)) and frozen priors leave some unused
+            # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
+            find_unused_parameters=bool(getattr(self.model, "phased", False)),
         )
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:

@@ -17,7 +17,10 @@ from ..output import RunDir
 from ..registry import build_model
 from ..trainer import Trainer
 
-__all__ = ["run_data", "prepare", "train", "fit", "decode", "infer_batched", "sample_batched", "model_fid", "describe_inference"]
+__all__ = [
+    "run_data", "prepare", "train", "fit", "decode", "infer_batched", "reconstruct_batched", "sample_batched", "model_fid",
+    "describe_inference", "data_space",
+]
 
 
 def run_data(cfg) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,6 +121,46 @@ def infer_batched(
         out.append(z.detach().cpu())
     model.train(was_training)
     return dist.gather_rows(torch.cat(out) if out else torch.empty(0, model.nz), n)
+
+
+def data_space(model) -> bool:
+    """CoopFlow-family models: their latent variable is x_hat, found by optimisation (Sec. 5.3)."""
+    return hasattr(model, "invert")
+
+
+def reconstruct_batched(
+    model, x: torch.Tensor, mask: torch.Tensor | None, e, seed: int, keep_latent: bool = False
+) -> tuple[torch.Tensor, list, str]:
+    """(x_hat, MSE curve, how) for every image: latent models decode z* (:func:`infer_batched`);
+    data-space models optimise x_hat so that F_theta(x_hat) matches the visible pixels
+    (``eval.invert_iters`` Adam steps at ``eval.invert_lr``) and return F_theta(x_hat*), or x_hat*
+    itself with ``keep_latent``."""
+    if not data_space(model):
+        z = infer_batched(model, x, mask, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
+        return decode(model, z, e.batch_size), [], describe_inference(model, mask is not None, e.steps, e.refine_steps)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    n = x.shape[0]
+    a, b = dist.shard_bounds(n)
+    outs, curve_sum = [], None
+    for i in range(a, b, e.batch_size):
+        xb = x[i : min(i + e.batch_size, b)].to(device)
+        mb = None if mask is None else mask[i : i + xb.shape[0]].to(device, xb.dtype)
+        torch.manual_seed(seed + i)  # the flow's starting samples x_hat_0 depend on (seed, index) only
+        xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr)
+        outs.append((xhat if keep_latent else model.decode(xhat)).cpu())
+        w = xb.shape[0] / n
+        curve_sum = [(k, v * w) for k, v in curve] if curve_sum is None else [(k, c + v * w) for (k, c), (_, v) in zip(curve_sum, curve)]
+    model.train(was_training)
+    x_hat = dist.gather_rows(torch.cat(outs) if outs else torch.empty(0, *x.shape[1:]), n)
+    if dist.active():  # the curve is a mean over images: sum the ranks' weighted shares
+        t = torch.tensor([v for _, v in curve_sum or []], dtype=torch.float64)
+        torch.distributed.all_reduce(t)
+        curve_sum = [(k, float(v)) for (k, _), v in zip(curve_sum, t)]
+    start = "N(0, I) noise" if model.mode == "ebm-sr" else "a flow sample"
+    how = f"x_hat optimised by {e.invert_iters} Adam steps (lr {e.invert_lr}) from {start}; reconstruction F_theta(x_hat*), noise off"
+    return x_hat, curve_sum or [], how
 
 
 @torch.no_grad()

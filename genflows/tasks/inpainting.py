@@ -2,7 +2,9 @@
 images completes test images whose masked region (default: the centre square, half the side)
 is hidden. z* comes from Langevin on the masked posterior p(z | visible pixels), from
 ``eval.completions`` different starts, giving as many completions; MSE is over the hidden
-pixels. VAE models infer by Langevin here too (an encoder cannot read a partial image)."""
+pixels. VAE models infer by Langevin here too (an encoder cannot read a partial image).
+Data-space models (CoopFlow Figure 5) optimise x_hat so that F_theta(x_hat) matches the visible
+pixels, each completion from its own flow sample."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import torch
 
 from ..masks import make_masks
 from ..output import RunDir
-from .common import decode, describe_inference, fit, infer_batched, run_data
+from .common import fit, reconstruct_batched, run_data
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "complete"]
@@ -20,13 +22,14 @@ __all__ = ["run", "HEADLINE", "complete"]
 HEADLINE = ("mse", "train_seconds")
 
 
-def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int) -> torch.Tensor:
-    """(completions, N, C, H, W): visible pixels kept, hidden ones from g(z*) of each start."""
+def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int) -> tuple[torch.Tensor, str]:
+    """(completions, N, C, H, W): visible pixels kept, hidden ones from the model's reconstruction
+    from each start; and how they were inferred."""
     outs = []
     for k in range(cfg_eval.completions):
-        z = infer_batched(model, x, mask, steps=cfg_eval.steps, step_size=cfg_eval.step_size, batch_size=cfg_eval.batch_size, seed=seed + k)
-        outs.append(mask * x + (1 - mask) * decode(model, z, cfg_eval.batch_size))
-    return torch.stack(outs)
+        x_hat, _, how = reconstruct_batched(model, x, mask, cfg_eval, seed + k)
+        outs.append(mask * x + (1 - mask) * x_hat)
+    return torch.stack(outs), how
 
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
@@ -36,7 +39,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     x = test_x[: e.n_test] if e.n_test else test_x
     mask = make_masks(x.shape[0], tuple(x.shape[1:]), m.kind, m.size, m.fraction, m.seed)
     t0 = time.perf_counter()
-    filled = complete(model, x, mask, e, seed)
+    filled, how = complete(model, x, mask, e, seed)
     secs = time.perf_counter() - t0
     per = torch.stack([pixel_mse(x, f, 1 - mask) for f in filled])  # (completions, N)
     metrics = {
@@ -50,7 +53,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "mask": {"kind": m.kind, "size": m.size, "fraction": m.fraction, "hidden_fraction": float(1 - mask.mean())},
         "completions": e.completions,
         "n_test": int(x.shape[0]),
-        "inference": describe_inference(model, True, e.steps, 0),
+        "inference": how,
         "epochs": len(history),
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,

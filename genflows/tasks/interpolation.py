@@ -1,12 +1,16 @@
-"""Interpolation (latent-flow paper Figure 5): infer z* for two test images and decode the
-straight line between them; one row per pair, ends included."""
+"""Interpolation: infer latent codes for two test images and decode the straight line between
+them; one row per pair, ends included.
+
+Latent models (latent-flow paper Figure 5): z* by Langevin, frames g_beta(z). Data-space models
+(CoopFlow Section 5.4, Figure 6): x_hat* by reconstruction, z* = g_alpha^{-1}(x_hat*), frames
+through the whole two-flow generator F_theta(g_alpha(z))."""
 
 from __future__ import annotations
 
 import torch
 
 from ..output import RunDir
-from .common import decode, describe_inference, fit, infer_batched, run_data
+from .common import data_space, decode, describe_inference, fit, infer_batched, reconstruct_batched, run_data
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "interpolate"]
@@ -26,9 +30,19 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     e, seed = cfg.eval, cfg.train.seed
     n = min(2 * e.interp_pairs, test_x.shape[0] - test_x.shape[0] % 2)
     x = test_x[:n]
-    z = infer_batched(model, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
-    line = interpolate(z[0::2], z[1::2], e.interp_points)
-    frames = decode(model, line.flatten(0, 1), e.batch_size)
+    if data_space(model):
+        xhat, _, how = reconstruct_batched(model, x, None, e, seed, keep_latent=True)
+        model.eval()
+        with torch.no_grad():
+            z = model.encode_flow(xhat)
+            line = interpolate(z[0::2], z[1::2], e.interp_points)
+            frames = torch.cat([model.decode(model.decode_flow(c)) for c in line.flatten(0, 1).split(e.batch_size)])
+        how += "; z* = g_alpha^-1(x_hat*), frames F_theta(g_alpha(z))"
+    else:
+        z = infer_batched(model, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
+        how = describe_inference(model, False, e.steps, e.refine_steps)
+        line = interpolate(z[0::2], z[1::2], e.interp_points)
+        frames = decode(model, line.flatten(0, 1), e.batch_size)
     ends = frames.view(n // 2, e.interp_points, *frames.shape[1:])[:, [0, -1]].flatten(0, 1)
     order = torch.stack([x[0::2], x[1::2]], 1).flatten(0, 1)
     metrics = {
@@ -39,7 +53,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "pairs": n // 2,
         "points": e.interp_points,
         "end_mse": float(pixel_mse(order, ends).mean()),  # how well the ends reconstruct their images
-        "inference": describe_inference(model, False, e.steps, e.refine_steps),
+        "inference": how,
         "epochs": len(history),
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,

@@ -21,7 +21,7 @@ def test_inpainting_keeps_visible_pixels_and_beats_an_untrained_model(tmp_path):
     mask = make_masks(100, (1, 8, 8), "center", size=4)
     torch.manual_seed(0)
     untrained = build_model(cfg, (1, 8, 8))
-    filled = inpainting.complete(untrained, x, mask, cfg.eval, seed=1)
+    filled, _ = inpainting.complete(untrained, x, mask, cfg.eval, seed=1)
     assert filled.shape == (2, 100, 1, 8, 8)
     assert torch.equal(filled[:, mask.expand_as(x).bool()], x[mask.expand_as(x).bool()].expand(2, -1))  # visible pixels untouched
     err = ((filled - x) ** 2 * (1 - mask)).sum() / ((1 - mask).expand_as(x).sum() * 2)
@@ -34,7 +34,7 @@ def test_different_starts_give_different_completions():
     model = build_model(cfg, (1, 8, 8))
     x = load_split("digits")[1][:10]
     mask = make_masks(10, (1, 8, 8), "center", size=4)
-    filled = inpainting.complete(model, x, mask, cfg.eval, seed=1)
+    filled, _ = inpainting.complete(model, x, mask, cfg.eval, seed=1)
     assert not torch.allclose(filled[0], filled[1])
 
 
