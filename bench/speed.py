@@ -112,8 +112,13 @@ def chains(model, cfg, x: torch.Tensor, steps: int, autocast: bool) -> dict:
     return out
 
 
+def _config(name: str, args):
+    task = "generation" if MODELS[name].family == "coopflow" else "anomaly"
+    return load_config(name, overrides=[f"inference.autocast={args.autocast}"], extra={"task": task})
+
+
 def measure(name: str, args) -> list[dict]:
-    cfg = load_config(name, overrides=[f"inference.autocast={args.autocast}"])
+    cfg = _config(name, args)
     torch.manual_seed(0)
     model = build_model(cfg, SHAPE)
     x = torch.rand(cfg.train.batch_size, *SHAPE) * 2 - 1
@@ -167,7 +172,7 @@ def measure(name: str, args) -> list[dict]:
 def profile(name: str, args) -> str:
     from torch.profiler import ProfilerActivity, profile as tprofile
 
-    cfg = load_config(name, overrides=[f"inference.autocast={args.autocast}"])
+    cfg = _config(name, args)
     torch.manual_seed(0)
     model = build_model(cfg, SHAPE)
     x = torch.rand(cfg.train.batch_size, *SHAPE) * 2 - 1

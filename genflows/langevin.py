@@ -77,15 +77,17 @@ def langevin(
     eps = torch.empty_like(x) if noise and noise_scale > 0 else None
     record = set(record)
     snaps: dict[int, torch.Tensor] = {}
-    # First non-finite step, tracked on device; -1 while all is well.
-    first_bad = torch.full((), -1, dtype=torch.long, device=x.device)
+    # Each step's total energy, kept on the device and checked once after the chain: a NaN/inf
+    # energy shows in its step's sum, a NaN/inf gradient in the next step's (or the final state).
+    # One copy per step instead of per-step reductions over the gradient (measured: the EBM prior
+    # chain's small MLP steps were 25 % slower with them).
+    sums = torch.empty(max(n_steps, 1), dtype=torch.float32, device=x.device)
     with torch.enable_grad():
         for k in range(n_steps):
-            e = energy(x)
-            (g,) = torch.autograd.grad(e.sum(), x)
+            total = energy(x).sum()
+            (g,) = torch.autograd.grad(total, x)
             with torch.no_grad():
-                ok = torch.isfinite(e).all() & torch.isfinite(g).all()
-                first_bad = torch.where((first_bad < 0) & ~ok, k, first_bad)
+                sums[k] = total
                 delta = g.mul_(-half)
                 if eps is not None:
                     delta.add_(eps.normal_(), alpha=step_size * noise_scale)
@@ -97,9 +99,11 @@ def langevin(
             if k + 1 in record:
                 snaps[k + 1] = x.detach().clone()
     out = x.detach()
-    bad = int(first_bad)  # the chain's one host sync
-    if bad < 0 and not bool(torch.isfinite(out).all()):
-        bad = n_steps - 1
+    finite = torch.isfinite(sums[:n_steps])
+    bad = -1
+    if not bool(finite.all() & torch.isfinite(out).all()):  # the chain's one host sync
+        bad_steps = (~finite).nonzero()
+        bad = int(bad_steps[0]) if len(bad_steps) else n_steps - 1
     if bad >= 0:
         raise DivergenceError(
             f"Langevin {what} became NaN/inf at step {bad + 1} of {n_steps} (step size {step_size}); "
