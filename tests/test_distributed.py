@@ -76,12 +76,14 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         torch.manual_seed(cfg.train.seed)
         flow_model = build_model(cfg, (1, 8, 8))
         Trainer(flow_model, cfg.train, progress=False).fit(torch.rand(32, 1, 8, 8) * 2 - 1, epochs=1)
+        draws = flow_model.prior.sample(4)  # the prior's own sampler, after DDP training
         flat = torch.cat([p.detach().flatten() for p in flow_model.parameters()])
         spread = flat.clone()
         tdist.all_reduce(spread, op=tdist.ReduceOp.MAX)
         low = flat.clone()
         tdist.all_reduce(low, op=tdist.ReduceOp.MIN)
-        torch.save({"state": model.state_dict(), "scores": scores, "flow_spread": float((spread - low).abs().max())},
+        torch.save({"state": model.state_dict(), "scores": scores, "flow_spread": float((spread - low).abs().max()),
+                    "prior_draws": draws},
                    Path(out) / f"rank{rank}.pt")
     finally:
         tdist.destroy_process_group()
@@ -106,6 +108,11 @@ def test_ddp_matches_one_process_on_the_same_global_batch(two_ranks):
 
 def test_ranks_agree_with_data_dependent_init_and_batchnorm(two_ranks):
     assert two_ranks[0]["flow_spread"] == 0.0
+
+
+def test_ranks_draw_independent_streams(two_ranks):
+    # Same parameters on both ranks (above), so different samples can only come from different noise.
+    assert not torch.allclose(two_ranks[0]["prior_draws"], two_ranks[1]["prior_draws"])
 
 
 def test_gathered_scores_equal_single_process_scores(two_ranks):
