@@ -24,7 +24,6 @@ What is distributed and what is not:
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -107,30 +106,35 @@ def barrier() -> None:
         dist.barrier()
 
 
-def shard_bounds(n: int) -> tuple[int, int]:
-    """[start, stop) of this rank's contiguous share of n items (shares differ by at most one)."""
-    w, r = world_size(), rank()
+def _bounds(n: int, r: int, w: int) -> tuple[int, int]:
     return r * n // w, (r + 1) * n // w
 
 
-def gather_rows(t: torch.Tensor, n: int) -> torch.Tensor:
-    """Concatenate every rank's rows (its :func:`shard_bounds` share of n) in rank order, on CPU.
+def shard_bounds(n: int) -> tuple[int, int]:
+    """[start, stop) of this rank's contiguous share of n items (shares differ by at most one)."""
+    return _bounds(n, rank(), world_size())
+
+
+def gather_rows(parts: list[torch.Tensor], n: int, row_shape: tuple = ()) -> torch.Tensor:
+    """Concatenate this rank's row blocks (its :func:`shard_bounds` share of n; rows of
+    ``row_shape`` when the share is empty) with every other rank's, in rank order, on CPU.
 
     Shares may differ in length by one, so they are padded to the longest before all_gather.
     """
+    t = torch.cat(parts) if parts else torch.empty(0, *row_shape)
     if not active():
         return t
     w = world_size()
-    lengths = [(r + 1) * n // w - r * n // w for r in range(w)]
+    lengths = [b - a for a, b in (_bounds(n, r, w) for r in range(w))]
     longest = max(lengths)
     backend_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
     local = t.to(backend_device)
     if local.shape[0] < longest:
         pad = local.new_zeros((longest - local.shape[0], *local.shape[1:]))
         local = torch.cat([local, pad])
-    parts = [torch.empty_like(local) for _ in range(w)]
-    dist.all_gather(parts, local.contiguous())
-    return torch.cat([p[:k] for p, k in zip(parts, lengths)]).cpu()
+    gathered = [torch.empty_like(local) for _ in range(w)]
+    dist.all_gather(gathered, local.contiguous())
+    return torch.cat([p[:k] for p, k in zip(gathered, lengths)]).cpu()
 
 
 def broadcast_object(obj=None):
@@ -150,13 +154,3 @@ def all_finite(loss: torch.Tensor) -> bool:
             ok = ok.cpu()
         dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     return bool(ok)
-
-
-@contextmanager
-def main_first():
-    """Rank 0 runs the block first (e.g. to unpack data), the others after it."""
-    if not is_main():
-        barrier()
-    yield
-    if is_main():
-        barrier()

@@ -9,6 +9,7 @@ import time
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import distributed as dist
 from ..data import DATASETS, load_split
@@ -120,7 +121,7 @@ def infer_batched(
             z = model.infer(xb, mb, z0=z0, n_steps=steps, step_size=step_size, noise=noise)
         out.append(z.detach().cpu())
     model.train(was_training)
-    return dist.gather_rows(torch.cat(out) if out else torch.empty(0, model.nz), n)
+    return dist.gather_rows(out, n, (model.nz,))
 
 
 def data_space(model) -> bool:
@@ -129,12 +130,12 @@ def data_space(model) -> bool:
 
 
 def reconstruct_batched(
-    model, x: torch.Tensor, mask: torch.Tensor | None, e, seed: int, keep_latent: bool = False
+    model, x: torch.Tensor, mask: torch.Tensor | None, e, seed: int, keep_latent: bool = False, progress: bool = False
 ) -> tuple[torch.Tensor, list, str]:
     """(x_hat, MSE curve, how) for every image: latent models decode z* (:func:`infer_batched`);
     data-space models optimise x_hat so that F_theta(x_hat) matches the visible pixels
     (``eval.invert_iters`` Adam steps at ``eval.invert_lr``) and return F_theta(x_hat*), or x_hat*
-    itself with ``keep_latent``."""
+    itself with ``keep_latent``; their curve is the mean per-pixel MSE along the optimisation."""
     if not data_space(model):
         z = infer_batched(model, x, mask, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
         return decode(model, z, e.batch_size), [], describe_inference(model, mask is not None, e.steps, e.refine_steps)
@@ -143,24 +144,27 @@ def reconstruct_batched(
     device = next(model.parameters()).device
     n = x.shape[0]
     a, b = dist.shard_bounds(n)
-    outs, curve_sum = [], None
-    for i in range(a, b, e.batch_size):
+    outs, steps, total = [], [], None  # total: the curve summed over images
+    show = progress and dist.is_main()
+    for i in tqdm(range(a, b, e.batch_size), desc="x_hat optimisation", disable=not show, leave=False):
         xb = x[i : min(i + e.batch_size, b)].to(device)
         mb = None if mask is None else mask[i : i + xb.shape[0]].to(device, xb.dtype)
         torch.manual_seed(seed + i)  # the flow's starting samples x_hat_0 depend on (seed, index) only
         xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr)
         outs.append((xhat if keep_latent else model.decode(xhat)).cpu())
-        w = xb.shape[0] / n
-        curve_sum = [(k, v * w) for k, v in curve] if curve_sum is None else [(k, c + v * w) for (k, c), (_, v) in zip(curve_sum, curve)]
+        steps = [k for k, _ in curve]
+        part = torch.tensor([v for _, v in curve], dtype=torch.float64) * xb.shape[0]
+        total = part if total is None else total + part
     model.train(was_training)
-    x_hat = dist.gather_rows(torch.cat(outs) if outs else torch.empty(0, *x.shape[1:]), n)
-    if dist.active():  # the curve is a mean over images: sum the ranks' weighted shares
-        t = torch.tensor([v for _, v in curve_sum or []], dtype=torch.float64)
-        torch.distributed.all_reduce(t)
-        curve_sum = [(k, float(v)) for (k, _), v in zip(curve_sum, t)]
+    x_hat = dist.gather_rows(outs, n, tuple(x.shape[1:]))
+    if dist.active():  # ranks with images share their step list; sum every rank's totals
+        steps = dist.broadcast_object(steps)
+        total = torch.zeros(len(steps), dtype=torch.float64) if total is None else total
+        torch.distributed.all_reduce(total)
+    curve = [(k, float(v) / n) for k, v in zip(steps, total if total is not None else [])]
     start = "N(0, I) noise" if model.mode == "ebm-sr" else "a flow sample"
     how = f"x_hat optimised by {e.invert_iters} Adam steps (lr {e.invert_lr}) from {start}; reconstruction F_theta(x_hat*), noise off"
-    return x_hat, curve_sum or [], how
+    return x_hat, curve, how
 
 
 @torch.no_grad()

@@ -22,12 +22,12 @@ __all__ = ["run", "HEADLINE", "complete"]
 HEADLINE = ("mse", "train_seconds")
 
 
-def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int) -> tuple[torch.Tensor, str]:
+def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int, progress: bool = False) -> tuple[torch.Tensor, str]:
     """(completions, N, C, H, W): visible pixels kept, hidden ones from the model's reconstruction
     from each start; and how they were inferred."""
     outs = []
     for k in range(cfg_eval.completions):
-        x_hat, _, how = reconstruct_batched(model, x, mask, cfg_eval, seed + k)
+        x_hat, _, how = reconstruct_batched(model, x, mask, cfg_eval, seed + k, progress=progress)
         outs.append(mask * x + (1 - mask) * x_hat)
     return torch.stack(outs), how
 
@@ -39,7 +39,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     x = test_x[: e.n_test] if e.n_test else test_x
     mask = make_masks(x.shape[0], tuple(x.shape[1:]), m.kind, m.size, m.fraction, m.seed)
     t0 = time.perf_counter()
-    filled, how = complete(model, x, mask, e, seed)
+    filled, how = complete(model, x, mask, e, seed, progress=progress)
     secs = time.perf_counter() - t0
     per = torch.stack([pixel_mse(x, f, 1 - mask) for f in filled])  # (completions, N)
     metrics = {

@@ -31,7 +31,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     n = min(2 * e.interp_pairs, test_x.shape[0] - test_x.shape[0] % 2)
     x = test_x[:n]
     if data_space(model):
-        xhat, _, how = reconstruct_batched(model, x, None, e, seed, keep_latent=True)
+        xhat, _, how = reconstruct_batched(model, x, None, e, seed, keep_latent=True, progress=progress)
         model.eval()
         with torch.no_grad():
             z = model.encode_flow(xhat)

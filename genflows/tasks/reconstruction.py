@@ -36,7 +36,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     e, seed = cfg.eval, cfg.train.seed
     x = test_x[: e.n_test] if e.n_test else test_x
     t0 = time.perf_counter()
-    x_hat, curve, how = reconstruct_batched(model, x, None, e, seed)
+    x_hat, curve, how = reconstruct_batched(model, x, None, e, seed, progress=progress)
     secs = time.perf_counter() - t0
     mse = pixel_mse(x, x_hat)
     metrics = {
