@@ -52,6 +52,7 @@ class CoopFlow(nn.Module):
         noise_decay_epochs: int = 0,
         clamp_update: float | None = 0.1,
         clamp_data: float | None = 1.0,
+        energy_l2: float = 0.0,
         pretrain_epochs: int = 0,
         warmup_epochs: int = 0,
         data_shape: tuple[int, ...] | None = None,
@@ -69,6 +70,7 @@ class CoopFlow(nn.Module):
         self.n_steps, self.step_size, self.test_step_ratio = n_steps, step_size, test_step_ratio
         self.noise, self.noise_decay_epochs = noise, noise_decay_epochs
         self.clamp_update, self.clamp_data = clamp_update, clamp_data
+        self.energy_l2 = energy_l2
         self.pretrain_epochs, self.warmup_epochs = pretrain_epochs, warmup_epochs
         self.data_shape = tuple(data_shape) if data_shape is not None else None
         self.optim = {"flow": (flow_lr, tuple(flow_betas)), "ebm": (ebm_lr, tuple(ebm_betas))}
@@ -194,8 +196,11 @@ class CoopFlow(nn.Module):
         if self.noise:
             scale = noise_decay(self.epoch, self.noise_decay_epochs) if self.noise_decay_epochs else 1.0
         x_tilde = self.langevin_flow(self.initial(x.shape[0]), noise_scale=scale)
-        ebm_loss = self.energy(x_tilde).mean() - self.energy(x).mean()
+        f_tilde, f_data = self.energy(x_tilde), self.energy(x)
+        ebm_loss = f_tilde.mean() - f_data.mean()
         stats = {"ebm_loss": ebm_loss.detach()}
+        if self.energy_l2:  # keeps f bounded where the Langevin flow cannot yet follow the data
+            ebm_loss = ebm_loss + self.energy_l2 * (f_tilde.pow(2).mean() + f_data.pow(2).mean())
         if phase == "joint":  # the flow learns from the Langevin-revised samples
             flow_loss = -self.flow.log_prob(x_tilde).mean()
             stats["flow_loss"] = flow_loss.detach()

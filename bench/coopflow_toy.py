@@ -1,0 +1,95 @@
+"""CoopFlow toy study (CoopFlow paper Section 5.1, Figure 2) on this machine.
+
+Trains, on one 2-D density, the flow alone, the short-run EBM from noise (``ebm-sr``) and CoopFlow
+with Langevin flows of several lengths T, each through ``genflows run MODEL --task toy`` with
+``configs/coopflow-toy.yaml``; collects MMD (model samples and, for CoopFlow, its flow q_alpha
+alone) and wall times into ``results/coopflow-toy-<data>.json`` / ``.md`` and one figure with
+every run's densities and samples.
+
+    python bench/coopflow_toy.py                       # spiral, T in 10 100 500
+    python bench/coopflow_toy.py --data 8gaussians --steps 10 100
+
+Run folders go to ``bench/runs/coop-toy-<data>/``; a finished run is read back, not retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONFIG = ROOT / "configs" / "coopflow-toy.yaml"
+
+
+def run_one(model: str, data: str, out: Path, sets: list[str], threads: int) -> dict:
+    metrics = out / "metrics.json"
+    if not metrics.is_file():
+        cmd = [sys.executable, "-m", "genflows", "run", model, "--task", "toy", "--config", str(CONFIG), "--data", data,
+               "--threads", str(threads), "--out", str(out)]
+        for s in sets:
+            cmd += ["--set", s]
+        print(" ".join(cmd[2:]), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        print(f"  {time.perf_counter() - t0:.0f} s wall", flush=True)
+    return json.loads(metrics.read_text())
+
+
+def montage(rows: list[tuple[str, Path]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(15, 3.3 * len(rows)))
+    for ax, (name, png) in zip(axes, rows):
+        ax.imshow(mpimg.imread(png))
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="spiral")
+    ap.add_argument("--steps", type=int, nargs="+", default=[10, 100, 500], help="Langevin-flow lengths T for CoopFlow")
+    ap.add_argument("--ebm-sr-steps", type=int, default=100, help="T of the short-run EBM from noise")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None, help="run folders (default bench/runs/coop-toy-DATA)")
+    args = ap.parse_args()
+    runs = Path(args.out) if args.out else HERE / "runs" / f"coop-toy-{args.data}"
+    plan = [("flow", "flow", ["coop.n_steps=0"]), ("ebm-sr", f"ebm-sr-t{args.ebm_sr_steps}", [f"coop.n_steps={args.ebm_sr_steps}"])]
+    plan += [("coopflow", f"coopflow-t{t}", [f"coop.n_steps={t}"]) for t in args.steps]
+    rows = []
+    for model, name, sets in plan:
+        m = run_one(model, args.data, runs / name, sets, args.threads)
+        rows.append({"run": name, "model": model, "T": m["langevin_steps"], "mmd": m["mmd"], "mmd_flow": m["mmd_flow"],
+                     "epochs": m["epochs"], "iterations": m["iterations"], "train_seconds": m["train_seconds"],
+                     "sample_seconds": m["sample_seconds"], "threads": m["torch_threads"]})
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    stem = results / f"coopflow-toy-{args.data}"
+    info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "config": str(CONFIG.relative_to(ROOT)),
+            "metric": "unbiased squared MMD, sum of Gaussian kernels (bandwidths 0.1-2), 2000 model samples vs 2000 fresh true points",
+            "runs": rows}
+    stem.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+    lines = [(f"CoopFlow toy study on `{args.data}` ({info['date']}, {rows[0]['threads']} threads, `{info['config']}`): "
+              "MMD² of 2000 samples against 2000 fresh true points (lower is better)."), "",
+             "| run | T | MMD² model samples | MMD² flow q_α alone | epochs | train s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        flow = "–" if r["model"] == "ebm-sr" else f"{r['mmd_flow']:.4f}"
+        lines.append(f"| {r['run']} | {r['T']} | {r['mmd']:.4f} | {flow} | {r['epochs']} | {r['train_seconds']:.0f} |")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    montage([(r["run"], runs / r["run"] / "toy.png") for r in rows], stem.with_suffix(".png"))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
