@@ -89,9 +89,11 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["flow", "coopflow-pre", "ebm-sr"])
     ap.add_argument("--set", action="append", default=[], help="extra config override for every model")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tag", default="", help="suffix of the run and result names, for variants")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    runs = Path(args.out) if args.out else HERE / "runs" / f"coop-ablation-{args.data}"
+    name = f"coop-ablation-{args.data}" + (f"-{args.tag}" if args.tag else "")
+    runs = Path(args.out) if args.out else HERE / "runs" / name
     rows = []
     for model in args.models:
         m = train(model, args, runs / model)
@@ -104,7 +106,7 @@ def main() -> None:
         rows.append(row)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    stem = results / f"coopflow-ablation-{args.data}"
+    stem = results / name.replace("coop-", "coopflow-", 1)
     info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
             "paper_cifar10": PAPER, "runs": rows}
     stem.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")

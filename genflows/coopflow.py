@@ -202,7 +202,11 @@ class CoopFlow(nn.Module):
         if self.energy_l2:  # keeps f bounded where the Langevin flow cannot yet follow the data
             ebm_loss = ebm_loss + self.energy_l2 * (f_tilde.pow(2).mean() + f_data.pow(2).mean())
         if phase == "joint":  # the flow learns from the Langevin-revised samples
-            flow_loss = -self.flow.log_prob(x_tilde).mean()
+            # ... as images, dequantised like the data: the data clamp puts pixels of x_tilde exactly
+            # on -1 / 1, point masses on which a continuous density grows without bound (measured on
+            # MNIST: the flow's loss fell from 2600 to -550 nats within two joint epochs and its
+            # samples turned grey). 2-D flows ignore ``dequantize``.
+            flow_loss = -self.flow.log_prob(x_tilde, dequantize=True).mean()
             stats["flow_loss"] = flow_loss.detach()
             return ebm_loss + flow_loss, stats
         return ebm_loss, stats

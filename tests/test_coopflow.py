@@ -80,16 +80,30 @@ def test_energy_l2_adds_the_squared_energies_to_the_ebm_loss_only():
     out = {}
     for w in (0.0, 0.5):
         m = _toy_model(energy_l2=w)
-        torch.manual_seed(3)  # the same flow samples and Langevin flow for both weights
-        loss, stats = m.training_loss(x)
+        # The same flow samples and Langevin flow for both weights (before the loss's first
+        # log_prob initialises the flow's ActNorm, which changes later samples).
         torch.manual_seed(3)
         x_tilde = m.langevin_flow(m.initial(64))
         with torch.no_grad():
             squares = m.energy(x_tilde).pow(2).mean() + m.energy(x).pow(2).mean()
+        torch.manual_seed(3)
+        loss, stats = m.training_loss(x)
         out[w] = (loss.item(), stats["ebm_loss"].item(), squares.item())
     assert out[0.5][1] == pytest.approx(out[0.0][1])  # the logged contrast is the paper's loss
     assert out[0.5][0] - out[0.0][0] == pytest.approx(0.5 * out[0.0][2], rel=1e-5)
     assert out[0.0][2] > 0
+
+
+def test_the_flow_learns_langevin_samples_as_dequantised_images():
+    # x_tilde sits on the data clamp (pixels exactly -1 or 1); without dequantisation those point
+    # masses let the flow's likelihood grow without bound.
+    m = _image_model()
+    m.train()
+    seen = []
+    log_prob = m.flow.log_prob
+    m.flow.log_prob = lambda x, dequantize=False: seen.append(dequantize) or log_prob(x, dequantize=dequantize)
+    loss, stats = m.training_loss(torch.rand(6, 1, 8, 8) * 2 - 1)
+    assert seen == [True] and torch.isfinite(loss) and stats["flow_loss"] > 0
 
 
 def test_phases_of_coopflow_pre_and_noise_decay():

@@ -16,6 +16,7 @@ from ..data import DATASETS, load_split
 from ..io import load_checkpoint
 from ..output import RunDir
 from ..registry import build_model
+from ..rng import seeded
 from ..trainer import Trainer
 
 __all__ = [
@@ -149,8 +150,8 @@ def reconstruct_batched(
     for i in tqdm(range(a, b, e.batch_size), desc="x_hat optimisation", disable=not show, leave=False):
         xb = x[i : min(i + e.batch_size, b)].to(device)
         mb = None if mask is None else mask[i : i + xb.shape[0]].to(device, xb.dtype)
-        torch.manual_seed(seed + i)  # the flow's starting samples x_hat_0 depend on (seed, index) only
-        xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr)
+        with seeded(seed + i, device):  # the starting samples x_hat_0 depend on (seed, index) only
+            xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr)
         outs.append((xhat if keep_latent else model.decode(xhat)).cpu())
         steps = [k for k, _ in curve]
         part = torch.tensor([v for _, v in curve], dtype=torch.float64) * xb.shape[0]
@@ -182,11 +183,11 @@ def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500, method: 
     eval mode, seeded; ``method="sample_flow"`` draws CoopFlow's flow q_alpha alone."""
     was_training = model.training
     model.eval()
-    torch.manual_seed(seed)
     out = []
-    for i in range(0, n, batch_size):
-        # Any model with sample(n): latent models (EBM priors sample by Langevin inside) and CoopFlow.
-        out.append(getattr(model, method)(min(batch_size, n - i)).detach().cpu())
+    with seeded(seed, next(model.parameters()).device):
+        for i in range(0, n, batch_size):
+            # Any model with sample(n): latent models (EBM priors sample by Langevin inside) and CoopFlow.
+            out.append(getattr(model, method)(min(batch_size, n - i)).detach().cpu())
     model.train(was_training)
     return torch.cat(out)
 
