@@ -24,7 +24,7 @@ from .. import distributed as dist
 from ..data import anomaly_split, load_dataset
 from ..metrics import auprc
 from ..output import RunDir
-from .common import prepare, train
+from .common import prepare, sample_batched, train
 
 __all__ = ["anomaly_scores", "run", "HEADLINE"]
 
@@ -147,7 +147,5 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     buf = np.stack([scores.numpy(), y.astype(np.float32)], 1)
     out.json("scores.json", {"columns": ["score", "is_anomaly"], "test_index": split.test_index.tolist(), "rows": buf.tolist()})
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
-    model.eval()
-    torch.manual_seed(seed)
-    out.image_grid("samples.png", model.sample(64))
+    out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
     return metrics

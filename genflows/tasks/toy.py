@@ -10,6 +10,7 @@ import time
 import torch
 
 from ..output import RunDir
+from ..rng import seeded
 from ..toy import sample_toy
 from ..toy import mmd as toy_mmd
 from .common import fit, run_data
@@ -64,9 +65,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model.eval()
     true = sample_toy(cfg.data.name, N_EVAL, seed=2)  # fresh points, not the training set
     t0 = time.perf_counter()
-    torch.manual_seed(seed)
-    samples = model.sample(N_EVAL).cpu()
-    flow_samples = model.sample_flow(N_EVAL).cpu() if model.flow is not None else None
+    with seeded(seed, next(model.parameters()).device):
+        samples = model.sample(N_EVAL).cpu()
+        flow_samples = model.sample_flow(N_EVAL).cpu() if model.flow is not None else None
     metrics = {
         "model": cfg.model,
         "task": "toy",
