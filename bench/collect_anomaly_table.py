@@ -5,7 +5,7 @@
 `genflows table anomaly` runs every missing (model, holdout) cell before it writes its table, so
 while a long table is still going (about an hour per held-out digit on 2 cores) this script is
 how its finished cells reach ``bench/results/``: it reads each ``<model>-h<digit>/metrics.json``
-(per-epoch history dropped), and prints the Markdown grid of what is there.
+(per-epoch history dropped), and writes and prints the Markdown grid of what is there.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def grid(cells: dict[str, dict]) -> str:
     for m in MODELS:
         vals = [f"{cells[f'{m}-h{h}']['auprc']:.3f}" if f"{m}-h{h}" in cells else "…" for h in holdouts]
         lines.append(f"| {m} (ours, 1 seed) | " + " | ".join(vals) + " |")
+    # AUPRC of a random score equals the anomaly fraction: below it, the score ranks the held-out
+    # digit as *more* normal than the normal digits (digit 1: simple images, high likelihood).
+    chance = {c["holdout"]: c["anomaly_fraction"] for c in cells.values()}
+    lines.append("| chance (anomaly fraction) | " + " | ".join(f"{chance[h]:.3f}" for h in holdouts) + " |")
     for name, vals in PAPER_TABLE4.items():
         lines.append(f"| {name} (paper) | " + " | ".join(vals[PAPER_HOLDOUTS.index(h)] for h in holdouts) + " |")
     return "\n".join(lines)
@@ -52,8 +56,10 @@ def main() -> None:
     if not cells:
         raise SystemExit(f"no finished cells under {a.runs} (expected <model>-h<digit>/metrics.json)")
     write_text(Path(a.out), json.dumps({"what": COMMAND, "date": time.strftime("%Y-%m-%d"), "cells": cells}, indent=2) + "\n")
-    print(grid(cells))
-    print(f"{len(cells)} cells -> {a.out}")
+    md = grid(cells)
+    write_text(Path(a.out).with_suffix(".md"), md + "\n")
+    print(md)
+    print(f"{len(cells)} cells -> {a.out} and {Path(a.out).with_suffix('.md')}")
 
 
 if __name__ == "__main__":
