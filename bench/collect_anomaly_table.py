@@ -1,6 +1,6 @@
 """Record the finished cells of an MNIST anomaly table run without running the missing ones.
 
-    python bench/collect_anomaly_table.py [--runs bench/runs/table-anomaly] [--out bench/results/anomaly-table-full.json]
+    python bench/collect_anomaly_table.py [--runs bench/runs/table-anomaly] [--out bench/results/anomaly-table-full.json] [--readme README.md]
 
 `genflows table anomaly` runs every missing (model, holdout) cell before it writes its table, so
 while a long table is still going (about an hour per held-out digit on 2 cores) this script is
@@ -47,10 +47,33 @@ def grid(cells: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def timing(cells: dict[str, dict]) -> str:
+    def span(v: list[float]) -> str:
+        return f"{min(v):.0f}" if round(min(v)) == round(max(v)) else f"{min(v):.0f}-{max(v):.0f}"
+
+    parts = []
+    for m in MODELS:
+        mine = [c for c in cells.values() if c["model"] == m]
+        if mine:
+            parts.append(f"{m} {span([c['train_seconds'] for c in mine])} s / {span([c['score_seconds'] for c in mine])} s")
+    return "Training / scoring time per cell: " + " · ".join(parts) + "."
+
+
+def fill_readme(path: Path, block: str) -> None:
+    """Replace the text between the README's anomaly-table markers (the prose around it stays)."""
+    start, end = "<!-- anomaly-table -->", "<!-- /anomaly-table -->"
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: markers {start} ... {end} not found")
+    a, b = text.index(start) + len(start), text.index(end)
+    write_text(path, text[:a] + "\n" + block + "\n" + text[b:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="bench/runs/table-anomaly")
     ap.add_argument("--out", default="bench/results/anomaly-table-full.json")
+    ap.add_argument("--readme", default=None, help="also refill the table block of this README")
     a = ap.parse_args()
     cells = collect(Path(a.runs))
     if not cells:
@@ -59,6 +82,8 @@ def main() -> None:
     md = grid(cells)
     write_text(Path(a.out).with_suffix(".md"), md + "\n")
     print(md)
+    if a.readme:
+        fill_readme(Path(a.readme), md + "\n\n" + timing(cells))
     print(f"{len(cells)} cells -> {a.out} and {Path(a.out).with_suffix('.md')}")
 
 
