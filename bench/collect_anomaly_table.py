@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from genflows.io import write_text
-from genflows.table import PAPER_HOLDOUTS, PAPER_TABLE4
+from genflows.table import paper_table4_rows
 
 COMMAND = ("genflows table anomaly --budget full --seeds 1 --holdouts H --models vae,lfbm-vae,lfbm-mcmc,lebm,abp "
            "--data-root ../shared/data --out bench/runs/table-anomaly (one call per held-out digit H in 4, 1, 5, 7, 9)")
@@ -33,7 +33,7 @@ def collect(runs: Path) -> dict[str, dict]:
 
 
 def grid(cells: dict[str, dict]) -> str:
-    holdouts = sorted({c["holdout"] for c in cells.values()}, key=lambda h: (h not in PAPER_HOLDOUTS, h))
+    holdouts = sorted({c["holdout"] for c in cells.values()})
     lines = ["| model | " + " | ".join(f"digit {h}" for h in holdouts) + " |", "|---" * (len(holdouts) + 1) + "|"]
     for m in MODELS:
         vals = [f"{cells[f'{m}-h{h}']['auprc']:.3f}" if f"{m}-h{h}" in cells else "…" for h in holdouts]
@@ -42,9 +42,7 @@ def grid(cells: dict[str, dict]) -> str:
     # digit as *more* normal than the normal digits (digit 1: simple images, high likelihood).
     chance = {c["holdout"]: c["anomaly_fraction"] for c in cells.values()}
     lines.append("| chance (anomaly fraction) | " + " | ".join(f"{chance[h]:.3f}" for h in holdouts) + " |")
-    for name, vals in PAPER_TABLE4.items():
-        lines.append(f"| {name} (paper) | " + " | ".join(vals[PAPER_HOLDOUTS.index(h)] for h in holdouts) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + paper_table4_rows(holdouts))
 
 
 def timing(cells: dict[str, dict]) -> str:

@@ -17,7 +17,7 @@ from .io import write_text
 from .registry import MODELS
 from .runner import run
 
-__all__ = ["PAPER_TABLE4", "BUDGETS", "TASK_BUDGETS", "anomaly_table", "task_table"]
+__all__ = ["PAPER_TABLE4", "BUDGETS", "TASK_BUDGETS", "anomaly_table", "paper_table4_rows", "task_table"]
 
 # Latent-flow paper, Table 4 (AUPRC, mean ± sd over 10 runs), held-out digits 1, 4, 5, 7, 9.
 PAPER_TABLE4 = {
@@ -27,6 +27,15 @@ PAPER_TABLE4 = {
     "LFBM": ["0.349 ± 0.002", "0.812 ± 0.007", "0.823 ± 0.009", "0.682 ± 0.004", "0.514 ± 0.008"],
 }
 PAPER_HOLDOUTS = [1, 4, 5, 7, 9]
+
+
+def paper_table4_rows(holdouts: list[int]) -> list[str]:
+    """The paper's Table 4 as Markdown rows for these held-out digits (blank where it has none)."""
+    rows = []
+    for name, vals in PAPER_TABLE4.items():
+        paper = [vals[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else "" for h in holdouts]
+        rows.append(f"| {name} (paper, MNIST) | " + " | ".join(paper) + " |")
+    return rows
 
 # Budget presets: config overrides applied to every model.
 BUDGETS = {
@@ -85,9 +94,7 @@ def anomaly_table(
                          "train_seconds": cells[(m, h)]["train_seconds"]["mean"], "score_seconds": cells[(m, h)]["score_seconds"]["mean"],
                          "run_dir": cells[(m, h)]["run_dir"]})
         lines.append(f"| {m} (ours, {preset['data']}) | " + " | ".join(vals) + " |")
-    for name, vals in PAPER_TABLE4.items():
-        paper = [vals[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else "" for h in holdouts]
-        lines.append(f"| {name} (paper, MNIST) | " + " | ".join(paper) + " |")
+    lines += paper_table4_rows(holdouts)
     n_seeds = seeds or preset["seeds"]
     md = (
         f"AUPRC, mean ± sd over {n_seeds} seed(s); ours on {preset['data']} with budget '{budget}' "
