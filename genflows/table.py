@@ -89,7 +89,8 @@ def anomaly_table(
         vals = []
         for h in holdouts:
             a = cells[(m, h)]["auprc"]
-            vals.append(f"{a['mean']:.3f} ± {a['sd']:.3f}")
+            # one seed has no spread: print the value alone rather than a misleading "± 0.000"
+            vals.append(f"{a['mean']:.3f} ± {a['sd']:.3f}" if a["n"] > 1 else f"{a['mean']:.3f}")
             rows.append({"model": m, "holdout": h, "auprc_mean": a["mean"], "auprc_sd": a["sd"], "n_seeds": a["n"],
                          "train_seconds": cells[(m, h)]["train_seconds"]["mean"], "score_seconds": cells[(m, h)]["score_seconds"]["mean"],
                          "run_dir": cells[(m, h)]["run_dir"]})
@@ -97,7 +98,7 @@ def anomaly_table(
     lines += paper_table4_rows(holdouts)
     n_seeds = seeds or preset["seeds"]
     md = (
-        f"AUPRC, mean ± sd over {n_seeds} seed(s); ours on {preset['data']} with budget '{budget}' "
+        f"AUPRC, {'mean ± sd over ' + str(n_seeds) + ' seeds' if n_seeds > 1 else '1 seed'}; ours on {preset['data']} with budget '{budget}' "
         f"({', '.join([*preset['overrides'], *(extra_overrides or [])])}); paper: 10 runs on MNIST.\n\n" + "\n".join(lines) + "\n"
     )
     buf = io.StringIO()
