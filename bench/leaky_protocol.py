@@ -1,0 +1,116 @@
+"""How much the reference implementation's leaky test split (and its train-mode BatchNorm scoring) is worth in AUPRC.
+
+    python bench/leaky_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
+    python bench/leaky_protocol.py RUN_DIR --bn-train [--shuffle]
+
+The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
+global numpy RNG, so 37 % of its "test" normals were training images (issue 2). A model scores
+images it was trained on as more normal, which raises AUPRC. This script scores one trained run
+both ways with the same model, chains and step counts:
+
+  clean  the MEG split of ``genflows.data.anomaly_split`` (what every genflows number uses);
+  leaky  the same test set with a random ``--leak`` fraction of its normals replaced by
+         training images (the anomalies are unchanged, so the anomaly fraction is too).
+
+Every image is scored once (eval mode: an image's score does not depend on the others), and the
+two AUPRCs are computed from the same scores, so their difference is the leak alone.
+
+``--bn-train`` measures the reference code's other scoring difference instead: BatchNorm in
+training mode (batch statistics; running statistics left untouched), so an image's score depends
+on the rest of its scoring batch. It scores the clean test split in its stored order (normals,
+then every anomaly: most batches are all-normal or all-anomalous) or, with ``--shuffle``, in a
+random order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from genflows.data import anomaly_split, load_dataset
+from genflows.metrics import auprc
+from genflows.runner import load_model
+from genflows.tasks.anomaly import anomaly_scores
+
+
+def _batchnorm_in_train_mode(model) -> None:
+    """Make ``model.eval()`` leave BatchNorm layers normalising with batch statistics."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    plain_eval = model.eval
+
+    def eval_keeping_batch_stats():
+        plain_eval()
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.train()
+                m.momentum = 0.0  # running statistics unchanged
+        return model
+
+    model.eval = eval_keeping_batch_stats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--checkpoint", default="checkpoint.pt")
+    ap.add_argument("--leak", type=float, default=0.37, help="fraction of test normals replaced by training images")
+    ap.add_argument("--steps", default="20,25,30")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bn-train", action="store_true", help="score with BatchNorm in training mode (the reference code's way)")
+    ap.add_argument("--shuffle", action="store_true", help="with --bn-train: score the test images in a random order")
+    ap.add_argument("--out", default=None, help="also write the JSON result here")
+    args = ap.parse_args()
+    if not 0 <= args.leak <= 1:
+        raise SystemExit(f"--leak must be in [0, 1], got {args.leak}")
+    torch.set_num_threads(args.threads)
+    cfg, model = load_model(args.run_dir, args.checkpoint)
+    if args.bn_train:
+        _batchnorm_in_train_mode(model)
+        args.leak = 0.0
+    x, y = load_dataset(cfg.data.name, cfg.data.root)
+    split = anomaly_split(x, y, cfg.data.holdout)
+    is_anom = split.test_is_anomaly.numpy()
+    normal_pos = np.flatnonzero(~is_anom)
+    rng = np.random.RandomState(0)
+    n_leak = int(round(args.leak * len(normal_pos)))
+    replaced = rng.choice(normal_pos, n_leak, replace=False)  # test normals swapped out
+    from_train = rng.choice(len(split.train), n_leak, replace=False)  # training images swapped in
+    images = torch.cat([split.test, split.train[from_train]])
+    order = np.random.RandomState(1).permutation(len(images)) if args.shuffle else np.arange(len(images))
+    images = images[torch.from_numpy(order)]
+
+    steps = sorted(int(s) for s in args.steps.split(","))
+    t0 = time.perf_counter()
+    final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, cfg.anomaly.score_batch_size,
+                                    seed=cfg.train.seed, record=tuple(steps[:-1]))
+    secs = time.perf_counter() - t0
+    back = np.argsort(order)  # scores back in split order
+    scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
+
+    n_test = len(split.test)
+    keep = np.ones(n_test, bool)
+    keep[replaced] = False
+    labels_leaky = np.concatenate([is_anom[keep], np.zeros(n_leak, bool)])
+    res = {"run_dir": args.run_dir, "checkpoint": args.checkpoint, "bn_train": args.bn_train, "shuffle": args.shuffle,
+           "batch": cfg.anomaly.score_batch_size, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
+           "seconds": secs, "clean": {}, "leaky": {},
+           "mean_score": {"test_normals": float(scores[steps[-1]][normal_pos].mean()),
+                          "train_images": float(scores[steps[-1]][n_test:].mean()) if n_leak else None,
+                          "anomalies": float(scores[steps[-1]][:n_test][is_anom].mean())}}
+    for k, s in scores.items():
+        res["clean"][str(k)] = auprc(is_anom, s[:n_test])["auprc"]
+        res["leaky"][str(k)] = auprc(labels_leaky, np.concatenate([s[:n_test][keep], s[n_test:]]))["auprc"]
+    print(json.dumps(res))
+    if args.out:
+        from genflows.io import write_json
+
+        write_json(args.out, res)
+
+
+if __name__ == "__main__":
+    main()
