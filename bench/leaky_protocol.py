@@ -26,21 +26,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import contextlib
 import time
 
 import numpy as np
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from genflows.data import anomaly_split, load_dataset
+from genflows.langevin import frozen
 from genflows.metrics import auprc
 from genflows.runner import load_model
 from genflows.tasks.anomaly import anomaly_scores
 
 
 def _batchnorm_in_train_mode(model) -> None:
-    """Make ``model.eval()`` leave BatchNorm layers normalising with batch statistics."""
-    from torch.nn.modules.batchnorm import _BatchNorm
-
+    """Make ``model.eval()`` leave BatchNorm layers normalising with batch statistics (run the
+    scoring under :func:`genflows.langevin.frozen` so their running statistics stay unchanged)."""
     plain_eval = model.eval
 
     def eval_keeping_batch_stats():
@@ -48,7 +50,6 @@ def _batchnorm_in_train_mode(model) -> None:
         for m in model.modules():
             if isinstance(m, _BatchNorm):
                 m.train()
-                m.momentum = 0.0  # running statistics unchanged
         return model
 
     model.eval = eval_keeping_batch_stats
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also write the JSON result here")
     args = ap.parse_args()
     if not 0 <= args.leak <= 1:
-        raise SystemExit(f"--leak must be in [0, 1], got {args.leak}")
+        ap.error(f"--leak must be in [0, 1], got {args.leak}")
     torch.set_num_threads(args.threads)
     cfg, model = load_model(args.run_dir, args.checkpoint)
     if args.bn_train:
@@ -86,8 +87,9 @@ def main() -> None:
 
     steps = sorted(int(s) for s in args.steps.split(","))
     t0 = time.perf_counter()
-    final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, cfg.anomaly.score_batch_size,
-                                    seed=cfg.train.seed, record=tuple(steps[:-1]))
+    with frozen(model) if args.bn_train else contextlib.nullcontext():
+        final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, cfg.anomaly.score_batch_size,
+                                        seed=cfg.train.seed, record=tuple(steps[:-1]))
     secs = time.perf_counter() - t0
     back = np.argsort(order)  # scores back in split order
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
