@@ -16,18 +16,21 @@ Uses only the package's public pieces (CoopFlow.training_loss, parameter_groups,
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from genflows.coopflow import CoopFlow
 from genflows.energies import build_energy
+from genflows.errors import GenflowsError
 from genflows.fid import InceptionFeatures, frechet_distance
 from genflows.io import write_json
 from genflows.runner import load_model
 from genflows.tasks.common import run_data, sample_batched
+from genflows.trainer import progress_enabled
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,7 +86,7 @@ def main() -> None:
     print(f"[{args.tag}] flow alone: FID {flow_fid:.1f} (N = {n})", flush=True)
     log, t_train, contrast = [], 0.0, []
     gen = torch.Generator().manual_seed(args.seed)
-    for it in range(1, args.iters + 1):
+    for it in tqdm(range(1, args.iters + 1), desc=args.tag, disable=not progress_enabled(), leave=False):
         model.set_epoch(0 if args.joint_at < 0 or it < args.joint_at else 1)  # 0: warm-up, 1: joint
         t0 = time.perf_counter()
         x = train_x[torch.randint(0, train_x.shape[0], (args.batch,), generator=gen)]
@@ -113,4 +116,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except GenflowsError as e:  # a missing run folder or data file: one line, exit 2
+        print(f"coopflow_probe: error: {e}", file=sys.stderr)
+        sys.exit(2)
