@@ -58,6 +58,7 @@ class CoopFlow(nn.Module):
         data_shape: tuple[int, ...] | None = None,
         flow_lr: float = 1e-4,
         ebm_lr: float = 1e-4,
+        joint_flow_lr: float | None = None,
         flow_betas: tuple[float, float] = (0.9, 0.999),
         ebm_betas: tuple[float, float] = (0.5, 0.5),
     ):
@@ -74,6 +75,7 @@ class CoopFlow(nn.Module):
         self.pretrain_epochs, self.warmup_epochs = pretrain_epochs, warmup_epochs
         self.data_shape = tuple(data_shape) if data_shape is not None else None
         self.optim = {"flow": (flow_lr, tuple(flow_betas)), "ebm": (ebm_lr, tuple(ebm_betas))}
+        self.joint_flow_lr = flow_lr if joint_flow_lr is None else joint_flow_lr
         self.epoch = 0
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
@@ -210,6 +212,18 @@ class CoopFlow(nn.Module):
             stats["flow_loss"] = flow_loss.detach()
             return ebm_loss + flow_loss, stats
         return ebm_loss, stats
+
+    def phase_lrs(self) -> dict[str, float]:
+        """Base learning rate of each parameter group in the current phase; the trainer applies it
+        at the start of every epoch (times its decay), so a resumed run gets the same value.
+
+        A flow pretrained by MLE is far from the Langevin-revised samples it meets in the joint
+        phase, and at the pretraining lr its first updates toward them undo the pretraining
+        (bench/README.md, probe: joint at 1e-5 gave FID 215 vs 245 for the flow alone)."""
+        lrs = {name: lr for name, (lr, _) in self.optim.items()}
+        if self.phase == "joint":
+            lrs["flow"] = self.joint_flow_lr
+        return lrs
 
     def parameter_groups(self, lr: float | None = None, prior_lr: float | None = None) -> list[dict]:
         """Adam groups with each flow's own learning rate and betas (A.2: flow 1e-4, (0.9, 0.999);

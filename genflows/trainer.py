@@ -146,6 +146,11 @@ class Trainer:
             t0 = time.perf_counter()
             if hasattr(self.model, "set_epoch"):  # schedules that depend on the epoch (CoopFlow phases, noise decay)
                 self.model.set_epoch(self.epoch)
+            if hasattr(self.model, "phase_lrs"):  # per-phase learning rates (CoopFlow(Pre)'s joint flow lr)
+                lrs = self.model.phase_lrs()
+                for group in self.optimizer.param_groups:
+                    if group.get("name") in lrs:
+                        group["lr"] = lrs[group["name"]] * self.cfg.lr_decay**self.epoch
             if world > 1:
                 sampler.set_epoch(self.epoch)
                 perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
@@ -168,7 +173,7 @@ class Trainer:
                 if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                     break
             bar.close()
-            record = {"epoch": self.epoch + 1, "iters": done, "lr": self.scheduler.get_last_lr()[0]}
+            record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
             if world > 1:  # epoch means over every rank's examples: one all-reduce per epoch
                 keys = sorted(sums)
                 vec = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys]).to(next(self.model.parameters()).device)

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -123,6 +124,30 @@ def test_per_flow_adam_settings_reach_the_optimizer():
     model = build_model(cfg, (2,))
     groups = Trainer(model, cfg.train, progress=False).optimizer.param_groups
     assert [(g["name"], g["lr"], g["betas"]) for g in groups] == [("flow", 1e-4, (0.9, 0.999)), ("ebm", 1e-4, (0.5, 0.5))]
+
+
+def test_joint_flow_lr_takes_over_when_joint_training_starts_and_survives_resume():
+    cfg = load_config(
+        "coopflow-pre",
+        extra={"task": "toy", "data": {"name": "moons"}},
+        overrides=["coop.pretrain_epochs=1", "coop.warmup_epochs=1", "coop.joint_flow_lr=1e-5", "coop.n_steps=2", "train.lr_decay=0.5", "train.batch_size=16"],
+    )
+    data = torch.randn(32, 2)
+    trainer = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
+    trainer.fit(data, epochs=2)
+    state = copy.deepcopy(trainer.state_dict())  # tensors and history are live references
+    history = trainer.fit(data, epochs=4)
+    flow_lrs = [r["lr"] for r in history]  # the flow's group comes first
+    assert flow_lrs == pytest.approx([1e-4, 0.5e-4, 0.25e-5, 0.125e-5])
+    resumed = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
+    resumed.load_state_dict(state)
+    assert [r["lr"] for r in resumed.fit(data, epochs=4)] == pytest.approx(flow_lrs)
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([0.0625e-5, 1e-4 * 0.5**4])
+
+
+def test_joint_flow_lr_is_validated():
+    with pytest.raises(Exception, match="coop.joint_flow_lr must be > 0"):
+        load_config("coopflow-pre", extra={"task": "toy", "data": {"name": "moons"}}, overrides=["coop.joint_flow_lr=0"])
 
 
 @pytest.mark.parametrize("name", [n for n, s in MODELS.items() if s.family == "coopflow"])
