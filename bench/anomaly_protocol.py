@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from genflows.config import load_config
+from genflows.errors import guarded
 from genflows.io import write_json
 from genflows.runner import run
 
@@ -81,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "anomaly_protocol")

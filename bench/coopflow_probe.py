@@ -16,7 +16,6 @@ Uses only the package's public pieces (CoopFlow.training_loss, parameter_groups,
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 
 from genflows.coopflow import CoopFlow
 from genflows.energies import build_energy
-from genflows.errors import GenflowsError
+from genflows.errors import guarded
 from genflows.fid import InceptionFeatures, frechet_distance
 from genflows.io import write_json
 from genflows.runner import load_model
@@ -116,8 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except GenflowsError as e:  # a missing run folder or data file: one line, exit 2
-        print(f"coopflow_probe: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    guarded(main, "coopflow_probe")

@@ -17,6 +17,7 @@ import dataclasses
 import torch
 
 from genflows.data import anomaly_split, load_dataset
+from genflows.errors import guarded
 from genflows.io import load_checkpoint
 from genflows.output import RunDir
 from genflows.runner import load_model
@@ -41,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "extend_training")

@@ -25,8 +25,8 @@ random order.
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
+import json
 import time
 
 import numpy as np
@@ -34,6 +34,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from genflows.data import anomaly_split, load_dataset
+from genflows.errors import guarded
 from genflows.langevin import frozen
 from genflows.metrics import auprc
 from genflows.runner import load_model
@@ -115,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "leaky_protocol")

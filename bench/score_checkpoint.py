@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from genflows.data import anomaly_split, load_dataset
+from genflows.errors import guarded
 from genflows.metrics import auprc
 from genflows.runner import load_model
 from genflows.tasks.anomaly import anomaly_scores
@@ -55,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "score_checkpoint")

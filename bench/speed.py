@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from genflows import MODELS, Trainer, build_model, load_config
+from genflows.errors import guarded
 from genflows.io import write_json, write_text
 
 HERE = Path(__file__).resolve().parent
@@ -174,7 +175,8 @@ def measure(name: str, args) -> list[dict]:
 
 
 def profile(name: str, args) -> str:
-    from torch.profiler import ProfilerActivity, profile as tprofile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as tprofile
 
     cfg = _config(name, args)
     torch.manual_seed(0)
@@ -226,4 +228,4 @@ def markdown(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "speed")

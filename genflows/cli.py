@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .errors import DivergenceError, GenflowsError
+from .errors import GenflowsError, guarded
 
 __all__ = ["main", "cli"]
 
@@ -151,16 +151,9 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
     click.echo(f"written: {out}/table.md, {out}/table.csv")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+def _click_main(argv: list[str] | None):
     try:
-        rv = cli.main(args=argv, prog_name="genflows", standalone_mode=False)
-    except DivergenceError as e:  # not bad input: the run itself blew up; last good checkpoint kept
-        click.echo(f"genflows: diverged: {e}", err=True)
-        sys.exit(3)
-    except GenflowsError as e:
-        click.echo(f"genflows: error: {e}", err=True)
-        sys.exit(2)
+        return cli.main(args=argv, prog_name="genflows", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:  # `genflows` alone: show help
         click.echo(e.ctx.get_help() if e.ctx else str(e))
         sys.exit(0)
@@ -170,9 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("genflows: aborted", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("genflows: interrupted", err=True)
-        sys.exit(130)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        rv = guarded(lambda: _click_main(argv), "genflows")
     finally:
         from .distributed import teardown
 

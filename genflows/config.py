@@ -96,8 +96,8 @@ class PriorConfig:
     sample_step_size: float = 0.4  # EBM prior Langevin s (LEBM reference code)
 
     def validate(self) -> None:
-        from .priors import PRIORS
         from .flows import TRANSFORMS
+        from .priors import PRIORS
 
         _check(self.kind in PRIORS, f"unknown prior '{self.kind}' (choose from: {', '.join(PRIORS)})")
         _check(self.transform in TRANSFORMS, f"unknown prior.transform '{self.transform}' (choose from: {', '.join(TRANSFORMS)})")

@@ -6,7 +6,12 @@ traceback; everything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["GenflowsError", "DivergenceError"]
+import sys
+from typing import Callable, TypeVar
+
+__all__ = ["GenflowsError", "DivergenceError", "guarded"]
+
+T = TypeVar("T")
 
 
 class GenflowsError(Exception):
@@ -15,3 +20,20 @@ class GenflowsError(Exception):
 
 class DivergenceError(GenflowsError):
     """A Langevin chain, an energy or a loss became NaN/inf."""
+
+
+def guarded(fn: Callable[[], T], prog: str) -> T:
+    """Run ``fn`` with the CLI's exit contract, shared by ``genflows`` and the ``bench/`` scripts:
+    a user error is one line on stderr and exit 2, a divergence exit 3 (its last good checkpoint
+    is kept), Ctrl-C exit 130; any other exception is a bug and keeps its traceback."""
+    try:
+        return fn()
+    except DivergenceError as e:  # not bad input: the run itself blew up
+        print(f"{prog}: diverged: {e}", file=sys.stderr)
+        sys.exit(3)
+    except GenflowsError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)

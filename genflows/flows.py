@@ -23,9 +23,8 @@ import warnings
 from typing import Callable
 
 import torch
-from torch import nn
-
 from nflows import transforms as T
+from torch import nn
 
 __all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "image_transform", "iaf_steps", "quiet_nflows"]
 

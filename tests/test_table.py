@@ -1,5 +1,6 @@
-from genflows.cli import main
 import pytest
+
+from genflows.cli import main
 
 
 def test_anomaly_table_runs_collects_and_prints_paper_rows(tmp_path, capsys):

@@ -11,8 +11,8 @@ import torch
 
 from ..output import RunDir
 from ..rng import seeded
-from ..toy import sample_toy
 from ..toy import mmd as toy_mmd
+from ..toy import sample_toy
 from .common import fit, run_data
 
 __all__ = ["run", "HEADLINE", "density_figure"]

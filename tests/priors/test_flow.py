@@ -1,11 +1,9 @@
 import math
 
+import pytest
 import torch
 
 from genflows.priors import FlowPrior
-
-
-import pytest
 
 TRANSFORMS = ["coupling", "maf", "spline"]
 

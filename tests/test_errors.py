@@ -1,0 +1,41 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genflows.errors import DivergenceError, GenflowsError, guarded
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.mark.parametrize("exc, status", [(GenflowsError("no such file: x.pt"), 2), (DivergenceError("loss is NaN"), 3), (KeyboardInterrupt(), 130)])
+def test_guarded_turns_user_errors_into_one_line_and_a_status(exc, status, capsys):
+    def fail():
+        raise exc
+
+    with pytest.raises(SystemExit) as info:
+        guarded(fail, "prog")
+    assert info.value.code == status
+    err = capsys.readouterr().err
+    assert err.startswith("prog: ") and err.count("\n") == 1
+
+
+def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
+    assert guarded(lambda: 7, "prog") == 7
+    with pytest.raises(ZeroDivisionError):
+        guarded(lambda: 1 / 0, "prog")
+
+
+@pytest.mark.parametrize("script, args", [
+    ("score_checkpoint.py", []),
+    ("extend_training.py", ["--epochs", "2"]),
+    ("leaky_protocol.py", []),
+    ("coopflow_probe.py", ["--tag", "t", "--flow-run"]),
+])
+def test_bench_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
+    missing = str(tmp_path / "no-run")
+    argv = [*args, missing] if args and args[-1].startswith("--flow") else [missing, *args]
+    res = subprocess.run([sys.executable, str(BENCH / script), *argv], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "no-run" in res.stderr and "Traceback" not in res.stderr
