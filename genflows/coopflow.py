@@ -225,6 +225,15 @@ class CoopFlow(nn.Module):
             lrs["flow"] = self.joint_flow_lr
         return lrs
 
+    def restarted_groups(self) -> tuple[str, ...]:
+        """Parameter groups whose optimiser state starts afresh at this epoch: the flow's, when
+        CoopFlow(Pre) turns from MLE pretraining to Algorithm 1. The paper pretrains its flow as a
+        separate run; Adam moments carried over from the MLE gradients would scale the first
+        cooperative updates by the ratio of the new gradients to the old ones."""
+        if self.mode == "coopflow" and self.pretrain_epochs > 0 and self.epoch == self.pretrain_epochs + self.warmup_epochs:
+            return ("flow",)
+        return ()
+
     def parameter_groups(self, lr: float | None = None, prior_lr: float | None = None) -> list[dict]:
         """Adam groups with each flow's own learning rate and betas (A.2: flow 1e-4, (0.9, 0.999);
         EBM 1e-4, (0.5, 0.5)); the trainer's single ``lr`` does not apply."""

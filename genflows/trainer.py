@@ -146,11 +146,7 @@ class Trainer:
             t0 = time.perf_counter()
             if hasattr(self.model, "set_epoch"):  # schedules that depend on the epoch (CoopFlow phases, noise decay)
                 self.model.set_epoch(self.epoch)
-            if hasattr(self.model, "phase_lrs"):  # per-phase learning rates (CoopFlow(Pre)'s joint flow lr)
-                lrs = self.model.phase_lrs()
-                for group in self.optimizer.param_groups:
-                    if group.get("name") in lrs:
-                        group["lr"] = lrs[group["name"]] * self.cfg.lr_decay**self.epoch
+            self._apply_phase()
             if world > 1:
                 sampler.set_epoch(self.epoch)
                 perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
@@ -198,6 +194,20 @@ class Trainer:
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                 break
         return self.history
+
+    def _apply_phase(self) -> None:
+        """Per-phase optimiser settings of phased models (CoopFlow(Pre)): each named group's lr for
+        this epoch, and a fresh Adam state where a new phase starts. Derived from the epoch alone,
+        so a resumed run gets the same values as an uninterrupted one."""
+        lrs = self.model.phase_lrs() if hasattr(self.model, "phase_lrs") else {}
+        restart = self.model.restarted_groups() if hasattr(self.model, "restarted_groups") else ()
+        for group in self.optimizer.param_groups:
+            name = group.get("name")
+            if name in lrs:
+                group["lr"] = lrs[name] * self.cfg.lr_decay**self.epoch
+            if name in restart:
+                for p in group["params"]:
+                    self.optimizer.state.pop(p, None)
 
     def _is_best(self, record: dict) -> bool:
         # Highest tracked AUPRC when the task tracks one, else lowest training loss.

@@ -126,7 +126,7 @@ def test_per_flow_adam_settings_reach_the_optimizer():
     assert [(g["name"], g["lr"], g["betas"]) for g in groups] == [("flow", 1e-4, (0.9, 0.999)), ("ebm", 1e-4, (0.5, 0.5))]
 
 
-def test_joint_flow_lr_takes_over_when_joint_training_starts_and_survives_resume():
+def test_joint_flow_lr_and_a_fresh_flow_adam_state_when_joint_training_starts_survive_resume():
     cfg = load_config(
         "coopflow-pre",
         extra={"task": "toy", "data": {"name": "moons"}},
@@ -143,6 +143,11 @@ def test_joint_flow_lr_takes_over_when_joint_training_starts_and_survives_resume
     resumed.load_state_dict(state)
     assert [r["lr"] for r in resumed.fit(data, epochs=4)] == pytest.approx(flow_lrs)
     assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([0.0625e-5, 1e-4 * 0.5**4])
+    # 2 iterations per epoch: the flow's Adam restarts with joint training (epochs 3-4), the EBM's
+    # starts with the warm-up (epochs 2-4)
+    for t in (trainer, resumed):
+        steps = {g["name"]: int(t.optimizer.state[g["params"][0]]["step"]) for g in t.optimizer.param_groups}
+        assert steps == {"flow": 4, "ebm": 6}
 
 
 def test_joint_flow_lr_is_validated():
