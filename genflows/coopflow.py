@@ -217,9 +217,9 @@ class CoopFlow(nn.Module):
         """Base learning rate of each parameter group in the current phase; the trainer applies it
         at the start of every epoch (times its decay), so a resumed run gets the same value.
 
-        A flow pretrained by MLE is far from the Langevin-revised samples it meets in the joint
-        phase, and at the pretraining lr its first updates toward them undo the pretraining
-        (bench/README.md, probe: joint at 1e-5 gave FID 215 vs 245 for the flow alone)."""
+        ``joint_flow_lr`` exists because a flow pretrained by MLE meets Langevin-revised samples
+        far from the data in the joint phase; at the pretraining lr (1e-4) our small MNIST flow
+        lost its pretraining within one joint epoch (bench/README.md, CoopFlow attempts 6-8)."""
         lrs = {name: lr for name, (lr, _) in self.optim.items()}
         if self.phase == "joint":
             lrs["flow"] = self.joint_flow_lr
