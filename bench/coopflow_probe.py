@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--fid-n", type=int, default=500)
     ap.add_argument("--grad-clip", type=float, default=10.0)
+    ap.add_argument("--clip", choices=["joint", "each"], default="joint", help="clip the norm of all gradients together (as the trainer) or each flow's on its own")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -72,7 +73,9 @@ def main() -> None:
     ).train()
     groups = model.parameter_groups()
     opt = torch.optim.Adam(groups)
-    params = [p for g in groups for p in g["params"]]
+    # "joint": one norm over both flows, as Trainer; "each": the flow's large -log q(x_tilde)
+    # gradient no longer shrinks the EBM's step.
+    clip_sets = [[p for g in groups for p in g["params"]]] if args.clip == "joint" else [g["params"] for g in groups]
 
     feats = InceptionFeatures.shared()
     n = min(args.fid_n, test_x.shape[0])
@@ -92,7 +95,8 @@ def main() -> None:
         loss, stats = model.training_loss(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
+        for ps in clip_sets:
+            torch.nn.utils.clip_grad_norm_(ps, args.grad_clip)
         opt.step()
         t_train += time.perf_counter() - t0
         contrast.append(-stats["ebm_loss"])
