@@ -92,4 +92,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from genflows.errors import guarded
+
+    guarded(main, "coopflow_toy")

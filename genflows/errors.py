@@ -6,6 +6,7 @@ traceback; everything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from typing import Callable, TypeVar
 
@@ -25,7 +26,9 @@ class DivergenceError(GenflowsError):
 def guarded(fn: Callable[[], T], prog: str) -> T:
     """Run ``fn`` with the CLI's exit contract, shared by ``genflows`` and the ``bench/`` scripts:
     a user error is one line on stderr and exit 2, a divergence exit 3 (its last good checkpoint
-    is kept), Ctrl-C exit 130; any other exception is a bug and keeps its traceback."""
+    is kept), Ctrl-C exit 130; a failed child command (``subprocess.run(..., check=True)``, e.g. a
+    bench script's ``genflows run``) has already said why, so its status is passed on without a
+    second report; any other exception is a bug and keeps its traceback."""
     try:
         return fn()
     except DivergenceError as e:  # not bad input: the run itself blew up
@@ -34,6 +37,8 @@ def guarded(fn: Callable[[], T], prog: str) -> T:
     except GenflowsError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except subprocess.CalledProcessError as e:
+        sys.exit(e.returncode if e.returncode > 0 else 1)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)

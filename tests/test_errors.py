@@ -21,6 +21,12 @@ def test_guarded_turns_user_errors_into_one_line_and_a_status(exc, status, capsy
     assert err.startswith("prog: ") and err.count("\n") == 1
 
 
+def test_guarded_passes_on_a_failed_child_commands_status_without_a_second_report(capsys):
+    with pytest.raises(SystemExit) as info:
+        guarded(lambda: subprocess.run([sys.executable, "-c", "import sys; sys.exit(2)"], check=True), "prog")
+    assert info.value.code == 2 and capsys.readouterr().err == ""
+
+
 def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
     assert guarded(lambda: 7, "prog") == 7
     with pytest.raises(ZeroDivisionError):
@@ -28,14 +34,13 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
 
 
 @pytest.mark.parametrize("script, args", [
-    ("score_checkpoint.py", []),
-    ("extend_training.py", ["--epochs", "2"]),
-    ("leaky_protocol.py", []),
-    ("coopflow_probe.py", ["--tag", "t", "--flow-run"]),
+    ("score_checkpoint.py", ["{run}"]),
+    ("extend_training.py", ["{run}", "--epochs", "2"]),
+    ("leaky_protocol.py", ["{run}"]),
+    ("coopflow_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
 ])
 def test_bench_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
-    missing = str(tmp_path / "no-run")
-    argv = [*args, missing] if args and args[-1].startswith("--flow") else [missing, *args]
+    argv = [a.format(run=tmp_path / "no-run") for a in args]
     res = subprocess.run([sys.executable, str(BENCH / script), *argv], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("\n") == 1 and "no-run" in res.stderr and "Traceback" not in res.stderr
