@@ -201,6 +201,7 @@ class CoopConfig:
     energy_width: int | None = None  # ConvNet EBM: channels of its first conv (paper 128; None: 32); MLP EBM: hidden units (None: 128)
     flow_lr: float = 1e-4
     joint_flow_lr: float | None = None  # flow lr once joint training starts (None: flow_lr); CoopFlow(Pre) only
+    joint_ebm_lr: float | None = None  # EBM lr once joint training starts (None: ebm_lr); CoopFlow(Pre) only
     ebm_lr: float = 1e-4
     flow_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     ebm_betas: list[float] = field(default_factory=lambda: [0.5, 0.5])
@@ -216,7 +217,8 @@ class CoopConfig:
         _check(self.energy_l2 >= 0, f"coop.energy_l2 must be >= 0, got {self.energy_l2}")
         for k in ("step_size", "test_step_ratio", "flow_lr", "ebm_lr"):
             _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
-        _check(self.joint_flow_lr is None or self.joint_flow_lr > 0, f"coop.joint_flow_lr must be > 0, got {self.joint_flow_lr}")
+        for k in ("joint_flow_lr", "joint_ebm_lr"):
+            _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
         _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
         for k in ("flow_depth", "flow_hidden", "flow_levels"):
             _check(getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")

@@ -59,6 +59,7 @@ class CoopFlow(nn.Module):
         flow_lr: float = 1e-4,
         ebm_lr: float = 1e-4,
         joint_flow_lr: float | None = None,
+        joint_ebm_lr: float | None = None,
         flow_betas: tuple[float, float] = (0.9, 0.999),
         ebm_betas: tuple[float, float] = (0.5, 0.5),
     ):
@@ -76,6 +77,7 @@ class CoopFlow(nn.Module):
         self.data_shape = tuple(data_shape) if data_shape is not None else None
         self.optim = {"flow": (flow_lr, tuple(flow_betas)), "ebm": (ebm_lr, tuple(ebm_betas))}
         self.joint_flow_lr = flow_lr if joint_flow_lr is None else joint_flow_lr
+        self.joint_ebm_lr = ebm_lr if joint_ebm_lr is None else joint_ebm_lr
         self.epoch = 0
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
@@ -219,10 +221,14 @@ class CoopFlow(nn.Module):
 
         ``joint_flow_lr`` exists because a flow pretrained by MLE meets Langevin-revised samples
         far from the data in the joint phase; at the pretraining lr (1e-4) our small MNIST flow
-        lost its pretraining within one joint epoch (bench/README.md, CoopFlow attempts 6-8)."""
+        lost its pretraining within one joint epoch (bench/README.md, CoopFlow attempts 6-8).
+        ``joint_ebm_lr`` slows the EBM once the flow follows it: with the flow frozen the contrast
+        f(x) - f(x_tilde) stays bounded, in the joint phase it ran away (attempt 8)."""
         lrs = {name: lr for name, (lr, _) in self.optim.items()}
         if self.phase == "joint":
             lrs["flow"] = self.joint_flow_lr
+            if "ebm" in lrs:
+                lrs["ebm"] = self.joint_ebm_lr
         return lrs
 
     def restarted_groups(self) -> tuple[str, ...]:

@@ -106,5 +106,5 @@ def build_coopflow(c, shape: tuple[int, ...]):
         noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2,
         clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
         pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
-        flow_lr=c.flow_lr, joint_flow_lr=c.joint_flow_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),
+        flow_lr=c.flow_lr, joint_flow_lr=c.joint_flow_lr, joint_ebm_lr=c.joint_ebm_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),
     )

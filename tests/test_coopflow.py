@@ -126,11 +126,11 @@ def test_per_flow_adam_settings_reach_the_optimizer():
     assert [(g["name"], g["lr"], g["betas"]) for g in groups] == [("flow", 1e-4, (0.9, 0.999)), ("ebm", 1e-4, (0.5, 0.5))]
 
 
-def test_joint_flow_lr_and_a_fresh_flow_adam_state_when_joint_training_starts_survive_resume():
+def test_joint_lrs_and_a_fresh_flow_adam_state_when_joint_training_starts_survive_resume():
     cfg = load_config(
         "coopflow-pre",
         extra={"task": "toy", "data": {"name": "moons"}},
-        overrides=["coop.pretrain_epochs=1", "coop.warmup_epochs=1", "coop.joint_flow_lr=1e-5", "coop.n_steps=2", "train.lr_decay=0.5", "train.batch_size=16"],
+        overrides=["coop.pretrain_epochs=1", "coop.warmup_epochs=1", "coop.joint_flow_lr=1e-5", "coop.joint_ebm_lr=2e-5", "coop.n_steps=2", "train.lr_decay=0.5", "train.batch_size=16"],
     )
     data = torch.randn(32, 2)
     trainer = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
@@ -139,10 +139,11 @@ def test_joint_flow_lr_and_a_fresh_flow_adam_state_when_joint_training_starts_su
     history = trainer.fit(data, epochs=4)
     flow_lrs = [r["lr"] for r in history]  # the flow's group comes first
     assert flow_lrs == pytest.approx([1e-4, 0.5e-4, 0.25e-5, 0.125e-5])
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.0625e-5, 2e-5 * 0.5**4])
     resumed = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
     resumed.load_state_dict(state)
     assert [r["lr"] for r in resumed.fit(data, epochs=4)] == pytest.approx(flow_lrs)
-    assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([0.0625e-5, 1e-4 * 0.5**4])
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([0.0625e-5, 2e-5 * 0.5**4])
     # 2 iterations per epoch: the flow's Adam restarts with joint training (epochs 3-4), the EBM's
     # starts with the warm-up (epochs 2-4)
     for t in (trainer, resumed):
@@ -150,9 +151,10 @@ def test_joint_flow_lr_and_a_fresh_flow_adam_state_when_joint_training_starts_su
         assert steps == {"flow": 4, "ebm": 6}
 
 
-def test_joint_flow_lr_is_validated():
-    with pytest.raises(Exception, match="coop.joint_flow_lr must be > 0"):
-        load_config("coopflow-pre", extra={"task": "toy", "data": {"name": "moons"}}, overrides=["coop.joint_flow_lr=0"])
+@pytest.mark.parametrize("key", ["joint_flow_lr", "joint_ebm_lr"])
+def test_joint_lrs_are_validated(key):
+    with pytest.raises(Exception, match=f"coop.{key} must be > 0"):
+        load_config("coopflow-pre", extra={"task": "toy", "data": {"name": "moons"}}, overrides=[f"coop.{key}=0"])
 
 
 @pytest.mark.parametrize("name", [n for n, s in MODELS.items() if s.family == "coopflow"])
