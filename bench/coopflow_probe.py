@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--energy-l2", type=float, default=1e-3)
     ap.add_argument("--ebm-lr", type=float, default=1e-4)
     ap.add_argument("--flow-lr", type=float, default=1e-4)
+    ap.add_argument("--flow-data-weight", type=float, default=0.0, help="joint phase: weight of -log q(x) in the flow's loss (coop.flow_data_weight)")
     ap.add_argument("--joint-ebm-lr", type=float, default=None, help="the EBM's lr from --joint-at on (default: --ebm-lr)")
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--iters", type=int, default=1000)
@@ -69,7 +70,7 @@ def main() -> None:
     shape = tuple(train_x.shape[1:])
     model = CoopFlow(
         flow_model.flow, build_energy(shape, args.width), mode="coopflow", n_steps=args.n_steps, step_size=args.step_size,
-        clamp_update=args.clamp_update, clamp_data=1.0, energy_l2=args.energy_l2, pretrain_epochs=0,
+        clamp_update=args.clamp_update, clamp_data=1.0, energy_l2=args.energy_l2, flow_data_weight=args.flow_data_weight, pretrain_epochs=0,
         warmup_epochs=1, data_shape=shape, flow_lr=args.flow_lr, ebm_lr=args.ebm_lr, joint_ebm_lr=args.joint_ebm_lr,
     ).train()
     groups = model.parameter_groups()

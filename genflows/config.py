@@ -205,6 +205,7 @@ class CoopConfig:
     ebm_lr: float = 1e-4
     flow_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     ebm_betas: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    flow_data_weight: float = 0.0  # joint phase: flow loss = (1 - w) (-log q(x_tilde)) + w (-log q(x)); 0 = Algorithm 1
     energy_l2: float = 0.0  # weight of mean f(x)^2 + mean f(x_tilde)^2 in the EBM loss (Du & Mordatch 2019; 0 = the paper)
     pretrain_epochs: int = 0  # CoopFlow(Pre): flow MLE epochs first
     warmup_epochs: int = 0  # then epochs in which only the EBM learns
@@ -215,6 +216,7 @@ class CoopConfig:
         _check(self.mode in MODES, f"coop.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
         _check(self.n_steps >= 0, f"coop.n_steps must be >= 0, got {self.n_steps}")
         _check(self.energy_l2 >= 0, f"coop.energy_l2 must be >= 0, got {self.energy_l2}")
+        _check(0 <= self.flow_data_weight <= 1, f"coop.flow_data_weight must be in [0, 1], got {self.flow_data_weight}")
         for k in ("step_size", "test_step_ratio", "flow_lr", "ebm_lr"):
             _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
         for k in ("joint_flow_lr", "joint_ebm_lr"):

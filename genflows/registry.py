@@ -103,7 +103,7 @@ def build_coopflow(c, shape: tuple[int, ...]):
     energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128))
     return CoopFlow(
         flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
-        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2,
+        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
         clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
         pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
         flow_lr=c.flow_lr, joint_flow_lr=c.joint_flow_lr, joint_ebm_lr=c.joint_ebm_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),

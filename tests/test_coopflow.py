@@ -95,6 +95,34 @@ def test_energy_l2_adds_the_squared_energies_to_the_ebm_loss_only():
     assert out[0.0][2] > 0
 
 
+def test_flow_data_weight_mixes_the_data_likelihood_into_the_flow_loss_only():
+    x = torch.randn(64, 2)
+    m = _toy_model()
+    with torch.no_grad():
+        m.flow.log_prob(x)  # initialise ActNorm once, so that copies stay identical
+    grads = {}
+    for w in (0.0, 0.5, 1.0):
+        mw = copy.deepcopy(m)
+        mw.flow_data_weight = w
+        torch.manual_seed(3)
+        loss, stats = mw.training_loss(x)
+        loss.backward()
+        grads[w] = {n: p.grad.clone() for n, p in mw.named_parameters()}
+        if w:
+            assert stats["flow_data_loss"] == pytest.approx(-m.flow.log_prob(x).mean().item(), rel=1e-5)
+    mle = copy.deepcopy(m)
+    (-mle.flow.log_prob(x).mean()).backward()
+    for n, p in mle.named_parameters():
+        if n.startswith("flow."):  # w = 1: MLE on the data; w = 0.5: half of each
+            assert torch.allclose(grads[1.0][n], p.grad, atol=1e-5)
+            assert torch.allclose(grads[0.5][n], (grads[0.0][n] + p.grad) / 2, atol=1e-5)
+        else:  # the EBM's gradient does not depend on the weight
+            assert torch.equal(grads[1.0][n], grads[0.0][n])
+    assert any(not torch.allclose(grads[0.0][n], grads[1.0][n]) for n in grads[0.0] if n.startswith("flow."))
+    with pytest.raises(Exception, match="coop.flow_data_weight must be in"):
+        load_config("coopflow-pre", extra={"task": "toy", "data": {"name": "moons"}}, overrides=["coop.flow_data_weight=1.5"])
+
+
 def test_the_flow_learns_langevin_samples_as_dequantised_images():
     # x_tilde sits on the data clamp (pixels exactly -1 or 1); without dequantisation those point
     # masses let the flow's likelihood grow without bound.
