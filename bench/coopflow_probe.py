@@ -24,14 +24,20 @@ from tqdm.auto import tqdm
 
 from genflows.coopflow import CoopFlow
 from genflows.energies import build_energy
-from genflows.errors import guarded
+from genflows.errors import GenflowsError, guarded
 from genflows.fid import InceptionFeatures, frechet_distance
-from genflows.io import write_json
+from genflows.io import load_checkpoint, save_checkpoint, write_json
 from genflows.runner import load_model
 from genflows.tasks.common import run_data, sample_batched
 from genflows.trainer import progress_enabled
 
 HERE = Path(__file__).resolve().parent
+
+
+def warmup_args(args) -> dict:
+    """The settings that decide the warm-up (the flow frozen, the EBM alone): what a cache must match."""
+    keys = ("flow_run", "width", "step_size", "n_steps", "clamp_update", "energy_l2", "ebm_lr", "batch", "joint_at", "eval_every", "fid_n", "grad_clip", "clip", "seed")
+    return {k: getattr(args, k) for k in keys}
 
 
 def main() -> None:
@@ -55,6 +61,7 @@ def main() -> None:
     ap.add_argument("--fid-n", type=int, default=500)
     ap.add_argument("--grad-clip", type=float, default=10.0)
     ap.add_argument("--clip", choices=["joint", "each"], default="joint", help="clip the norm of all gradients together (as the trainer) or each flow's on its own")
+    ap.add_argument("--warm-cache", default=None, help="file holding the state after the warm-up (written if missing, else read and the warm-up skipped): variants of the joint phase share one warm-up")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -92,7 +99,7 @@ def main() -> None:
         """Where the Langevin flow moves the flow's samples, and what that costs the flow in nats:
         on MNIST most pixels are background at exactly -1, where a flow fitted to dequantised data
         is as narrow as one quantisation bin (2/256)."""
-        with torch.no_grad():
+        with torch.random.fork_rng(), torch.no_grad():  # the training stream is left as it was
             torch.manual_seed(0)
             x_hat = model.initial(200).clamp(-1, 1)
         x_tilde = model.langevin_flow(x_hat)
@@ -112,8 +119,28 @@ def main() -> None:
     print(f"[{args.tag}] flow alone: FID {flow_fid:.1f} (N = {n})", flush=True)
     log, t_train, contrast = [], 0.0, []
     gen = torch.Generator().manual_seed(args.seed)
-    for it in tqdm(range(1, args.iters + 1), desc=args.tag, disable=not progress_enabled(), leave=False):
+    start = 1
+    cache = Path(args.warm_cache) if args.warm_cache else None
+    if cache and args.joint_at < 2:
+        ap.error("--warm-cache needs --joint-at >= 2")
+    if cache and cache.is_file():
+        state = load_checkpoint(cache)
+        if state["args"] != warmup_args(args):
+            raise GenflowsError(f"{cache} was written by a warm-up with other settings: {state['args']}")
+        model.energy.load_state_dict(state["energy"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["rng"])
+        log, t_train, start = state["log"], state["train_seconds"], args.joint_at
+        print(f"[{args.tag}] warm-up read from {cache}", flush=True)
+    for it in tqdm(range(start, args.iters + 1), desc=args.tag, disable=not progress_enabled(), leave=False):
+        if cache and it == args.joint_at and not cache.is_file():
+            save_checkpoint(cache, {"args": warmup_args(args), "energy": model.energy.state_dict(), "optimizer": opt.state_dict(),
+                         "gen": gen.get_state(), "rng": torch.get_rng_state(), "log": log, "train_seconds": t_train})
         model.set_epoch(0 if args.joint_at < 0 or it < args.joint_at else 1)  # 0: warm-up, 1: joint
+        lrs = model.phase_lrs()  # e.g. joint_ebm_lr from the first joint iteration on
+        for g in opt.param_groups:
+            g["lr"] = lrs[g["name"]]
         t0 = time.perf_counter()
         x = train_x[torch.randint(0, train_x.shape[0], (args.batch,), generator=gen)]
         loss, stats = model.training_loss(x)
