@@ -44,3 +44,9 @@ def test_bench_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp
     res = subprocess.run([sys.executable, str(BENCH / script), *argv], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("\n") == 1 and "no-run" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training():
+    res = subprocess.run([sys.executable, str(BENCH / "coopflow_ablation.py"), "--invert-lr", "0.01,0"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "--invert-lr" in res.stderr.strip().splitlines()[-1] and "> 0" in res.stderr
