@@ -58,13 +58,15 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     """x_hat* reconstruction of the first n test images by the trained model in ``out``; ``lr`` and
     ``iters`` replace the config's ``eval.invert_lr`` / ``eval.invert_iters`` (the paper gives 200
     steps of gradient descent and no step size). A finished result for the same n, lr and steps is
-    read back (also from the config-default file ``reconstruction.json``)."""
+    read back (also from the config-default file ``reconstruction.json``); ``x_hat_box`` marks results
+    of the projected optimisation (``CoopFlow.invert`` keeps x_hat in the data range since
+    2026-11-30), so older files are recomputed."""
     suffix = "".join(f"-{k}{v:g}" for k, v in (("lr", lr), ("it", iters)) if v is not None)
     path = out / f"reconstruction{suffix}.json"
     for cached in (path, out / "reconstruction.json"):
         if cached.is_file():
             r = json.loads(cached.read_text())
-            if r["n"] == n and (lr is None or r["invert_lr"] == lr) and (iters is None or r["invert_iters"] == iters):
+            if r["n"] == n and r.get("x_hat_box") and (lr is None or r["invert_lr"] == lr) and (iters is None or r["invert_iters"] == iters):
                 return r
     import torch
 
@@ -83,8 +85,9 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     x = test_x[:n]
     t0 = time.perf_counter()
     x_hat, curve, how = reconstruct_batched(model, x, None, cfg.eval, cfg.train.seed)
-    res = {"mse": float(pixel_mse(x, x_hat).mean()), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
-           "seconds": time.perf_counter() - t0, "invert_iters": cfg.eval.invert_iters, "invert_lr": cfg.eval.invert_lr}
+    per_image = pixel_mse(x, x_hat)
+    res = {"mse": float(per_image.mean()), "mse_per_image": per_image.tolist(), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
+           "seconds": time.perf_counter() - t0, "x_hat_box": True, "invert_iters": cfg.eval.invert_iters, "invert_lr": cfg.eval.invert_lr}
     write_json(path, res)
     print(f"  reconstruction MSE {res['mse']:.4f} ({res['seconds']:.0f} s)", flush=True)
     return res

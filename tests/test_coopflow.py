@@ -231,6 +231,16 @@ def test_x_hat_optimisation_reconstructs_and_ignores_hidden_pixels(mode):
     assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("mode", ["coopflow", "ebm-sr"])
+def test_x_hat_optimisation_stays_in_the_data_range_where_f_theta_has_a_gradient(mode):
+    m = _image_model(mode)
+    x = torch.where(torch.rand(4, 1, 8, 8) < 0.5, -1.0, 1.0)  # binary targets on the clamp: Adam overshoots them
+    torch.manual_seed(3)
+    xhat, curve = m.invert(x, n_iters=40, lr=0.3)
+    assert xhat.abs().max() <= m.clamp_data
+    assert curve[-1][1] < curve[0][1]
+
+
 def test_flow_encode_decode_invert_each_other():
     m = _image_model()
     x = m.flow.sample(3)
