@@ -38,6 +38,7 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
     ("extend_training.py", ["{run}", "--epochs", "2"]),
     ("leaky_protocol.py", ["{run}"]),
     ("coopflow_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
+    ("coopflow_recon_diag.py", ["{run}"]),
 ])
 def test_bench_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
     argv = [a.format(run=tmp_path / "no-run") for a in args]
