@@ -248,11 +248,12 @@ class EvalConfig:
     interp_points: int = 10  # interpolation: points on each line, ends included
     invert_iters: int = 200  # data-space models: Adam steps on x_hat (CoopFlow Sec. 5.3 / A.8: 200)
     invert_lr: float = 0.01  # their learning rate (pixels in [-1, 1])
+    invert_starts: int = 1  # starting points drawn per image, the best by F_theta's error kept (paper: 1)
 
     def validate(self) -> None:
         for k in ("n_test", "refine_steps", "fid_n"):
             _check(getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
-        for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters"):
+        for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts"):
             _check(getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")
         _check(self.interp_points >= 2, f"eval.interp_points must be >= 2, got {self.interp_points}")
         _check(self.step_size > 0, f"eval.step_size must be > 0, got {self.step_size}")

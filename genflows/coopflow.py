@@ -154,11 +154,20 @@ class CoopFlow(nn.Module):
         return x
 
     def invert(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, n_iters: int = 200, lr: float = 0.01, curve_every: int = 10
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        n_iters: int = 200,
+        lr: float = 0.01,
+        curve_every: int = 10,
+        n_starts: int = 1,
     ) -> tuple[torch.Tensor, list[float]]:
         """x_hat* = argmin ||M (x - F_theta(x_hat))||^2 by ``n_iters`` Adam steps from a flow sample
         (ebm-sr: N(0, I) noise), Section 5.3 / A.8 and, with a mask, Figure 5. Returns x_hat* and
         the mean per-pixel MSE over the visible pixels every ``curve_every`` iterations (Fig. 13).
+
+        ``n_starts`` > 1 draws that many starting points per image and keeps the one whose
+        F_theta(x_hat_0) is closest to the visible pixels (:meth:`best_start`); the paper uses one.
 
         Each step is projected back onto the data range [-clamp_data, clamp_data]: F_theta clamps its
         state there after every Langevin step, so a pixel of x_hat that Adam's momentum carries out
@@ -168,7 +177,7 @@ class CoopFlow(nn.Module):
             raise ValueError("the flow alone is invertible: reconstruct with flow.encode/decode, not by x_hat optimisation")
         m = torch.ones_like(x) if mask is None else mask.expand_as(x).to(x.dtype)
         n_vis = m.flatten(1).sum(1).clamp_min(1)
-        xhat = self.initial(x.shape[0]).detach().requires_grad_(True)
+        xhat = self.best_start(x, m, n_starts).requires_grad_(True)
         opt = torch.optim.Adam([xhat], lr=lr)
         curve = []
         for i in range(n_iters):
@@ -182,6 +191,23 @@ class CoopFlow(nn.Module):
             if i % curve_every == 0 or i == n_iters - 1:
                 curve.append((i, (err.detach() / n_vis).mean()))
         return xhat.detach(), [(i, float(v)) for i, v in curve]  # host syncs once, after the loop
+
+    def best_start(self, x: torch.Tensor, m: torch.Tensor, n_starts: int = 1) -> torch.Tensor:
+        """A starting x_hat_0 per image: the best of ``n_starts`` draws of :meth:`initial` by the
+        visible-pixel error of F_theta(x_hat_0). Gradient descent on x_hat only moves within the
+        basin F_theta maps its start into (on MNIST, 3 of 20 flow starts ended on another digit,
+        MSE ~0.67 against a median of 0.008), and one forward pass of F_theta per candidate is
+        cheap next to the 200 double-backward steps that follow."""
+        b = x.shape[0]
+        if n_starts < 1:
+            raise ValueError(f"n_starts must be >= 1, got {n_starts}")
+        if n_starts == 1:
+            return self.initial(b).detach()
+        cand = self.initial(b * n_starts).detach().view(b, n_starts, *x.shape[1:])
+        err = torch.empty(b, n_starts, device=x.device, dtype=x.dtype)
+        for k in range(n_starts):  # one batch of b per candidate index keeps memory as in invert
+            err[:, k] = ((x - self.langevin_flow(cand[:, k])) * m).pow(2).flatten(1).sum(1)
+        return cand[torch.arange(b, device=x.device), err.argmin(1)].clone()
 
     @torch.no_grad()
     def decode(self, xhat: torch.Tensor) -> torch.Tensor:

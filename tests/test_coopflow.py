@@ -241,6 +241,33 @@ def test_x_hat_optimisation_stays_in_the_data_range_where_f_theta_has_a_gradient
     assert curve[-1][1] < curve[0][1]
 
 
+class _TwoWells(torch.nn.Module):
+    """f(x) = -5 min_c ||x - c||^2 over c = (+-1, 0): two basins the Langevin flow cannot leave."""
+
+    def forward(self, x):
+        c = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+        return -5 * ((x[:, None] - c) ** 2).sum(-1).min(1).values
+
+
+def test_best_start_keeps_each_images_closest_draw_and_finds_the_right_basin():
+    torch.manual_seed(0)
+    m = CoopFlow(VectorFlow(2, depth=2, hidden=16), _TwoWells(), n_steps=10, step_size=0.1, clamp_data=None).eval()
+    x = torch.tensor([[-1.0, 0.0]]).repeat(64, 1)  # every target sits in the left well
+    ones = torch.ones_like(x)
+    torch.manual_seed(1)
+    one = m.best_start(x, ones, n_starts=1)
+    torch.manual_seed(1)
+    best = m.best_start(x, ones, n_starts=16)
+    torch.manual_seed(1)
+    draws = m.initial(64 * 16).view(64, 16, 2)  # the same candidates, image i owning draws i*16 .. i*16+15
+    err = ((x[:, None] - m.langevin_flow(draws.view(-1, 2)).view(64, 16, 2)) ** 2).sum(-1)
+    torch.testing.assert_close(best, draws[torch.arange(64), err.argmin(1)])
+    assert (m.decode(one)[:, 0] > 0).sum() >= 10  # one flow sample often starts in the wrong basin...
+    assert (m.decode(best)[:, 0] < 0).all()  # ...the best of 16 never does
+    with pytest.raises(ValueError, match="n_starts"):
+        m.best_start(x, ones, n_starts=0)
+
+
 def test_flow_encode_decode_invert_each_other():
     m = _image_model()
     x = m.flow.sample(3)

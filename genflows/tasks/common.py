@@ -151,7 +151,7 @@ def reconstruct_batched(
         xb = x[i : min(i + e.batch_size, b)].to(device)
         mb = None if mask is None else mask[i : i + xb.shape[0]].to(device, xb.dtype)
         with seeded(seed + i, device):  # the starting samples x_hat_0 depend on (seed, index) only
-            xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr)
+            xhat, curve = model.invert(xb, mb, n_iters=e.invert_iters, lr=e.invert_lr, n_starts=e.invert_starts)
         outs.append((xhat if keep_latent else model.decode(xhat)).cpu())
         steps = [k for k, _ in curve]
         part = torch.tensor([v for _, v in curve], dtype=torch.float64) * xb.shape[0]
@@ -164,6 +164,8 @@ def reconstruct_batched(
         torch.distributed.all_reduce(total)
     curve = [(k, float(v) / n) for k, v in zip(steps, total if total is not None else [])]
     start = "N(0, I) noise" if model.mode == "ebm-sr" else "a flow sample"
+    if e.invert_starts > 1:
+        start = f"the best of {e.invert_starts} draws of {start.removeprefix('a ')} (by the error of F_theta(x_hat_0))"
     how = f"x_hat optimised by {e.invert_iters} Adam steps (lr {e.invert_lr}) from {start}; reconstruction F_theta(x_hat*), noise off"
     return x_hat, curve, how
 
