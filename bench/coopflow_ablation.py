@@ -95,6 +95,23 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     return res
 
 
+def plot_curves(curves: dict[str, list], path: Path, what: str) -> None:
+    """Figure 13: the mean per-pixel reconstruction MSE over the x_hat iterations, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genflows.output import RunDir
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for model, curve in curves.items():
+        ax.plot([k for k, _ in curve], [v for _, v in curve], label=model)
+    ax.set(xlabel="x̂ iteration", ylabel="MSE per pixel", yscale="log", title=f"Reconstruction error, {what}")
+    ax.legend()
+    RunDir(path.parent).figure(path.name, fig)
+
+
 def lr_grid(text: str) -> list[float]:
     """'0.01,0.03' -> [0.01, 0.03]: the x_hat learning rates every model is reconstructed with."""
     try:
@@ -169,6 +186,9 @@ def main() -> None:
         lines.append(f"| {r['model']} | {f(r['fid'])} | {f(r['fid_flow'])} | {f(r['mse'], 4)} | {by_lr} | {f(p['fid'])} | {f(p['mse'], 4)} "
                      f"| {r['epochs']} | {r['train_seconds']:.0f} | {f(r['recon_seconds'], 0)} |")
     write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
+    curves = {r["model"]: r["mse_curve"] for r in rows if r.get("mse_curve")}
+    if curves:
+        plot_curves(curves, stem.with_suffix(".png"), f"first {args.n_recon} {args.data} test images")
     print("\n".join(lines))
 
 
