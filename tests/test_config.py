@@ -28,6 +28,7 @@ def test_yaml_file_then_flags(tmp_path):
         (["inference.n_steps=2.5"], "must be int"),
         (["train.lr=true"], "must be float"),
         (["inference.n_steps=-3"], "must be >= 1"),
+        (["eval.invert_starts=0"], "eval.invert_starts must be >= 1"),
         (["inference.step_size=0"], "must be > 0"),
         (["data.holdout=11"], "0-9"),
         (["data.name=cifar"], "unknown dataset"),

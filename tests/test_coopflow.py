@@ -283,10 +283,10 @@ def test_data_space_reconstruction_tasks_run_end_to_end(name, tasks, tmp_path):
     from genflows.tasks import TASKS
 
     over = ["train.epochs=1", "train.max_iters=2", "coop.n_steps=3", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.energy_width=8",
-            "eval.n_test=6", "eval.invert_iters=4", "eval.completions=2", "eval.interp_pairs=2", "eval.interp_points=3", "eval.fid_n=0"]
+            "eval.n_test=6", "eval.invert_iters=4", "eval.completions=2", "eval.interp_pairs=2", "eval.interp_points=3", "eval.fid_n=0", "eval.invert_starts=2"]
     for task in tasks:
         m = TASKS[task].run(load_config(name, overrides=over, extra={"task": task}), RunDir(tmp_path / task))
-        assert "x_hat optimised" in m["inference"]
+        assert "x_hat optimised" in m["inference"] and "best of 2" in m["inference"]
         assert math.isfinite(m["mse"] if task != "interpolation" else m["end_mse"])
     if "reconstruction" in tasks:
         assert len(json_curve := m_curve(tmp_path)) >= 1 and all(math.isfinite(v) for _, v in json_curve)
