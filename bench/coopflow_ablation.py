@@ -131,10 +131,10 @@ def main() -> None:
     ap.add_argument("--fid-n", type=int, default=1000)
     ap.add_argument("--n-recon", type=int, default=20, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30)")
     ap.add_argument("--invert-lr", type=lr_grid, default=[None], help="Adam lr of the x_hat optimisation, or a comma list: each model is reconstructed at every lr "
-                    "and its best is reported, the same grid for all (default: the config's eval.invert_lr, 0.01)")
+                    "and its best is reported, the same grid for all (default: the config's eval.invert_lr)")
     ap.add_argument("--invert-iters", type=int, default=None, help="its steps (default: the config's eval.invert_iters, 200 as in A.8)")
     ap.add_argument("--invert-starts", type=int, default=1, help="starting points drawn per image, the one F_theta maps closest to the image kept "
-                    "(eval.invert_starts; the paper: 1)")
+                    "(eval.invert_starts; default 1, the paper's protocol, whatever the config says)")
     ap.add_argument("--models", nargs="+", default=["flow", "coopflow-pre", "ebm-sr"])
     ap.add_argument("--set", action="append", default=[], help="extra config override for every model")
     ap.add_argument("--threads", type=int, default=2)
