@@ -38,6 +38,9 @@ PAPER = {  # CIFAR-10, CoopFlow paper Table 6 (FID) and Table 7 (per-pixel MSE, 
 PER_MODEL = {"ebm-sr": ["train.epochs=2"]}
 
 
+N_RECON = 20  # test images reconstructed by default
+
+
 def train(model: str, args, out: Path) -> dict:
     metrics = out / "metrics.json"
     if not metrics.is_file():
@@ -62,7 +65,8 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     read back (also from the config-default file ``reconstruction.json``); ``x_hat_box`` marks results
     of the projected optimisation (``CoopFlow.invert`` keeps x_hat in the data range since
     2026-11-30), so older files are recomputed."""
-    suffix = "".join(f"-{k}{v:g}" for k, v in (("lr", lr), ("it", iters), ("starts", starts if starts > 1 else None)) if v is not None)
+    named = (("lr", lr), ("it", iters), ("starts", starts if starts > 1 else None), ("n", n if n != N_RECON else None))
+    suffix = "".join(f"-{k}{v:g}" for k, v in named if v is not None)  # one file per setting: a rerun never overwrites another
     path = out / f"reconstruction{suffix}.json"
     for cached in (path, out / "reconstruction.json"):
         if cached.is_file():
@@ -129,7 +133,7 @@ def main() -> None:
     ap.add_argument("--data-root", default=os.environ.get("GENFLOWS_DATA"))
     ap.add_argument("--epochs", type=int, default=None, help="default: the config's")
     ap.add_argument("--fid-n", type=int, default=1000)
-    ap.add_argument("--n-recon", type=int, default=20, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30)")
+    ap.add_argument("--n-recon", type=int, default=N_RECON, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30)")
     ap.add_argument("--invert-lr", type=lr_grid, default=[None], help="Adam lr of the x_hat optimisation, or a comma list: each model is reconstructed at every lr "
                     "and its best is reported, the same grid for all (default: the config's eval.invert_lr)")
     ap.add_argument("--invert-iters", type=int, default=None, help="its steps (default: the config's eval.invert_iters, 200 as in A.8)")
