@@ -101,13 +101,9 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
 
 def plot_curves(curves: dict[str, list], path: Path, what: str) -> None:
     """Figure 13: the mean per-pixel reconstruction MSE over the x_hat iterations, one line per model."""
-    import matplotlib
+    from genflows.output import RunDir, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genflows.output import RunDir
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for model, curve in curves.items():
         ax.plot([k for k, _ in curve], [v for _, v in curve], label=model)

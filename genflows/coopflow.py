@@ -37,6 +37,12 @@ def noise_decay(epoch: int, k: int) -> float:
     return max((1.0 - epoch / k) ** 20, 0.0) if epoch < k else 0.0
 
 
+def _visible_sq_error(x: torch.Tensor, out: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """||M (x - F_theta(x_hat))||^2 per image: the reconstruction loss of Section 5.3 / Figure 5,
+    which both the choice of start and the descent on x_hat minimise."""
+    return ((x - out) * m).pow(2).flatten(1).sum(1)
+
+
 class CoopFlow(nn.Module):
     phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
 
@@ -181,7 +187,7 @@ class CoopFlow(nn.Module):
         opt = torch.optim.Adam([xhat], lr=lr)
         curve = []
         for i in range(n_iters):
-            err = ((x - self.flow_map(xhat)) * m).pow(2).flatten(1).sum(1)
+            err = _visible_sq_error(x, self.flow_map(xhat), m)
             opt.zero_grad(set_to_none=True)
             err.sum().backward()
             opt.step()
@@ -206,7 +212,7 @@ class CoopFlow(nn.Module):
         cand = self.initial(b * n_starts).detach().view(b, n_starts, *x.shape[1:])
         err = torch.empty(b, n_starts, device=x.device, dtype=x.dtype)
         for k in range(n_starts):  # one batch of b per candidate index keeps memory as in invert
-            err[:, k] = ((x - self.langevin_flow(cand[:, k])) * m).pow(2).flatten(1).sum(1)
+            err[:, k] = _visible_sq_error(x, self.langevin_flow(cand[:, k]), m)
         return cand[torch.arange(b, device=x.device), err.argmin(1)].clone()
 
     @torch.no_grad()

@@ -14,7 +14,18 @@ import yaml
 from . import distributed as dist
 from .io import write_bytes, write_json, write_text
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "pyplot"]
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display on servers, imported only when a
+    figure is drawn: importing it costs start-up time)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 class RunDir:

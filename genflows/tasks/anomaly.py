@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .. import distributed as dist
 from ..data import anomaly_split, load_dataset
 from ..metrics import auprc
-from ..output import RunDir
+from ..output import RunDir, pyplot
 from .common import prepare, sample_batched, train
 
 __all__ = ["anomaly_scores", "run", "HEADLINE"]
@@ -70,10 +70,7 @@ def anomaly_scores(
 
 
 def _pr_figure(precision, recall, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot(recall, precision)

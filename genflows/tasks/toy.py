@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from ..output import RunDir
+from ..output import RunDir, pyplot
 from ..rng import seeded
 from ..toy import mmd as toy_mmd
 from ..toy import sample_toy
@@ -32,11 +32,7 @@ def _grid_density(fn, lim: float, n: int = 120) -> torch.Tensor:
 
 
 def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tensor, title: str, lim: float = 4.0):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     panels = [("data", true, None)]
     if model.flow is not None:
         panels += [("q_alpha density", None, _grid_density(model.flow.log_prob, lim)), ("q_alpha samples", flow_samples, None)]
