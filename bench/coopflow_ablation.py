@@ -150,7 +150,9 @@ def main() -> None:
         m = train(model, args, runs / model)
         row = {"model": model, "fid": m["fid"], "fid_flow": m.get("fid_flow"), "fid_n": m["fid_n"], "epochs": m["epochs"],
                "n_train": m["n_train"], "train_seconds": m["train_seconds"], "fid_seconds": m.get("fid_seconds"),
-               "threads": m["torch_threads"], "mse": None, "recon_seconds": None}
+               "threads": m["torch_threads"], "mse": None, "recon_seconds": None,
+               # eval.val_fid_every: the epoch chosen by FID against held-out training images, and that curve
+               "selected_epoch": m.get("selected_epoch"), "val_fid": {h["epoch"]: h["val_fid"] for h in m["history"] if "val_fid" in h}}
         if model != "flow":  # the flow alone is invertible: its reconstruction is exact, nothing to compare
             grid = [reconstruct(runs / model, args.n_recon, args.threads, lr, args.invert_iters, args.invert_starts) for lr in args.invert_lr]
             r = min(grid, key=lambda g: g["mse"])  # the paper gives no step size: each model at its best lr of one grid
@@ -180,11 +182,16 @@ def main() -> None:
              "Paper: CIFAR-10, FID of 50 000 samples (Table 6), MSE of 1000 images (Table 7).", "",
              "| model | FID (ours) | FID of its flow q_α | reconstruction MSE (ours) | MSE by x̂ lr | paper FID | paper MSE | epochs | train s | recon s (one lr) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    selecting = any(r["selected_epoch"] for r in rows)
+    if selecting:  # model selection by validation FID: say which epoch each model is
+        lines[-2] = lines[-2][:-1] + " selected epoch (validation FID by epoch) |"
+        lines[-1] += "---|"
     for r in rows:
         p = PAPER[r["model"]]
         by_lr = ", ".join(f"{lr}: {v:.4f}" for lr, v in r.get("mse_by_lr", {}).items()) or "–"
         lines.append(f"| {r['model']} | {f(r['fid'])} | {f(r['fid_flow'])} | {f(r['mse'], 4)} | {by_lr} | {f(p['fid'])} | {f(p['mse'], 4)} "
-                     f"| {r['epochs']} | {r['train_seconds']:.0f} | {f(r['recon_seconds'], 0)} |")
+                     f"| {r['epochs']} | {r['train_seconds']:.0f} | {f(r['recon_seconds'], 0)} |"
+                     + (f" {r['selected_epoch']} ({', '.join(f'{e}: {v:.1f}' for e, v in r['val_fid'].items())}) |" if selecting else ""))
     write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
     curves = {r["model"]: r["mse_curve"] for r in rows if r.get("mse_curve")}
     if curves:

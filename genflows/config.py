@@ -249,16 +249,23 @@ class EvalConfig:
     invert_iters: int = 200  # data-space models: Adam steps on x_hat (CoopFlow Sec. 5.3 / A.8: 200)
     invert_lr: float = 0.01  # their learning rate (pixels in [-1, 1])
     invert_starts: int = 1  # starting points drawn per image, the best by F_theta's error kept (paper: 1)
+    # Model selection by validation FID: from epoch val_fid_from on, every val_fid_every epochs (and
+    # at the last), FID of val_fid_n samples against the last val_fid_n *training* images (never
+    # trained on, never the test set); the run's model is then the epoch with the lowest (0: off).
+    val_fid_every: int = 0
+    val_fid_n: int = 500
+    val_fid_from: int = 1
 
     def validate(self) -> None:
-        for k in ("n_test", "refine_steps", "fid_n"):
+        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every"):
             _check(getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
-        for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts"):
+        for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts", "val_fid_from"):
             _check(getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")
         _check(self.interp_points >= 2, f"eval.interp_points must be >= 2, got {self.interp_points}")
         _check(self.step_size > 0, f"eval.step_size must be > 0, got {self.step_size}")
         _check(self.invert_lr > 0, f"eval.invert_lr must be > 0, got {self.invert_lr}")
         _check(self.fid_n != 1, "eval.fid_n must be 0 (off) or >= 2")
+        _check(self.val_fid_n >= 2, f"eval.val_fid_n must be >= 2, got {self.val_fid_n}")
 
 
 @dataclass
@@ -314,6 +321,9 @@ class RunConfig:
         is_toy = len(shape) == 1
         _check(not is_toy or self.task == "toy", f"dataset '{self.data.name}' is 2-D toy data: use --task toy")
         _check(is_toy or self.task != "toy", f"task 'toy' needs 2-D toy data (--data spiral, moons, 8gaussians, checkerboard), not '{self.data.name}'")
+        _check(not self.eval.val_fid_every or self.task in ("generation", "reconstruction", "inpainting", "interpolation"),
+               f"eval.val_fid_every (model selection by validation FID) applies to the generation, reconstruction, inpainting "
+               f"and interpolation tasks, not '{self.task}'")
         if not is_toy:
             side = min(shape[1:])
             _check(self.mask.size is None or self.mask.size < side,

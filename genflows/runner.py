@@ -133,6 +133,10 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     task = TASKS[cfg.task]
     if hasattr(task, "check"):
         task.check(cfg)
+    if cfg.eval.val_fid_every:  # model selection by FID, in whichever task trains: its weights must be there
+        from .tasks.common import check_fid
+
+        check_fid(cfg)
     dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
     if not existing:
         RunDir(root).config(to_dict(cfg))
@@ -173,14 +177,18 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     return summary
 
 
-def load_model(run_dir: str | Path, checkpoint: str = "checkpoint.pt", device: str = "cpu"):
-    """The config and trained model of a run folder (``checkpoint`` may name a per-epoch file)."""
+def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str = "cpu"):
+    """The config and trained model of a run folder. ``checkpoint`` may name a per-epoch file; by
+    default the run's model: ``checkpoint-best.pt`` when the run selected an epoch by validation
+    FID (``eval.val_fid_every``), else the last epoch's ``checkpoint.pt``."""
     from .data import DATASETS
     from .registry import build_model
 
     run_dir = Path(run_dir)
     cfg = from_dict(RunConfig, read_yaml(run_dir / "config.yaml"))
     cfg.validate()
+    if checkpoint is None:
+        checkpoint = "checkpoint-best.pt" if cfg.eval.val_fid_every else "checkpoint.pt"
     model = build_model(cfg, DATASETS[cfg.data.name].shape)
     state = load_checkpoint(run_dir / checkpoint)
     try:

@@ -70,6 +70,10 @@ class Trainer:
         self.iteration = 0
         self.history: list[dict] = []
         self.best: float | None = None
+        self.best_epoch: int | None = None
+        # (record key, "min" | "max"): the metric that picks checkpoint-best.pt; epochs whose
+        # record lacks it are never best. None: highest track_auprc, else lowest training loss.
+        self.select: tuple[str, str] | None = None
         self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun
         self.amp = bool(getattr(cfg, "amp", False))
 
@@ -210,10 +214,15 @@ class Trainer:
                     self.optimizer.state.pop(p, None)
 
     def _is_best(self, record: dict) -> bool:
-        # Highest tracked AUPRC when the task tracks one, else lowest training loss.
-        value = record["track_auprc"] if "track_auprc" in record else -record["loss"]
+        if self.select is not None:
+            key, mode = self.select
+            if key not in record:
+                return False
+            value = record[key] if mode == "max" else -record[key]
+        else:
+            value = record["track_auprc"] if "track_auprc" in record else -record["loss"]
         if self.best is None or value > self.best:
-            self.best = value
+            self.best, self.best_epoch = value, record["epoch"]
             return True
         return False
 
@@ -235,6 +244,7 @@ class Trainer:
             "iteration": self.iteration,
             "history": self.history,
             "best": self.best,
+            "best_epoch": self.best_epoch,
             "rng": get_rng_state(),
             "data_generator": self.data_generator.get_state(),
         }
@@ -247,6 +257,7 @@ class Trainer:
         self.iteration = state["iteration"]
         self.history = list(state.get("history", []))
         self.best = state.get("best")
+        self.best_epoch = state.get("best_epoch")
         if "rng" in state:
             set_rng_state(state["rng"])
         if dist.rank() > 0:  # the checkpoint holds rank 0's streams; other ranks draw their own

@@ -91,6 +91,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     seed = cfg.train.seed
 
     model, trainer = prepare(cfg, out, progress, device, log)
+    if acfg.track_every:  # checkpoint-best.pt: the tracked epoch with the highest AUPRC
+        trainer.select = ("track_auprc", "max")
     train_x = split.train
 
     # Fixed test subset for AUPRC-per-epoch tracking (same images every epoch).

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .. import distributed as dist
 from ..data import DATASETS, load_split
+from ..errors import GenflowsError
 from ..io import load_checkpoint
 from ..output import RunDir
 from ..registry import build_model
@@ -68,10 +69,52 @@ def train(
 
 
 def fit(cfg, out: RunDir, train_x: torch.Tensor, progress: bool = False, device: torch.device | str = "cpu", log=None):
-    """:func:`prepare` then :func:`train`: (model, trainer, history, train_seconds)."""
+    """:func:`prepare` then :func:`train`: (model, trainer, history, train_seconds). With
+    ``eval.val_fid_every`` the model returned is the epoch of lowest validation FID
+    (:func:`validation_fid_hook`), which ``trainer.best_epoch`` names."""
     model, trainer = prepare(cfg, out, progress, device, log)
-    history, secs = train(cfg, trainer, out, train_x, log=log)
+    hook = validation_fid_hook(cfg, trainer, train_x, log) if cfg.eval.val_fid_every else None
+    history, secs = train(cfg, trainer, out, train_x, on_epoch_end=hook, log=log)
+    if hook is not None and trainer.best_epoch != trainer.epoch:
+        model.load_state_dict(load_checkpoint(out.file("checkpoint-best.pt"))["model"])
+        if log:
+            log(f"model selected by validation FID: epoch {trainer.best_epoch} of {trainer.epoch}")
     return model, trainer, history, secs
+
+
+def validation_images(cfg, n: int, n_train_used: int) -> torch.Tensor:
+    """The last ``n`` images of the training split: held out from training (which uses the first
+    ``data.train_size``) and from the test set, so model selection never sees either."""
+    train, _ = load_split(cfg.data.name, cfg.data.root, cfg.data.download)
+    if DATASETS[cfg.data.name].kind == "toy":
+        raise GenflowsError("eval.val_fid_every needs image data (FID); set it to 0 for 2-D data")
+    if n_train_used + n > train.shape[0]:
+        raise GenflowsError(
+            f"eval.val_fid_every holds out the last eval.val_fid_n = {n} of {train.shape[0]} training images: "
+            f"set data.train_size <= {train.shape[0] - n} (now {n_train_used})"
+        )
+    return train[-n:].contiguous()
+
+
+def validation_fid_hook(cfg, trainer: Trainer, train_x: torch.Tensor, log=None) -> Callable[[int, dict], dict | None]:
+    """``on_epoch_end`` that records ``val_fid`` (model samples vs held-out training images) from
+    epoch ``eval.val_fid_from`` on, every ``eval.val_fid_every`` epochs and at the last, and makes
+    the trainer keep the epoch with the lowest as ``checkpoint-best.pt``: early stopping by a
+    sample-quality metric, the same rule for every model compared."""
+    e = cfg.eval
+    val_x = validation_images(cfg, e.val_fid_n, train_x.shape[0])
+    last = cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+    trainer.select = ("val_fid", "min")
+
+    def hook(epoch: int, record: dict) -> dict | None:
+        if epoch < e.val_fid_from or ((epoch - e.val_fid_from) % e.val_fid_every and epoch != last):
+            return None
+        r = model_fid(trainer.model, val_x, e.val_fid_n, seed=cfg.train.seed, batch_size=e.batch_size)
+        if log:
+            log(f"epoch {epoch}: validation FID {r['fid']:.2f} (N = {r['fid_n']}, {r['fid_seconds']:.0f}s)")
+        return {"val_fid": r["fid"], "val_fid_seconds": r["fid_seconds"]}
+
+    return hook
 
 
 def _amortized(model) -> bool:
@@ -195,8 +238,9 @@ def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500, method: 
 
 
 def check_fid(cfg) -> None:
-    """Fail before training when FID is asked for (``eval.fid_n``) and its weights are not installed."""
-    if cfg.eval.fid_n:
+    """Fail before training when FID is asked for (``eval.fid_n``, ``eval.val_fid_every``) and its
+    weights are not installed."""
+    if cfg.eval.fid_n or cfg.eval.val_fid_every:
         from ..fid import weights_path
 
         weights_path()

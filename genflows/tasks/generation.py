@@ -34,6 +34,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "fid_flow": None,  # CoopFlow: FID of its flow q_alpha's samples alone
         "epochs": len(history),
         "iterations": trainer.iteration,
+        "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
         "torch_threads": torch.get_num_threads(),

@@ -56,6 +56,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "inference": how,
         "epochs": len(history),
         "iterations": trainer.iteration,
+        "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "train_seconds": train_seconds,
         "torch_threads": torch.get_num_threads(),
         "history": history,

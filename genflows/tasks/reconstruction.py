@@ -51,6 +51,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         **({"mse_curve": curve} if curve else {}),  # (optimisation step, mean per-pixel MSE)
         "epochs": len(history),
         "iterations": trainer.iteration,
+        "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
         "eval_seconds": secs,
