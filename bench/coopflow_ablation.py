@@ -184,7 +184,7 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|---|"]
     selecting = any(r["selected_epoch"] for r in rows)
     if selecting:  # model selection by validation FID: say which epoch each model is
-        lines[-2] = lines[-2][:-1] + " selected epoch (validation FID by epoch) |"
+        lines[-2] += " selected epoch (validation FID by epoch) |"
         lines[-1] += "---|"
     for r in rows:
         p = PAPER[r["model"]]
