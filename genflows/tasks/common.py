@@ -75,7 +75,7 @@ def fit(cfg, out: RunDir, train_x: torch.Tensor, progress: bool = False, device:
     model, trainer = prepare(cfg, out, progress, device, log)
     hook = validation_fid_hook(cfg, trainer, train_x, log) if cfg.eval.val_fid_every else None
     history, secs = train(cfg, trainer, out, train_x, on_epoch_end=hook, log=log)
-    if hook is not None and trainer.best_epoch != trainer.epoch:
+    if hook is not None and trainer.best_epoch not in (None, trainer.epoch):
         model.load_state_dict(load_checkpoint(out.file("checkpoint-best.pt"))["model"])
         if log:
             log(f"model selected by validation FID: epoch {trainer.best_epoch} of {trainer.epoch}")
@@ -98,7 +98,7 @@ def validation_images(cfg, n: int, n_train_used: int) -> torch.Tensor:
 
 def validation_fid_hook(cfg, trainer: Trainer, train_x: torch.Tensor, log=None) -> Callable[[int, dict], dict | None]:
     """``on_epoch_end`` that records ``val_fid`` (model samples vs held-out training images) from
-    epoch ``eval.val_fid_from`` on, every ``eval.val_fid_every`` epochs and at the last, and makes
+    epoch ``eval.val_fid_from`` on, every ``eval.val_fid_every`` epochs, and always at the last; makes
     the trainer keep the epoch with the lowest as ``checkpoint-best.pt``: early stopping by a
     sample-quality metric, the same rule for every model compared."""
     e = cfg.eval
@@ -107,7 +107,8 @@ def validation_fid_hook(cfg, trainer: Trainer, train_x: torch.Tensor, log=None) 
     trainer.select = ("val_fid", "min")
 
     def hook(epoch: int, record: dict) -> dict | None:
-        if epoch < e.val_fid_from or ((epoch - e.val_fid_from) % e.val_fid_every and epoch != last):
+        # The last epoch is always scored, so a run shorter than val_fid_from still has a model.
+        if epoch != last and (epoch < e.val_fid_from or (epoch - e.val_fid_from) % e.val_fid_every):
             return None
         r = model_fid(trainer.model, val_x, e.val_fid_n, seed=cfg.train.seed, batch_size=e.batch_size)
         if log:

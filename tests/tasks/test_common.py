@@ -59,6 +59,13 @@ def test_the_epoch_of_lowest_validation_fid_is_the_runs_model(tmp_path, monkeypa
     assert not torch.equal(_params(model), torch.cat([v.flatten() for k, v in last["model"].items() if k in dict(model.named_parameters())]))
 
 
+def test_a_run_shorter_than_val_fid_from_scores_its_last_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "model_fid", lambda model, val_x, n, **kw: {"fid": 5.0, "fid_n": n, "fid_seconds": 0.0})
+    m = _run(_cfg(*TINY, "train.epochs=2", "eval.val_fid_every=1", "eval.val_fid_from=15"), tmp_path)
+    assert [h.get("val_fid") for h in m["history"]] == [None, 5.0] and m["selected_epoch"] == 2
+    assert load_checkpoint(tmp_path / "checkpoint-best.pt")["epoch"] == 2
+
+
 def test_without_selection_the_last_epoch_is_the_model(tmp_path):
     m = _run(_cfg(*TINY[:3]), tmp_path)
     assert m["selected_epoch"] is None and all("val_fid" not in h for h in m["history"])
