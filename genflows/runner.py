@@ -187,8 +187,9 @@ def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str =
     run_dir = Path(run_dir)
     cfg = from_dict(RunConfig, read_yaml(run_dir / "config.yaml"))
     cfg.validate()
-    if checkpoint is None:
-        checkpoint = "checkpoint-best.pt" if cfg.eval.val_fid_every else "checkpoint.pt"
+    if checkpoint is None:  # checkpoint-best.pt is missing only when no epoch was scored (train.max_iters)
+        selected = cfg.eval.val_fid_every and (run_dir / "checkpoint-best.pt").is_file()
+        checkpoint = "checkpoint-best.pt" if selected else "checkpoint.pt"
     model = build_model(cfg, DATASETS[cfg.data.name].shape)
     state = load_checkpoint(run_dir / checkpoint)
     try:

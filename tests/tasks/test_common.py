@@ -66,6 +66,15 @@ def test_a_run_shorter_than_val_fid_from_scores_its_last_epoch(tmp_path, monkeyp
     assert load_checkpoint(tmp_path / "checkpoint-best.pt")["epoch"] == 2
 
 
+def test_a_run_cut_by_max_iters_before_any_check_keeps_its_last_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "model_fid", lambda *a, **k: pytest.fail("no epoch is due for a check"))
+    m = _run(_cfg(*TINY, "train.max_iters=1", "eval.val_fid_every=1", "eval.val_fid_from=3"), tmp_path)
+    assert m["epochs"] == 1 and m["selected_epoch"] is None
+    _, model = load_model(tmp_path)
+    last = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
+    assert all(torch.equal(p, last[k]) for k, p in model.state_dict().items())
+
+
 def test_without_selection_the_last_epoch_is_the_model(tmp_path):
     m = _run(_cfg(*TINY[:3]), tmp_path)
     assert m["selected_epoch"] is None and all("val_fid" not in h for h in m["history"])
