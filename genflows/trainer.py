@@ -71,8 +71,9 @@ class Trainer:
         self.history: list[dict] = []
         self.best: float | None = None
         self.best_epoch: int | None = None
-        # (record key, "min" | "max"): the metric that picks checkpoint-best.pt; epochs whose
-        # record lacks it are never best. None: highest track_auprc, else lowest training loss.
+        # (record key, "min" | "max"): the metric that picks checkpoint-best.pt (tasks set it: anomaly
+        # its tracked AUPRC, fit its validation FID); epochs whose record lacks it are never best.
+        # None: the lowest training loss.
         self.select: tuple[str, str] | None = None
         self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun
         self.amp = bool(getattr(cfg, "amp", False))
@@ -220,7 +221,7 @@ class Trainer:
                 return False
             value = record[key] if mode == "max" else -record[key]
         else:
-            value = record["track_auprc"] if "track_auprc" in record else -record["loss"]
+            value = -record["loss"]
         if self.best is None or value > self.best:
             self.best, self.best_epoch = value, record["epoch"]
             return True

@@ -21,7 +21,7 @@ from ..rng import seeded
 from ..trainer import Trainer
 
 __all__ = [
-    "run_data", "prepare", "train", "fit", "decode", "infer_batched", "reconstruct_batched", "sample_batched", "model_fid",
+    "run_data", "prepare", "n_epochs", "train", "fit", "decode", "infer_batched", "reconstruct_batched", "sample_batched", "model_fid",
     "describe_inference", "data_space",
 ]
 
@@ -49,6 +49,11 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
     return model, trainer
 
 
+def n_epochs(cfg) -> int:
+    """The epochs a run trains: ``train.epochs``, else the dataset's default."""
+    return cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+
+
 def train(
     cfg,
     trainer: Trainer,
@@ -62,7 +67,7 @@ def train(
     the seconds summed per epoch so a resumed run reports its whole training time
     (evaluation hooks excluded)."""
     device = next(trainer.model.parameters()).device
-    epochs = cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+    epochs = n_epochs(cfg)
     history = trainer.fit(train_x.to(device), epochs, on_epoch_end=on_epoch_end, checkpoint=out.file("checkpoint.pt"), log=log,
                           masks=None if masks is None else masks.to(device))
     return history, sum(h["seconds"] for h in history)
@@ -85,9 +90,7 @@ def fit(cfg, out: RunDir, train_x: torch.Tensor, progress: bool = False, device:
 def validation_images(cfg, n: int, n_train_used: int) -> torch.Tensor:
     """The last ``n`` images of the training split: held out from training (which uses the first
     ``data.train_size``) and from the test set, so model selection never sees either."""
-    train, _ = load_split(cfg.data.name, cfg.data.root, cfg.data.download)
-    if DATASETS[cfg.data.name].kind == "toy":
-        raise GenflowsError("eval.val_fid_every needs image data (FID); set it to 0 for 2-D data")
+    train, _ = load_split(cfg.data.name, cfg.data.root, cfg.data.download)  # 2-D data: refused by RunConfig.validate
     if n_train_used + n > train.shape[0]:
         raise GenflowsError(
             f"eval.val_fid_every holds out the last eval.val_fid_n = {n} of {train.shape[0]} training images: "
@@ -103,7 +106,7 @@ def validation_fid_hook(cfg, trainer: Trainer, train_x: torch.Tensor, log=None) 
     sample-quality metric, the same rule for every model compared."""
     e = cfg.eval
     val_x = validation_images(cfg, e.val_fid_n, train_x.shape[0])
-    last = cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+    last = n_epochs(cfg)
     trainer.select = ("val_fid", "min")
 
     def hook(epoch: int, record: dict) -> dict | None:
