@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz"]
+__all__ = ["Generator", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz"]
 
 
 class Generator(nn.Module):
@@ -36,6 +36,35 @@ class Generator(nn.Module):
             n_vis = x[0].numel()
         sq = diff.flatten(1).pow(2).sum(1)
         return -sq / (2 * self.sigma**2) - n_vis * math.log(self.sigma * math.sqrt(2 * math.pi))
+
+
+class PatchConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution whose kernel equals its stride (no padding), computed as one
+    matrix product: each input pixel writes its own k x k output patch, so
+    ``y[b, o, k*i + p, k*j + q] = sum_c x[b, c, i, j] W[c, o, p, q] + bias[o]``.
+
+    Same parameters and result as :class:`torch.nn.ConvTranspose2d` (up to float rounding); the
+    generic transposed-convolution kernel was 1.6-2.5x slower for these shapes on CPUs, in the
+    forward and input-gradient passes that every Langevin step runs.
+
+    >>> m = PatchConvTranspose2d(8, 4, 2, 2)
+    >>> x = torch.randn(3, 8, 5, 5)
+    >>> torch.allclose(m(x), nn.ConvTranspose2d.forward(m, x), atol=1e-6)
+    True
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
+        if kernel_size != stride:
+            raise ValueError(f"PatchConvTranspose2d needs kernel_size == stride, got {kernel_size} and {stride}")
+        super().__init__(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        k = self.stride[0]
+        o = self.out_channels
+        y = x.permute(0, 2, 3, 1).reshape(b * h * w, c) @ self.weight.reshape(c, o * k * k)
+        y = y.view(b, h, w, o, k, k).permute(0, 3, 1, 4, 2, 5).reshape(b, o, h * k, w * k)
+        return y + self.bias.view(1, o, 1, 1)
 
 
 class ConvGenerator(Generator):
@@ -64,10 +93,10 @@ class ConvGenerator(Generator):
             nn.BatchNorm1d(channels * (h // 4) * (w // 4)),
             nn.ReLU(),
             nn.Unflatten(1, self.start),
-            nn.ConvTranspose2d(channels, channels // 2, 2, 2),
+            PatchConvTranspose2d(channels, channels // 2, 2, 2),
             nn.BatchNorm2d(channels // 2),
             nn.ReLU(),
-            nn.ConvTranspose2d(channels // 2, c, 2, 2),
+            PatchConvTranspose2d(channels // 2, c, 2, 2),
             nn.Tanh(),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -29,6 +31,11 @@ class Prior(nn.Module):
     def sample(self, n: int) -> torch.Tensor:
         """``n`` samples, shape (n, nz)."""
         raise NotImplementedError
+
+    def chain_log_prob(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """:meth:`log_prob` for a Langevin chain, during which the parameters stay fixed: a prior
+        may precompute what depends on its parameters alone (call it after freezing them)."""
+        return self.log_prob
 
     def grad_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """grad_z log p(z) by autograd (z is not modified)."""

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from ..flows import build_transform, quiet_nflows
+from ..flows import build_transform, frozen_evaluator, quiet_nflows
 from .base import Prior
 
 __all__ = ["FlowPrior"]
@@ -36,8 +36,15 @@ class FlowPrior(Prior):
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         # Eq. (5): log q0(z0) + sum_l log|det dz_{l-1}/dz_l|, one pass of f^{-1}.
-        u, logabsdet = self.transform(z)
+        return self._eq5(*self.transform(z))
+
+    def _eq5(self, u: torch.Tensor, logabsdet: torch.Tensor) -> torch.Tensor:
         return -0.5 * (u * u).sum(1) - 0.5 * self.nz * math.log(2 * math.pi) + logabsdet
+
+    def chain_log_prob(self):
+        # The flow's weights are fixed for a whole chain: build its LU weights once per chain.
+        fast = frozen_evaluator(self.transform)
+        return self.log_prob if fast is None else lambda z: self._eq5(*fast(z))
 
     def sample(self, n: int) -> torch.Tensor:
         # Eq. (1): ancestral sampling z = f_alpha(z0), z0 ~ q0.
