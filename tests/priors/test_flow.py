@@ -79,3 +79,45 @@ def test_learning_raises_likelihood_of_posterior_samples():
         prior.learning_loss(data).backward()
         opt.step()
     assert prior.log_prob(data).mean().item() > before + 0.5
+
+
+def _float_prior():
+    prior = _prior(nz=20).float()
+    prior.train()
+    prior.transform(torch.randn(100, 20) * 2 + 1)  # data-dependent actnorm, as the first chain does
+    return prior.requires_grad_(False)
+
+
+def test_chain_log_prob_equals_log_prob_in_float32():
+    prior = _float_prior()
+    fast = prior.chain_log_prob()
+    assert fast != prior.log_prob  # the cached path is taken for the coupling flow
+    z = (torch.randn(200, 20) * 1.5).requires_grad_(True)
+    a, b = prior.log_prob(z), fast(z)
+    (ga,) = torch.autograd.grad(a.sum(), z)
+    (gb,) = torch.autograd.grad(b.sum(), z)
+    assert torch.allclose(b, a, rtol=1e-6, atol=1e-6 * a.abs().max().item())
+    assert torch.allclose(gb, ga, rtol=1e-6, atol=1e-6 * ga.abs().max().item())
+
+
+def test_chain_log_prob_falls_back_where_no_shortcut_applies():
+    for transform in ("maf", "spline"):
+        prior = _prior(transform=transform)
+        assert prior.chain_log_prob() == prior.log_prob
+    fresh = FlowPrior(4, depth=2, hidden=8)  # actnorm not initialised yet: it must see the batch
+    assert fresh.chain_log_prob() == fresh.log_prob
+
+
+def test_posterior_chain_unchanged_by_the_cached_prior():
+    from genflows.generators import ConvGenerator
+    from genflows.inference import LangevinInference
+
+    prior = _float_prior()
+    torch.manual_seed(1)
+    gen = ConvGenerator(20, (1, 8, 8), hidden=32, channels=8).eval()
+    x, z0 = torch.rand(50, 1, 8, 8) * 2 - 1, torch.randn(50, 20)
+    inf = LangevinInference(n_steps=100, noise=False)
+    fast = inf(prior, gen, x, z0=z0)
+    prior.chain_log_prob = lambda: prior.log_prob  # today's nflows path
+    slow = inf(prior, gen, x, z0=z0)
+    assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-6 * slow.abs().max().item())
