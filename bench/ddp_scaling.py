@@ -33,7 +33,7 @@ def _port() -> int:
 def one(procs: int, threads: int, args, out: Path) -> float:
     run = ["-m", "genflows", "run", "lfbm-mcmc", "--task", "reconstruction", "--data", "mnist", "--data-root", args.data_root,
            "--epochs", "1", "--threads", str(threads), "--device", "cpu", "--out", str(out), "--no-progress",
-           "--set", f"data.train_size={args.train_size}", "--set", "inference.autocast=true", "--set", "train.lr=1e-3",
+           "--set", f"data.train_size={args.train_size}", "--set", "inference.autocast=auto", "--set", "train.lr=1e-3",
            "--set", "eval.n_test=100", "--set", "eval.steps=10", "--set", "eval.fid_n=0"]
     if procs > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_port", str(_port())] + run

@@ -42,7 +42,7 @@ BUDGETS = {
     # digits, minutes on 2 cores for all models and digits.
     "quick": {"data": "digits", "seeds": 2, "overrides": ["train.epochs=20", "anomaly.score_steps=100", "anomaly.score_checkpoints=[50]"]},
     # The MNIST protocol with the measured schedule (configs/lfbm-mcmc-mnist.yaml).
-    "full": {"data": "mnist", "seeds": 3, "overrides": ["train.epochs=4", "train.lr=1e-3", "inference.autocast=true", "anomaly.score_steps=30",
+    "full": {"data": "mnist", "seeds": 3, "overrides": ["train.epochs=4", "train.lr=1e-3", "inference.autocast=auto", "anomaly.score_steps=30",
                                                         "anomaly.score_checkpoints=[20,25]"]},
 }
 
@@ -145,7 +145,7 @@ TASK_BUDGETS = {
                                                           "eval.n_test=360", "eval.fid_n=0"]},
     # MNIST at CPU scale (about 35 min for the recovery table, 10 for the other two, on 2 cores): the first 5000 training
     # images, 3 epochs, 50-step evaluation chains on 500 images, FID on 250 samples vs 250 test images.
-    "full": {"data": "mnist", "seeds": 1, "overrides": ["data.train_size=5000", "train.epochs=3", "train.lr=1e-3", "inference.autocast=true",
+    "full": {"data": "mnist", "seeds": 1, "overrides": ["data.train_size=5000", "train.epochs=3", "train.lr=1e-3", "inference.autocast=auto",
                                                         "eval.steps=50", "eval.n_test=500", "eval.fid_n=250"]},
 }
 TASK_MODELS = {"reconstruction": ["abp", "lebm", "lfbm-mcmc", "lfbm-vae"], "inpainting": ["lfbm-mcmc", "lfbm-vae"],

@@ -35,6 +35,7 @@ def test_yaml_file_then_flags(tmp_path):
         (["prior.kind=nosuch"], "unknown prior"),
         (["inference.kind=vae", "prior.kind=ebm"], "invalid pair"),
         (["train"], "key=value"),
+        (["inference.autocast=sometimes"], "inference.autocast must be true, false or auto"),
     ],
 )
 def test_bad_config_is_one_line_error(overrides, message):

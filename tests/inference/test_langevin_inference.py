@@ -52,3 +52,28 @@ def test_bfloat16_autocast_chain_stays_close_to_float32():
     z16 = model.infer(x, z0=z0, noise=False)
     assert z16.dtype == torch.float32
     assert (z16 - z32).norm() / (z32 - z0).norm() < 0.1
+
+
+def test_autocast_auto_uses_bf16_only_where_it_is_fast(monkeypatch):
+    import genflows.inference.langevin as mod
+    from genflows.config import load_config
+
+    assert load_config("lfbm-mcmc", overrides=["inference.autocast=auto"]).inference.autocast == "auto"
+    model = _model()
+    model.inference.autocast = "auto"
+    x, z0 = torch.rand(8, 1, 8, 8) * 2 - 1, torch.randn(8, 6)
+    seen = []
+    real = mod.torch.autocast
+
+    def spy(device_type, dtype=None, enabled=True):
+        seen.append(enabled)
+        return real(device_type, dtype=dtype, enabled=enabled)
+
+    monkeypatch.setattr(mod.torch, "autocast", spy)
+    for fast in (False, True):  # a CPU without, then with, native bf16
+        monkeypatch.setattr(mod, "bf16_helps", lambda device, fast=fast: fast)
+        seen.clear()
+        model.infer(x, z0=z0, n_steps=2, noise=False)
+        assert seen == [fast, fast] and model.inference.uses_bf16("cpu") is fast
+    model.inference.autocast = False
+    assert not model.inference.uses_bf16("cuda")
