@@ -10,6 +10,11 @@ of the CoopFlow paper with U = -f_theta(x). ``s`` is the reference codes' step s
 The loop is the hot path: it updates ``x`` in place under ``no_grad`` (no new leaf per step),
 reuses one noise buffer, and checks finiteness on device, syncing with the host once per chain.
 
+Inside :func:`watch_chains` every chain also reports a :class:`ChainStats`: its mean energy at the
+first and last step (read from the per-step sums the loop keeps anyway) and its mean displacement
+||x_K - x_0||, all as detached device tensors. Nothing is synced and nothing extra is computed
+outside the block, so training logs chain health on its logging iterations only.
+
 Example::
 
     >>> x = langevin(lambda x: 0.5 * (x * x).sum(1), torch.full((4, 2), 3.0), n_steps=200, step_size=0.3, noise=False)
@@ -20,16 +25,48 @@ Example::
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 from torch import nn
 
 from .errors import DivergenceError
 
-__all__ = ["langevin", "frozen"]
+__all__ = ["langevin", "frozen", "ChainStats", "watch_chains"]
 
 Energy = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ChainStats(NamedTuple):
+    """One chain's health, as detached 0-d tensors on the chain's device (the caller syncs them
+    when it logs): a chain that does not lower its energy, or barely moves, is not mixing."""
+
+    what: str  # the chain's name ("posterior z", "EBM prior z", "Langevin-flow x")
+    n_steps: int
+    energy_first: torch.Tensor  # mean per-example energy U(x_0), evaluated at step 1
+    energy_last: torch.Tensor  # mean per-example energy U(x_{K-1}), evaluated at step K
+    displacement: torch.Tensor  # mean per-example ||x_K - x_0||_2
+
+
+# Open watch_chains() blocks (innermost last); a chain reports to every open one.
+_WATCHERS: list[list[ChainStats]] = []
+
+
+@contextlib.contextmanager
+def watch_chains(enabled: bool = True) -> Iterator[list[ChainStats]]:
+    """Collect a :class:`ChainStats` for every chain run inside the block (in order), e.g. around
+    one training step. ``enabled=False`` yields an empty list and leaves chains untouched, so a
+    caller can wrap every step and pay only on the steps it logs."""
+    found: list[ChainStats] = []
+    if not enabled:
+        yield found
+        return
+    _WATCHERS.append(found)
+    try:
+        yield found
+    finally:
+        # By identity: list.remove compares by ==, and two blocks that saw no chain are equal.
+        del _WATCHERS[next(i for i, w in enumerate(_WATCHERS) if w is found)]
 
 
 @contextlib.contextmanager
@@ -70,6 +107,7 @@ def langevin(
     ``noise_scale`` multiplies the diffusion term (CoopFlow's decaying noise, its Eq. 10).
 
     ``record``: step counts k at which to keep a copy of x_k; then returns ``(x, {k: x_k})``.
+    Inside :func:`watch_chains` the chain's :class:`ChainStats` are reported there.
     Raises :class:`DivergenceError` naming the first step whose energy or state is not finite.
     """
     half = 0.5 * step_size * step_size
@@ -99,6 +137,14 @@ def langevin(
             if k + 1 in record:
                 snaps[k + 1] = x.detach().clone()
     out = x.detach()
+    if _WATCHERS and n_steps > 0:
+        # Device-side only: two reads of the energy sums the loop keeps anyway and one norm per chain.
+        b = max(x0.shape[0], 1) if x0.dim() else 1
+        step = out - x0.detach()
+        moved = step.flatten(1).norm(dim=1).mean() if x0.dim() > 1 else step.abs().mean()
+        stats = ChainStats(what, n_steps, sums[0].detach() / b, sums[n_steps - 1].detach() / b, moved.detach())
+        for w in _WATCHERS:
+            w.append(stats)
     finite = torch.isfinite(sums[:n_steps])
     bad = -1
     if not bool(finite.all() & torch.isfinite(out).all()):  # the chain's one host sync

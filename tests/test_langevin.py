@@ -53,3 +53,35 @@ def test_frozen_stops_param_grads_and_batchnorm_updates_then_restores():
     assert all(p.requires_grad for p in net.parameters())
     net(torch.randn(16, 2) + 3)
     assert not torch.equal(net[1].running_mean, before)
+
+
+def test_watch_chains_reports_first_and_last_energy_and_displacement():
+    from genflows.langevin import watch_chains
+
+    energy = lambda x: 0.5 * (x * x).sum(1)  # noqa: E731
+    x0 = torch.tensor([[3.0, 4.0], [0.0, 2.0]])
+    with watch_chains() as chains:
+        x = langevin(energy, x0, n_steps=5, step_size=0.5, noise=False, what="test chain")
+    (c,) = chains
+    assert c.what == "test chain" and c.n_steps == 5
+    assert c.energy_first.item() == pytest.approx(energy(x0).mean().item())  # 0.5 * (25 + 4) / 2
+    # Noise-free on a quadratic: each step scales x by (1 - s^2 / 2); step K's energy is at x_{K-1}.
+    x4 = x0 * (1 - 0.125) ** 4
+    assert c.energy_last.item() == pytest.approx(energy(x4).mean().item(), rel=1e-5)
+    assert c.displacement.item() == pytest.approx((x - x0).norm(dim=1).mean().item(), rel=1e-6)
+    assert c.energy_first.device == x0.device and not c.energy_first.requires_grad
+
+
+def test_chains_outside_a_watch_block_or_in_a_disabled_one_report_nothing():
+    from genflows.langevin import _WATCHERS, watch_chains
+
+    energy = lambda x: 0.5 * (x * x).sum(1)  # noqa: E731
+    with watch_chains(enabled=False) as off:
+        langevin(energy, torch.ones(3, 2), n_steps=2, step_size=0.1)
+    with watch_chains() as outer:
+        langevin(energy, torch.ones(3, 2), n_steps=2, step_size=0.1)
+        with watch_chains() as inner:
+            langevin(energy, torch.ones(3, 2), n_steps=3, step_size=0.1)
+    langevin(energy, torch.ones(3, 2), n_steps=2, step_size=0.1)
+    assert off == [] and [c.n_steps for c in outer] == [2, 3] and [c.n_steps for c in inner] == [3]
+    assert _WATCHERS == []
