@@ -63,7 +63,9 @@ def list_cmd() -> None:
 @click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="where models, data and chains live")
 @click.option("--amp", is_flag=True, default=False, help="CUDA only: bfloat16 autocast for the training loss (Langevin updates stay float32)")
-def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir, progress, device, amp):
+@click.option("--tensorboard/--no-tensorboard", default=None, help="TensorBoard event files in the run folder (default: on; watch.tensorboard)")
+def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir,
+            progress, device, amp, tensorboard):
     """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``."""
     from .config import load_config
     from .runner import run
@@ -76,8 +78,13 @@ def run_cmd(model, task, holdout, config_file, overrides, data, data_root, downl
         clash = [k for k, v in given.items() if v is not None]
         if clash:
             raise GenflowsError(f"--resume continues a run with its own config; drop {', '.join(clash)}")
-        cfg = load_config(model, extra={"out": resume_dir, **({"train": {"threads": threads}} if threads else {})})
-        run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m), resume=True)
+        extra_r: dict = {"out": resume_dir}
+        if threads:
+            extra_r["train"] = {"threads": threads}
+        if tensorboard is not None:  # watching never changes the run's numbers, so a resume may switch it
+            extra_r["watch"] = {"tensorboard": tensorboard}
+        cfg = load_config(model, extra=extra_r)
+        run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m), resume=True, watch_given=tensorboard is not None)
         return
 
     extra: dict = {}
@@ -100,6 +107,7 @@ def run_cmd(model, task, holdout, config_file, overrides, data, data_root, downl
     put("prior", "kind", prior)
     put("inference", "kind", inference)
     put("train", "amp", True if amp else None)
+    put("watch", "tensorboard", tensorboard)
     cfg = load_config(model, config_file, list(overrides), extra)
     run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m))
 

@@ -37,6 +37,7 @@ __all__ = [
     "CoopConfig",
     "EvalConfig",
     "MaskConfig",
+    "WatchConfig",
     "RunConfig",
     "from_dict",
     "to_dict",
@@ -249,6 +250,10 @@ class EvalConfig:
     completions: int = 4  # inpainting: completions per image from different z0 (Figure 2)
     interp_pairs: int = 8  # interpolation: image pairs
     interp_points: int = 10  # interpolation: points on each line, ends included
+    # Recovery: the hidden pixels' MSE every N epochs during training (always after the last). One
+    # evaluation of 1000 digits cost about 2.5x a training epoch, so N = 10 keeps it near 20 % of
+    # training; 1 draws a per-epoch curve; 0 evaluates after the last epoch only.
+    track_every: int = 10
     invert_iters: int = 200  # data-space models: Adam steps on x_hat (CoopFlow Sec. 5.3 / A.8: 200)
     invert_lr: float = 0.01  # their learning rate (pixels in [-1, 1])
     invert_starts: int = 1  # starting points drawn per image, the best by F_theta's error kept (paper: 1)
@@ -260,7 +265,7 @@ class EvalConfig:
     val_fid_from: int = 1
 
     def validate(self) -> None:
-        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every"):
+        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every", "track_every"):
             _check(getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
         for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts", "val_fid_from"):
             _check(getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")
@@ -287,6 +292,20 @@ class MaskConfig:
 
 
 @dataclass
+class WatchConfig:
+    """What a run records for watching it (TensorBoard event files, ``curves.png``). Never changes
+    the run's numbers: a run may be resumed with other values."""
+
+    tensorboard: bool = True  # event files in the run folder (rank 0 only under torchrun); --no-tensorboard
+    every: int = 10  # per-iteration scalars (losses, Langevin chain health) every N iterations; 0: per epoch only
+    images_every: int = 1  # a sample grid in the event files every N epochs; 0: none
+
+    def validate(self) -> None:
+        _check(self.every >= 0, f"watch.every must be >= 0, got {self.every}")
+        _check(self.images_every >= 0, f"watch.images_every must be >= 0, got {self.images_every}")
+
+
+@dataclass
 class RunConfig:
     model: str = "lfbm-mcmc"
     task: str = "anomaly"
@@ -301,6 +320,7 @@ class RunConfig:
     coop: CoopConfig = field(default_factory=CoopConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
 
     def validate(self) -> None:
         from .registry import MODELS

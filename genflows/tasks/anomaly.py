@@ -144,7 +144,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     }
     out.json("metrics.json", metrics)
     buf = np.stack([scores.numpy(), y.astype(np.float32)], 1)
-    out.json("scores.json", {"columns": ["score", "is_anomaly"], "test_index": split.test_index.tolist(), "rows": buf.tolist()})
+    out.json("scores.json", {"columns": ["score", "is_anomaly"], "test_index": test_index.tolist(), "rows": buf.tolist()})
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
+    trainer.watcher.anomaly(scores.numpy(), y, trainer.iteration)
     return metrics

@@ -27,10 +27,11 @@ def test_hidden_pixels_never_reach_training():
 
 
 def test_recovery_error_falls_as_training_proceeds(tmp_path):
-    cfg = load_config("lfbm-mcmc", overrides=[*QUICK, "mask.kind=pepper", "mask.fraction=0.5"])
+    cfg = load_config("lfbm-mcmc", overrides=[*QUICK, "mask.kind=pepper", "mask.fraction=0.5", "eval.track_every=1"])
     metrics = recovery.run(cfg, RunDir(tmp_path))
     curve = [h["recovery_mse"] for h in metrics["history"]]
     assert len(curve) == 10 and curve[-1] < 0.8 * curve[0], curve
+    assert curve[-1] == metrics["mse"]
     assert abs(metrics["mask"]["hidden_fraction"] - 0.5) < 0.02 and metrics["mask"]["label"] == "pepper 50%"
     for name in ("recovery.png", "samples.png", "metrics.json"):
         assert (tmp_path / name).is_file()
@@ -47,3 +48,10 @@ def test_square_masks_run_for_the_ebm_prior(tmp_path):
     metrics = recovery.run(cfg, RunDir(tmp_path))
     assert metrics["mask"]["label"] == "square 3"
     assert metrics["mask"]["hidden_fraction"] == 9 / 64
+
+
+def test_recovery_is_evaluated_every_n_epochs_and_after_the_last(tmp_path):
+    cfg = load_config("lfbm-mcmc", overrides=[*QUICK, "train.epochs=5", "eval.track_every=2", "eval.n_test=50", "eval.steps=5"])
+    metrics = recovery.run(cfg, RunDir(tmp_path))
+    assert [h["epoch"] for h in metrics["history"] if "recovery_mse" in h] == [2, 4, 5]
+    assert metrics["history"][-1]["recovery_mse"] == metrics["mse"]
