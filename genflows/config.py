@@ -172,6 +172,7 @@ class AnomalyConfig:
     score_step_size: float = 0.1  # reference code
     score_batch_size: int = 500  # images per scoring batch; scores do not depend on it (eval mode)
     score_checkpoints: list[int] = field(default_factory=lambda: [50, 100, 200])  # also report AUPRC at these steps (same chains)
+    score_subset: int = 0  # score a fixed random subset of N test images (the tracking subset's order); 0: all
     track_every: int = 0  # every N epochs, AUPRC on a fixed test subset (0: off)
     track_subset: int = 2000  # size of that subset
     track_steps: int = 100  # scoring steps for tracking
@@ -181,6 +182,7 @@ class AnomalyConfig:
         _check(self.score_step_size > 0, f"anomaly.score_step_size must be > 0, got {self.score_step_size}")
         _check(self.score_batch_size >= 1, f"anomaly.score_batch_size must be >= 1, got {self.score_batch_size}")
         _check(all(c >= 1 for c in self.score_checkpoints), "anomaly.score_checkpoints must be >= 1")
+        _check(self.score_subset >= 0, f"anomaly.score_subset must be >= 0, got {self.score_subset}")
         _check(self.track_every >= 0, f"anomaly.track_every must be >= 0, got {self.track_every}")
         _check(self.track_subset >= 1, f"anomaly.track_subset must be >= 1, got {self.track_subset}")
         _check(self.track_steps >= 1, f"anomaly.track_steps must be >= 1, got {self.track_steps}")

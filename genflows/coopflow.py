@@ -259,6 +259,14 @@ class CoopFlow(nn.Module):
             return ebm_loss + flow_loss, stats
         return ebm_loss, stats
 
+    @staticmethod
+    def watch(stats: dict) -> dict:
+        """What a run should plot beside the losses (the trainer calls this on each step's stats and
+        on each epoch's means): the contrast f(x) - f(x_tilde) that the EBM ascends (Eq. 2). A runaway
+        contrast is the first sign of a Langevin flow that no longer follows the EBM; the trainer
+        must not add it to the loss, so it is not a training statistic."""
+        return {"contrast": -stats["ebm_loss"]} if "ebm_loss" in stats else {}
+
     def flow_data_loss(self, x: torch.Tensor, stats: dict) -> torch.Tensor:
         """-mean log q_alpha(x) on the observed batch, the anchor that ``flow_data_weight`` mixes into
         the joint phase (not in Algorithm 1). Why: when x_tilde barely differs from x_hat, the flow

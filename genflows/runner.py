@@ -69,8 +69,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-# Keys that may differ between a run and its continuation.
-_RESUME_FREE = {"out", "train.threads"}
+# Keys that may differ between a run and its continuation (none changes the run's numbers).
+_RESUME_FREE = {"out", "train.threads", "watch.tensorboard", "watch.every", "watch.images_every"}
 
 
 def stored_config(root: Path) -> RunConfig:
@@ -94,12 +94,13 @@ def _check_same(stored: RunConfig, cfg: RunConfig, root: Path) -> None:
             )
 
 
-def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, resume: bool = False) -> dict:
+def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, resume: bool = False, watch_given: bool = False) -> dict:
     """Run ``cfg.task`` for ``cfg.seeds`` seeds; returns the summary (also in summary.json).
 
     An existing run folder (``cfg.out``) with the same config is continued: finished seeds are
     read back, an interrupted one resumes from its last checkpoint. ``resume=True`` takes the
-    folder's own config (``cfg`` then only supplies the folder and thread count).
+    folder's own config (``cfg`` then only supplies the folder and thread count, and
+    ``watch.tensorboard`` when ``watch_given``: ``--no-tensorboard``).
 
     ``device``: auto, cpu or cuda. Started by torchrun (``RANK``/``WORLD_SIZE`` set), the run
     joins the process group and trains with DDP (see :mod:`genflows.distributed`); only rank 0
@@ -121,7 +122,8 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         stored = stored_config(root)
         if stored.model != cfg.model:
             raise GenflowsError(f"cannot resume {root} as '{cfg.model}': it was made with model '{stored.model}'")
-        cfg = dataclasses.replace(stored, out=str(root), train=dataclasses.replace(stored.train, threads=cfg.train.threads))
+        cfg = dataclasses.replace(stored, out=str(root), train=dataclasses.replace(stored.train, threads=cfg.train.threads),
+                                  watch=dataclasses.replace(stored.watch, tensorboard=cfg.watch.tensorboard) if watch_given else stored.watch)
     elif existing:
         _check_same(stored_config(root), dataclasses.replace(cfg, out=str(root)), root)
     cfg = dataclasses.replace(cfg, out=str(root))
@@ -154,7 +156,12 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         if not rd.file("config.yaml").is_file():
             rd.config(to_dict(cfg_i))
         seed_everything(seed)
-        metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
+        try:
+            metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
+            if rd.watcher is not None:
+                rd.watcher.final(metrics, task.HEADLINE, step=int(metrics.get("iterations") or 0))
+        finally:
+            rd.close()
         per_seed.append(metrics)
         what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" else ""
         times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)

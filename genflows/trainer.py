@@ -3,7 +3,9 @@
 Adam over per-component parameter groups, exponential learning-rate decay per epoch, a
 progress bar (quiet when stderr is not a terminal), and, per epoch, an atomic checkpoint that
 holds everything needed for an exact resume: model, optimiser, scheduler, every RNG, the
-data-order generator, the step counters and the history.
+data-order generator, the step counters and the history. An optional ``watcher``
+(:class:`genflows.watch.Watcher`) records losses, Langevin chain health and epoch metrics for
+TensorBoard and ``curves.png``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 from . import distributed as dist
 from .errors import DivergenceError, GenflowsError
 from .io import save_checkpoint
+from .langevin import watch_chains
 from .rng import get_rng_state, set_rng_state
 
 __all__ = ["Trainer", "progress_enabled"]
@@ -77,6 +80,8 @@ class Trainer:
         self.select: tuple[str, str] | None = None
         self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun
         self.amp = bool(getattr(cfg, "amp", False))
+        # genflows.watch.Watcher (or anything with wants/iteration/epoch); None: nothing recorded.
+        self.watcher = None
 
     def _loss(self, x: torch.Tensor, mask: torch.Tensor | None):
         fn = self.ddp if self.ddp is not None else self.model.training_loss
@@ -163,9 +168,15 @@ class Trainer:
             show = self.progress and dist.is_main()
             bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not show, leave=False)
             done = 0
+            watcher = self.watcher
             for b in bar:
                 idx = perm[b * bs : (b + 1) * bs]
-                stats = self.train_step(data[idx], None if masks is None else masks[idx].to(data.dtype))
+                # Chain statistics are gathered only on the iterations that log them.
+                logs = watcher is not None and watcher.wants(self.iteration + 1)
+                with watch_chains(logs) as chains:
+                    stats = self.train_step(data[idx], None if masks is None else masks[idx].to(data.dtype))
+                if logs:
+                    watcher.iteration(self.iteration, stats, chains, self.model)
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + v
                 done += 1
@@ -183,6 +194,9 @@ class Trainer:
             for k, v in sums.items():
                 record[k] = float(v) / done  # one host sync per epoch
             record["loss"] = sum(record[k] for k in sums)
+            if hasattr(self.model, "watch"):  # quantities worth a curve that are not loss terms (CoopFlow's contrast)
+                record.update(self.model.watch(record))
+            lrs = [{"name": g.get("name", str(i)), "lr": g["lr"]} for i, g in enumerate(self.optimizer.param_groups)]  # before the decay
             self.scheduler.step()
             self.epoch += 1
             record["seconds"] = time.perf_counter() - t0
@@ -194,6 +208,8 @@ class Trainer:
             self.history.append(record)
             if log is not None and dist.is_main():
                 log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
+            if watcher is not None:  # before the checkpoint: a resumed run starts after these events
+                watcher.epoch(self.iteration, self.history, lrs, self.model)
             if checkpoint is not None and dist.is_main():
                 self._save(Path(checkpoint), record)
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:

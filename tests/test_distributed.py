@@ -141,7 +141,10 @@ def test_torchrun_writes_one_set_of_outputs(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("AUPRC") == 1, res.stdout  # rank 0 reports, rank 1 is silent
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["checkpoint-best.pt", "checkpoint.pt", "config.yaml", "metrics.json", "pr_curve.png", "samples.png", "scores.json"]
+    events = [n for n in names if n.startswith("events.out.tfevents.")]
+    assert len(events) == 1, names  # TensorBoard: rank 0 only
+    assert [n for n in names if n not in events] == ["checkpoint-best.pt", "checkpoint.pt", "config.yaml", "curves.png", "metrics.json",
+                                                     "pr_curve.png", "samples.png", "scores.json"]
     import json
 
     metrics = json.loads((out / "metrics.json").read_text())

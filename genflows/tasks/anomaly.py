@@ -93,7 +93,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer = prepare(cfg, out, progress, device, log)
     if acfg.track_every:  # checkpoint-best.pt: the tracked epoch with the highest AUPRC
         trainer.select = ("track_auprc", "max")
-    train_x = split.train
+    train_x = split.train[: cfg.data.train_size] if cfg.data.train_size else split.train  # CPU budgets: the first N
 
     # Fixed test subset for AUPRC-per-epoch tracking (same images every epoch).
     sub = np.random.RandomState(0).permutation(len(split.test))[: acfg.track_subset]
@@ -108,10 +108,16 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
 
     history, train_seconds = train(cfg, trainer, out, train_x, on_epoch_end=on_epoch_end, log=log)
 
+    # anomaly.score_subset: a fixed random subset of the test split (the tracking subset's order).
+    test_x, test_y, test_index = split.test, split.test_is_anomaly.numpy(), split.test_index
+    if acfg.score_subset:
+        keep = np.random.RandomState(0).permutation(len(split.test))[: acfg.score_subset]
+        test_x, test_y, test_index = test_x[keep], test_y[keep], test_index[keep]
+
     t1 = time.perf_counter()
     scores, partial = anomaly_scores(
         model,
-        split.test,
+        test_x,
         acfg.score_steps,
         acfg.score_step_size,
         acfg.score_batch_size,
@@ -121,7 +127,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     )
     score_seconds = time.perf_counter() - t1
 
-    y = split.test_is_anomaly.numpy()
+    y = test_y
     res = auprc(y, scores.numpy())
     metrics = {
         "model": cfg.model,
@@ -137,8 +143,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
         "score_seconds": score_seconds,
-        "n_train": int(split.train.shape[0]),
-        "n_test": int(split.test.shape[0]),
+        "n_train": int(train_x.shape[0]),
+        "n_test": int(test_x.shape[0]),
         "torch_threads": torch.get_num_threads(),
         "history": history,
     }

@@ -36,7 +36,8 @@ def run_data(cfg) -> tuple[torch.Tensor, torch.Tensor]:
 
 def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None):
     """``cfg.model`` built with ``cfg.train.seed`` and its trainer, restored from
-    ``out/checkpoint.pt`` when that exists (same model, optimiser, RNGs and data order)."""
+    ``out/checkpoint.pt`` when that exists (same model, optimiser, RNGs and data order), with the
+    run folder's watcher (``cfg.watch``: TensorBoard events, curves.png) attached."""
     info = DATASETS[cfg.data.name]
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, info.shape).to(device)
@@ -46,6 +47,8 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
         trainer.load_state_dict(load_checkpoint(ckpt))
         if log:
             log(f"resuming {out.path} after epoch {trainer.epoch}")
+    # Epoch sample grids use the seed of the task's own samples.png: the last epoch's grid is that picture.
+    trainer.watcher = out.watch(cfg.watch, seed=cfg.train.seed, start_step=trainer.iteration)
     return model, trainer
 
 
