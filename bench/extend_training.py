@@ -1,5 +1,5 @@
 """Train an existing anomaly run folder for more epochs, keeping one checkpoint per epoch
-(for the epochs study; scoring is left to bench/score_checkpoint.py).
+(for the epochs study; score an epoch with genflows score RUN --checkpoint epoch E).
 
     python bench/extend_training.py bench/runs/explore-h4-s1 --epochs 12
 

@@ -4,8 +4,8 @@ count, from the per-seed result files; writes results/anomaly-lfbm-mcmc-mnist-h4
     python bench/fast_schedule_summary.py
 
 Seed 1 and seed 2 were trained with this schedule before its scoring length became 400 steps;
-their saved checkpoints were re-scored on the full test split by bench/score_checkpoint.py
-(results/score-...-seed{1,2}-400.json). Seed 3 ran the whole protocol with 400 steps
+their saved checkpoints were re-scored on the full test split with 400 steps (genflows score RUN
+--set anomaly.score_steps=400; results/score-...-seed{1,2}-400.json). Seed 3 ran the whole protocol with 400 steps
 (results/anomaly-...-fast400-seed3.json).
 """
 

@@ -1,4 +1,5 @@
-"""Command line: ``genflows run MODEL --task TASK ...`` and ``genflows list``.
+"""Command line: ``genflows run MODEL --task TASK ...``, ``genflows list``, ``genflows table``,
+``genflows show RUN_DIR...`` and ``genflows score RUN_DIR``.
 
 Any user error (bad flag, config, data, output folder) prints one line
 ``genflows: error: ...`` to stderr and exits with status 2; nothing is written.
@@ -157,6 +158,44 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
     )
     click.echo(md)
     click.echo(f"written: {out}/table.md, {out}/table.csv")
+
+
+@cli.command("show")
+@click.argument("run_dirs", nargs=-1, metavar="RUN_DIR [RUN_DIR...]")
+@click.option("--json", "as_json", is_flag=True, default=False, help="print the table's data as JSON (for scripts)")
+def show_cmd(run_dirs, as_json):
+    """Finished runs side by side: model, task, data, seed, epochs, headline metrics, wall times,
+    selected epoch, and their score results; runs that differ only by seed also as mean ± sd."""
+    from .show import show
+
+    click.echo(show(list(run_dirs), as_json=as_json))
+
+
+@cli.command("score")
+@click.argument("run_dir")
+@click.argument("epoch_number", nargs=-1, metavar="")
+@click.option("--checkpoint", default="selected", show_default=True, metavar="selected|last|best|epoch N",
+              help="the run's model (selected), its last or best epoch, or a kept per-epoch checkpoint (train.keep_checkpoints)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="an evaluation setting, e.g. --set anomaly.score_steps=50")
+@click.option("--name", default=None, help="results name: RUN_DIR/score-NAME.json and RUN_DIR/score-NAME/ (default: from the settings)")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
+def score_cmd(run_dir, epoch_number, checkpoint, overrides, name, threads, device, progress):
+    """Evaluate a trained run's checkpoint again with other evaluation settings, writing a new
+    results file into the run folder (metrics.json and the checkpoints are never touched)."""
+    from .score import score
+    from .trainer import progress_enabled
+
+    if epoch_number:  # `--checkpoint epoch 3`: the number arrives as a second argument
+        if checkpoint.strip().lower() != "epoch" or len(epoch_number) != 1:
+            raise GenflowsError(f"unexpected argument(s): {' '.join(epoch_number)} (genflows score takes one RUN_DIR)")
+        checkpoint = f"epoch {epoch_number[0]}"
+    elif checkpoint.strip().lower() == "epoch":
+        raise GenflowsError("--checkpoint epoch needs the epoch number: --checkpoint epoch N")
+
+    sets = list(overrides) + ([f"train.threads={threads}"] if threads else [])
+    score(run_dir, checkpoint=checkpoint, overrides=sets, name=name, device=device, progress=progress_enabled(progress), log=lambda m: click.echo(m))
 
 
 def _click_main(argv: list[str] | None):

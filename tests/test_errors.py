@@ -34,7 +34,6 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
 
 
 @pytest.mark.parametrize("script, args", [
-    ("score_checkpoint.py", ["{run}"]),
     ("extend_training.py", ["{run}", "--epochs", "2"]),
     ("leaky_protocol.py", ["{run}"]),
     ("coopflow_probe.py", ["--tag", "t", "--flow-run", "{run}"]),

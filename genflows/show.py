@@ -1,0 +1,259 @@
+"""``genflows show RUN_DIR [RUN_DIR...]``: finished runs side by side, without reading JSON by hand.
+
+One row per run folder (a multi-seed folder counts as its seed folders): model, task, data, seed,
+epochs, the task's headline metrics, wall times and the selected epoch, then one row per
+``genflows score`` result kept in that folder. Runs whose configs differ only by the seed get a
+``mean ± sd`` row after them. Only finished runs are shown: a folder that is not a run, or one
+still training (no ``metrics.json``), is a user error, so a table never mixes finished numbers
+with half-trained ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, from_dict, read_yaml, to_dict
+from .errors import GenflowsError
+
+__all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
+
+# Keys that do not make two runs different experiments (where a run lives, how it was watched).
+_IGNORED = ("out", "train.seed", "train.threads", "data.root", "data.download", "watch.")
+
+
+@dataclass
+class RunRecord:
+    """What ``show`` reads from one finished run folder (or one score result inside it)."""
+
+    path: Path
+    cfg: RunConfig
+    metrics: dict
+    label: str = ""
+    score_name: str | None = None  # set for a genflows score result
+    scores: list["RunRecord"] = field(default_factory=list)
+
+    @property
+    def seed(self) -> int:
+        return int(self.metrics.get("seed", self.cfg.train.seed))
+
+    def experiment(self) -> tuple:
+        """The config without the seed (and without where/how it ran): runs that share it are seeds
+        of one experiment."""
+        flat = _flat(to_dict(self.cfg))
+        return tuple(sorted((k, repr(v)) for k, v in flat.items() if not k.startswith(_IGNORED) and k not in _IGNORED))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise GenflowsError(f"{path} is not readable JSON: {what} is half-written or damaged") from None
+    if not isinstance(data, dict):
+        raise GenflowsError(f"{path} does not hold a {what}")
+    return data
+
+
+def run_config(path: Path) -> RunConfig:
+    """The config a run folder was made with; a folder without one is not a run (user error)."""
+    f = path / "config.yaml"
+    if not f.is_file():
+        raise GenflowsError(f"{path} is not a genflows run folder (no config.yaml)")
+    try:
+        return from_dict(RunConfig, read_yaml(f))
+    except GenflowsError as e:
+        raise GenflowsError(f"{f} is not a valid genflows config: {e}") from None
+
+
+def _unfinished(path: Path) -> GenflowsError:
+    ckpt = path / "checkpoint.pt"
+    where = "no checkpoint yet"
+    if ckpt.is_file():
+        from .io import load_checkpoint
+
+        try:
+            where = f"last checkpoint after epoch {load_checkpoint(ckpt).get('epoch')}"
+        except GenflowsError:
+            where = "its checkpoint is unreadable"
+    return GenflowsError(f"{path} is not a finished run (no metrics.json; {where}); resume it with genflows run MODEL --resume {path}")
+
+
+def read_run(path: str | Path) -> RunRecord:
+    """One finished single-seed run folder, with its score results (``score-*.json``)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise GenflowsError(f"{path} is not a folder" if path.exists() else f"no such run folder: {path}")
+    cfg = run_config(path)
+    m = path / "metrics.json"
+    if not m.is_file():
+        raise _unfinished(path)
+    metrics = _read_json(m, "run's metrics")
+    for key in ("model", "task"):
+        if key not in metrics:
+            raise GenflowsError(f"{m} is not a genflows metrics file (no '{key}')")
+    rec = RunRecord(path, cfg, metrics, label=str(path))
+    for f in sorted(path.glob("score-*.json")):
+        data = _read_json(f, "score result")
+        name = f.stem.removeprefix("score-")
+        rec.scores.append(RunRecord(f, cfg, data, label=f"{path} [{name}]", score_name=name))
+    return rec
+
+
+def expand_runs(paths: list[str | Path]) -> list[Path]:
+    """Run folders to read: a multi-seed folder (``seeds: N`` in its config) stands for its seed
+    folders, in seed order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir() and (p / "config.yaml").is_file() and not (p / "metrics.json").exists():
+            cfg = run_config(p)
+            if cfg.seeds > 1:
+                seeds = [p / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
+                missing = [s.name for s in seeds if not (s / "metrics.json").is_file()]
+                if missing:
+                    raise GenflowsError(f"{p} is not a finished run: {', '.join(missing)} not finished; resume it with genflows run MODEL --resume {p}")
+                out.extend(seeds)
+                continue
+        out.append(p)
+    return out
+
+
+def _headline(task: str) -> tuple[list[str], list[str]]:
+    """(metric keys, wall-time keys) of a task's HEADLINE."""
+    from .tasks import TASKS
+
+    keys = getattr(TASKS.get(task), "HEADLINE", ())
+    return [k for k in keys if not k.endswith("seconds")], [k for k in keys if k.endswith("seconds")]
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _row(rec: RunRecord) -> dict:
+    m, cfg = rec.metrics, rec.cfg
+    data = cfg.data.name + (f" h{cfg.data.holdout}" if m.get("task") == "anomaly" else "")
+    metric_keys, time_keys = _headline(m["task"])
+    extra_times = [k for k in m if k.endswith("_seconds") and k not in time_keys and _num(m[k])]
+    row = {
+        "run": rec.label,
+        "model": m["model"],
+        "task": m["task"],
+        "data": data,
+        "seed": rec.seed,
+        "epochs": m.get("epochs"),
+        "selected_epoch": m.get("selected_epoch") or m.get("epochs"),
+        "metrics": {k: m[k] for k in metric_keys if _num(m.get(k))},
+        "seconds": {k: m[k] for k in [*time_keys, *extra_times] if _num(m.get(k))},
+    }
+    if rec.score_name is not None:
+        s = m.get("scored", {})
+        row["score"] = rec.score_name
+        row["selected_epoch"] = s.get("epoch", row["selected_epoch"])
+        row["checkpoint"] = s.get("checkpoint")
+    return row
+
+
+def _mean_sd(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+
+
+def collect(paths: list[str | Path]) -> dict:
+    """Rows of every run and score result, and a ``mean ± sd`` group for each set of runs that
+    differ only by seed (the JSON that ``show --json`` prints)."""
+    records = [read_run(p) for p in expand_runs(paths)]
+    rows: list[dict] = []
+    groups: list[dict] = []
+    order: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        order.setdefault(r.experiment(), []).append(r)
+    for members in order.values():
+        seeds = [r.seed for r in members]
+        grouped = len(members) > 1 and len(set(seeds)) == len(seeds)
+        for r in members:
+            for row in [_row(r), *(_row(s) for s in r.scores)]:
+                row["seed_group"] = len(groups) if grouped else None
+                rows.append(row)
+        if grouped:
+            member_rows = [_row(r) for r in members]
+            keys = [k for k in member_rows[0]["metrics"] if all(k in mr["metrics"] for mr in member_rows)]
+            tkeys = [k for k in member_rows[0]["seconds"] if all(k in mr["seconds"] for mr in member_rows)]
+            groups.append({
+                "runs": [str(r.path) for r in members],
+                "model": member_rows[0]["model"],
+                "task": member_rows[0]["task"],
+                "data": member_rows[0]["data"],
+                "seeds": seeds,
+                "epochs": member_rows[0]["epochs"],
+                "metrics": {k: _mean_sd([mr["metrics"][k] for mr in member_rows]) for k in keys},
+                "seconds": {k: _mean_sd([mr["seconds"][k] for mr in member_rows]) for k in tkeys},
+            })
+    return {"runs": rows, "seed_groups": groups}
+
+
+def _fmt(v: Any, sd: float | None = None) -> str:
+    if v is None:
+        return "-"
+    if sd is not None:
+        return f"{v:.4g} ± {sd:.2g}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _secs(v: float) -> str:
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def _short_time(k: str) -> str:
+    return k.removesuffix("_seconds") + " s"
+
+
+def render_table(data: dict) -> str:
+    """The rows as a plain-text table; seed groups follow their runs as ``mean ± sd`` rows."""
+    rows, groups = data["runs"], data["seed_groups"]
+    mkeys = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
+    tkeys = list(dict.fromkeys(k for r in rows for k in r["seconds"]))
+    header = ["run", "model", "task", "data", "seed", "epochs", *mkeys, *map(_short_time, tkeys), "selected"]
+    table: list[list[str]] = []
+    for i, r in enumerate(rows):
+        table.append([
+            r["run"], r["model"], r["task"], r["data"], str(r["seed"]), _fmt(r["epochs"]),
+            *(_fmt(r["metrics"].get(k)) for k in mkeys),
+            *(_secs(r["seconds"][k]) if k in r["seconds"] else "-" for k in tkeys),
+            _fmt(r["selected_epoch"]),
+        ])
+        gi = r.get("seed_group")
+        if gi is not None and (i + 1 == len(rows) or rows[i + 1].get("seed_group") != gi):
+            g = groups[gi]  # the group's row right after its last member (and that member's scores)
+            table.append([
+                f"mean ± sd over {len(g['seeds'])} seeds", g["model"], g["task"], g["data"], ",".join(map(str, g["seeds"])),
+                _fmt(g["epochs"]),
+                *(_fmt(g["metrics"][k]["mean"], g["metrics"][k]["sd"]) if k in g["metrics"] else "-" for k in mkeys),
+                *(f"{_secs(g['seconds'][k]['mean'])} ± {_secs(g['seconds'][k]['sd'])}" if k in g["seconds"] else "-" for k in tkeys),
+                "",
+            ])
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
+    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, table)])
+
+
+def show(paths: list[str | Path], as_json: bool = False) -> str:
+    """The text ``genflows show`` prints: a table, or JSON with ``as_json``."""
+    if not paths:
+        raise GenflowsError("genflows show needs at least one RUN_DIR")
+    data = collect(paths)
+    return json.dumps(data, indent=2) if as_json else render_table(data)

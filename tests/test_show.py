@@ -1,0 +1,111 @@
+"""genflows show: finished runs side by side, seeds as mean ± sd, one-line errors for the rest."""
+
+import json
+import shutil
+import statistics
+
+import pytest
+
+from genflows.cli import main
+
+TINY = ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", "1", "--threads", "1", "--no-tensorboard",
+        "--set", "inference.n_steps=3", "--set", "train.batch_size=200", "--set", "prior.depth=2",
+        "--set", "anomaly.score_steps=4", "--set", "anomaly.score_checkpoints=[]"]
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("show") / "two-seeds"
+    with pytest.raises(SystemExit) as e:
+        main([*TINY, "--seeds", "2", "--out", str(root)])
+    assert e.value.code == 0
+    return root
+
+
+def _auprcs(root):
+    return [json.loads((root / f"seed{s}" / "metrics.json").read_text())["auprc"] for s in (1, 2)]
+
+
+def test_two_seed_folders_show_as_rows_and_mean_sd(seeds, capsys):
+    a = _auprcs(seeds)
+    assert a[0] != a[1]
+    for argv in ([seeds], [seeds / "seed1", seeds / "seed2"]):  # the multi-seed folder stands for its seeds
+        code, out, err = run_cli(["show", *argv], capsys)
+        assert code == 0, err
+        lines = out.strip().splitlines()
+        assert lines[0].split()[:6] == ["run", "model", "task", "data", "seed", "epochs"] and "auprc" in lines[0]
+        assert sum(str(seeds / "seed1") in ln or str(seeds / "seed2") in ln for ln in lines) == 2
+        mean_row = next(ln for ln in lines if ln.startswith("mean ± sd over 2 seeds"))
+        assert f"{statistics.fmean(a):.4g} ± {statistics.stdev(a):.2g}" in mean_row
+        assert "lfbm-mcmc" in mean_row and "digits h4" in mean_row and "1,2" in mean_row
+
+
+def test_json_for_scripts(seeds, capsys):
+    code, out, _ = run_cli(["show", seeds, "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert [r["seed"] for r in data["runs"]] == [1, 2] and all(r["seed_group"] == 0 for r in data["runs"])
+    (g,) = data["seed_groups"]
+    a = _auprcs(seeds)
+    assert g["seeds"] == [1, 2] and g["metrics"]["auprc"]["mean"] == pytest.approx(statistics.fmean(a))
+    assert g["metrics"]["auprc"]["sd"] == pytest.approx(statistics.stdev(a))
+    r = data["runs"][0]
+    assert r["model"] == "lfbm-mcmc" and r["task"] == "anomaly" and r["epochs"] == 1 and r["selected_epoch"] == 1
+    assert set(r["seconds"]) >= {"train_seconds", "score_seconds"}
+
+
+def test_a_run_that_differs_by_more_than_its_seed_is_not_averaged_in(seeds, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(seeds / "seed2", other)
+    cfg = (other / "config.yaml").read_text()
+    (other / "config.yaml").write_text(cfg.replace("  lr: 0.0004\n", "  lr: 0.001\n", 1))
+    code, out, _ = run_cli(["show", seeds / "seed1", other, "--json"], capsys)
+    assert code == 0 and json.loads(out)["seed_groups"] == []
+
+
+def test_score_results_appear_under_their_run(seeds, tmp_path, capsys):
+    run = tmp_path / "scored"
+    shutil.copytree(seeds / "seed1", run)
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "score-steps50.json").write_text(json.dumps({**m, "auprc": 0.123, "scored": {"epoch": 1, "checkpoint": "checkpoint.pt"}}))
+    code, out, _ = run_cli(["show", run], capsys)
+    assert code == 0
+    row = next(ln for ln in out.splitlines() if "[steps50]" in ln)
+    assert "0.123" in row
+
+
+BAD = {
+    "missing": lambda t, s: [t / "nope"],
+    "a file": lambda t, s: [t / "afile"],
+    "not a run": lambda t, s: [t / "empty"],
+    "half-written": lambda t, s: [t / "half"],
+    "damaged metrics": lambda t, s: [t / "damaged"],
+    "seed not finished": lambda t, s: [t / "partial-seeds"],
+    "one good one bad": lambda t, s: [s / "seed1", t / "empty"],
+    "no folder": lambda t, s: [],
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_inputs_are_one_line_and_exit_2(case, seeds, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("x")
+    shutil.copytree(seeds / "seed1", tmp_path / "half")
+    (tmp_path / "half" / "metrics.json").unlink()  # still training: config and checkpoint only
+    shutil.copytree(seeds / "seed1", tmp_path / "damaged")
+    (tmp_path / "damaged" / "metrics.json").write_text('{"auprc": 0.5, "mod')  # cut off mid-write
+    shutil.copytree(seeds, tmp_path / "partial-seeds")
+    (tmp_path / "partial-seeds" / "seed2" / "metrics.json").unlink()
+    code, out, err = run_cli(["show", *BAD[case](tmp_path, seeds)], capsys)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genflows: error:") and "Traceback" not in err
+    if case == "half-written":
+        assert "not a finished run" in err and "epoch 1" in err
