@@ -138,6 +138,7 @@ def score(
     base = run_config(root)
     folders = _seed_folders(root, base) if base.seeds > 1 else [root]
     overrides = list(overrides or [])
+    from_dict(RunConfig, apply_overrides(to_dict(base), overrides)).validate()  # unknown keys and bad values first, with a suggestion
     check_overrides(overrides, base.task)
     jobs = []
     for folder in folders:

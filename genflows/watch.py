@@ -52,7 +52,7 @@ class Watcher:
     """The event writer and curve drawer of one run folder (see the module docstring).
 
     ``start_step``: the iteration the run (re)starts after; with event files already in the
-    folder, the writer purges their events after it. ``seed``: the sample grids' own seed."""
+    folder, the writer purges their events after it. ``seed``: the sample grids' seed."""
 
     def __init__(self, out: RunDir, cfg, seed: int = 0, start_step: int = 0):
         self.out = out
@@ -130,8 +130,9 @@ class Watcher:
         self.flush()
 
     def samples(self, model, step: int, n: int = 64) -> None:
-        """A grid of ``n`` samples on the watcher's own seed (the training streams are untouched);
-        2-D data has no image to show."""
+        """A grid of ``n`` samples drawn on the run's seed in a forked random stream (the training
+        streams are untouched; the last epoch's grid is the task's samples.png); 2-D data has no
+        image to show."""
         from .tasks.common import sample_batched
 
         x = sample_batched(model, n, seed=self.seed)
