@@ -74,9 +74,15 @@ class GeneratorConfig:
     arch: str = "auto"  # conv (MLP + ConvT, MNIST) | dcgan (ConvT 1->4->...->32, RGB) | auto: by channels
     hidden: int | None = None  # None: per image size (28x28: 1024, 8x8: 256)
     channels: int | None = None  # None: per image size (28x28: 128, 8x8: 64); dcgan: ngf (64)
+    # reference: the latent-flow code's (Xavier-normal ConvT weights, N(1, 0.02) BatchNorm scales);
+    # torch: PyTorch's defaults, as in results recorded before the reference initialisation.
+    init: str = "reference"
 
     def validate(self) -> None:
+        from .generators import INITS
+
         _check(self.nz is None or self.nz >= 1, f"generator.nz must be >= 1, got {self.nz}")
+        _check(self.init in INITS, f"unknown generator.init '{self.init}' (choose from: {', '.join(INITS)})")
         _check(self.arch in ("auto", "conv", "dcgan"), f"generator.arch must be auto, conv or dcgan, got '{self.arch}'")
         _check(self.sigma > 0, f"generator.sigma must be > 0, got {self.sigma}")
         for k in ("hidden", "channels"):
