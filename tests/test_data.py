@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from genflows.data import anomaly_split, check_available, load_dataset
+from genflows.data import anomaly_split, check_available, load_anomaly_split, load_dataset, load_split
 from genflows.errors import GenflowsError
 
 
@@ -36,6 +36,26 @@ def test_mnist_split_has_the_protocol_sizes(mnist_data_root):
     assert not set(s.train_index.tolist()) & set(s.test_index.tolist())
     assert (y[s.train_index] != 4).all()
     assert x.min() == -1.0 and x.max() == 1.0
+
+
+def test_mnist_test_protocol_trains_on_the_official_train_split(mnist_data_root):
+    s = load_anomaly_split("mnist", 4, "mnist-test", mnist_data_root)
+    assert len(s.train_index) == 60000 - 5842 and (s.train_index < 60000).all()
+    assert s.test_index.tolist() == list(range(60000, 70000))
+    assert int(s.test_is_anomaly.sum()) == 982  # anomaly fraction 0.0982, against 0.351 under meg
+    assert len(load_anomaly_split("mnist", 4, "meg", mnist_data_root).train_index) == 50540
+
+
+def test_mnist_test_protocol_on_digits_uses_the_fixed_split():
+    s = load_anomaly_split("digits", 4, "mnist-test")
+    train, test = load_split("digits")
+    assert s.test.shape == test.shape and bool((s.test == test).all())
+    assert not set(s.train_index) & set(s.test_index)
+    y = load_dataset("digits")[1].numpy()[np.random.RandomState(0).permutation(1797)]
+    assert len(s.train) == int((y[: train.shape[0]] != 4).sum())
+    assert 0.05 < float(s.test_is_anomaly.float().mean()) < 0.15
+    with pytest.raises(ValueError, match="unknown anomaly protocol"):
+        anomaly_split(*load_dataset("digits"), holdout=4, protocol="leaky")
 
 
 def test_missing_mnist_names_the_file(tmp_path):
