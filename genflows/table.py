@@ -95,6 +95,10 @@ def anomaly_table(
                          "train_seconds": cells[(m, h)]["train_seconds"]["mean"], "score_seconds": cells[(m, h)]["score_seconds"]["mean"],
                          "run_dir": cells[(m, h)]["run_dir"]})
         lines.append(f"| {m} (ours, {preset['data']}) | " + " | ".join(vals) + " |")
+    # AUPRC's chance level is the test set's anomaly fraction, which the protocol sets.
+    protocol = load_config(models[0], overrides=[*preset["overrides"], *(extra_overrides or [])]).data.protocol
+    lines.append(f"| chance level (anomaly fraction, protocol {protocol}) | "
+                 + " | ".join(f"{cells[(models[0], h)]['anomaly_fraction']['mean']:.3f}" for h in holdouts) + " |")
     lines += paper_table4_rows(holdouts)
     n_seeds = seeds or preset["seeds"]
     md = (
