@@ -52,18 +52,11 @@ EVAL_KEYS = (
 _TRAINING_ONLY = ("eval.val_fid_every", "eval.val_fid_n", "eval.val_fid_from")
 
 
-def _leaves(d: dict, prefix: str = "") -> list[str]:
-    out = []
-    for k, v in d.items():
-        out += _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
-    return out
-
-
 def check_overrides(overrides: list[str], task: str) -> None:
     """Refuse any ``--set`` that is not an evaluation setting of ``task`` (one-line error)."""
     for item in overrides:
         key = item.split("=", 1)[0].strip()
-        allowed = [k for k in EVAL_KEYS] + (["mask."] if task == "inpainting" else [])
+        allowed = [*EVAL_KEYS, *(["mask."] if task == "inpainting" else [])]
         ok = any(key.startswith(a) if a.endswith(".") else key == a for a in allowed) and key not in _TRAINING_ONLY
         if not ok:
             raise GenflowsError(

@@ -1,6 +1,7 @@
 """genflows score: re-evaluating a trained run leaves what it wrote untouched and writes its own file."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -38,8 +39,6 @@ def _snapshot(root):
 
 
 def test_scoring_with_the_run_settings_reproduces_its_metrics_and_touches_nothing(trained, tmp_path, capsys):
-    import shutil
-
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     before = _snapshot(run)
