@@ -209,7 +209,8 @@ class Trainer:
             if log is not None and dist.is_main():
                 log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if watcher is not None:  # before the checkpoint: a resumed run starts after these events
-                watcher.epoch(self.iteration, self.history, lrs, self.model)
+                stops = self.epoch >= epochs or (self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters)
+                watcher.epoch(self.iteration, self.history, lrs, self.model, last=stops)
             if checkpoint is not None and dist.is_main():
                 self._save(Path(checkpoint), record)
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:

@@ -9,7 +9,8 @@ iteration as the step of every event:
   its first and last step and mean displacement (``langevin/<chain>/*``);
 - every epoch: the epoch means and whatever the task's epoch hook measured (``epoch/*``: tracked
   AUPRC, validation FID, ...), each parameter group's learning rate (``lr/<group>``), a grid of
-  64 seeded samples (``samples``, every ``watch.images_every`` epochs) and ``curves.png``;
+  64 seeded samples (``samples``, every ``watch.images_every`` epochs) and ``curves.png`` (on
+  epochs shorter than ten drawings of it, only as often as keeps it under a tenth of the time);
 - at the end: the task's headline metrics (``final/*``) and, for the anomaly task, the PR curve
   and score histograms (``anomaly/*``).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -63,6 +65,8 @@ class Watcher:
         self._resumed = any(Path(out.path).glob(EVENT_GLOB)) if self.tensorboard else False
         self._start = start_step
         self._writer = None
+        self._curves_drawn: float | None = None  # perf_counter when curves.png was last drawn
+        self._curves_cost = 0.0  # seconds that drawing took
 
     # ------------------------------------------------------------------ the writer
     @property
@@ -113,9 +117,10 @@ class Watcher:
                 values[f"langevin/{name}/{field}"] = torch.stack([getattr(c, field) for c in cs]).mean()
         self.scalars(values, step)
 
-    def epoch(self, step: int, history: list[dict], param_groups: Iterable[dict] = (), model=None) -> None:
+    def epoch(self, step: int, history: list[dict], param_groups: Iterable[dict] = (), model=None, last: bool = True) -> None:
         """End of an epoch: its record as ``epoch/*``, learning rates, a sample grid, curves.png.
-        Called before the epoch's checkpoint is written, so a resumed run never repeats it."""
+        Called before the epoch's checkpoint is written, so a resumed run never repeats it.
+        ``last``: the run's final epoch, after which curves.png is always drawn."""
         if not self.main:
             return
         record = history[-1]
@@ -126,7 +131,13 @@ class Watcher:
             every = self.cfg.images_every
             if model is not None and every and record["epoch"] % every == 0:
                 self.samples(model, step)
-        self.out.figure("curves.png", curves_figure(history), dpi=100, tight=False)
+        now = time.perf_counter()
+        # Drawing takes about 0.4 s: after every epoch of a real run, but on epochs of a second or
+        # two (small data, tests) only once ten times that has passed, so it stays under a tenth.
+        if last or self._curves_drawn is None or now - self._curves_drawn >= 10 * self._curves_cost:
+            self.out.figure("curves.png", curves_figure(history), dpi=100, tight=False)
+            self._curves_drawn = time.perf_counter()
+            self._curves_cost = self._curves_drawn - now
         self.flush()
 
     def samples(self, model, step: int, n: int = 64) -> None:

@@ -126,3 +126,29 @@ def test_chain_tags_are_tag_path_parts():
     assert chain_tag("posterior z") == "posterior_z"
     assert chain_tag("EBM prior z") == "ebm_prior_z"
     assert chain_tag("Langevin-flow x") == "langevin-flow_x"
+
+
+def test_curves_are_redrawn_every_epoch_unless_epochs_are_shorter_than_ten_drawings(tmp_path, monkeypatch):
+    import genflows.watch as watch
+    from genflows.config import WatchConfig
+    from genflows.output import RunDir
+
+    clock = [100.0]
+    monkeypatch.setattr(watch.time, "perf_counter", lambda: clock[0])
+    drawn = []
+
+    def figure(history):
+        clock[0] += 0.5  # drawing costs 0.5 s
+        drawn.append(len(history))
+        return watch.pyplot().figure()
+
+    monkeypatch.setattr(watch, "curves_figure", figure)
+    w = watch.Watcher(RunDir(tmp_path), WatchConfig(tensorboard=False))
+    history = []
+    for epoch, seconds in enumerate([1, 1, 1, 1, 1, 1, 60, 60, 1, 1], start=1):
+        clock[0] += seconds
+        history.append({"epoch": epoch, "loss": 1.0})
+        w.epoch(epoch, history, last=epoch == 10)
+    # First epoch; then after 5 s (ten drawings) have passed; every long epoch; always the last.
+    assert drawn == [1, 6, 7, 8, 10]
+    assert (tmp_path / "curves.png").is_file()
