@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS"]
+__all__ = ["Generator", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS"]
 
 
 class Generator(nn.Module):
@@ -28,7 +28,11 @@ class Generator(nn.Module):
 
         -||m * (x - g(z))||^2 / (2 sigma^2) - n_visible * log(sigma sqrt(2 pi))
         """
-        diff = x - self(z)
+        return self.gaussian_log_likelihood(x, self(z), mask)
+
+    def gaussian_log_likelihood(self, x: torch.Tensor, mean: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """log N(x; mean, sigma^2 I) over visible pixels, per example (B,); ``mean`` broadcasts."""
+        diff = x - mean
         if mask is not None:
             diff = diff * mask
             n_vis = mask.expand_as(x).flatten(1).sum(1)
@@ -36,6 +40,16 @@ class Generator(nn.Module):
             n_vis = x[0].numel()
         sq = diff.flatten(1).pow(2).sum(1)
         return -sq / (2 * self.sigma**2) - n_vis * math.log(self.sigma * math.sqrt(2 * math.pi))
+
+
+def mean_image_losses(generator: Generator, data: torch.Tensor, chunk: int = 10000) -> tuple[float, float]:
+    """(loss of the mean image, loss of a perfect fit): the generator loss -log p(x | g) averaged
+    over ``data`` when g is the mean training image for every x, a model that ignores z, and when
+    g = x. A generator loss that stays near the first after training has collapsed."""
+    mean = data.mean(0, keepdim=True)
+    total = sum(float(-generator.gaussian_log_likelihood(data[i : i + chunk], mean).sum()) for i in range(0, len(data), chunk))
+    perfect = float(-generator.gaussian_log_likelihood(data[:1], data[:1])[0])
+    return total / len(data), perfect
 
 
 class PatchConvTranspose2d(nn.ConvTranspose2d):

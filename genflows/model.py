@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .generators import Generator
+from .generators import Generator, mean_image_losses
 from .inference.base import Inference
 from .priors.base import Prior
 
@@ -85,6 +85,17 @@ class LatentModel(nn.Module):
         if inf_params:
             groups.append({"params": inf_params, "lr": lr, "name": "inference"})
         return groups
+
+    def chain_dtype(self, device: torch.device | str) -> str:
+        """The generator's dtype inside this model's Langevin chains on ``device``."""
+        inf = getattr(self.inference, "langevin", self.inference)  # VAE models run Langevin on masked data
+        return "bfloat16" if inf.uses_bf16(device) else "float32"
+
+    @torch.no_grad()
+    def collapse_reference(self, data: torch.Tensor) -> tuple[float, float]:
+        """(generator loss of the mean image, of a perfect fit) on ``data``: see
+        :func:`~genflows.generators.mean_image_losses`."""
+        return mean_image_losses(self.generator, data)
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:

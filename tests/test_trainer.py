@@ -52,3 +52,46 @@ def test_same_seed_same_metrics(tmp_path):
     m2 = anomaly.run(cfg, RunDir(tmp_path / "2"))
     strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
     assert m1["auprc"] == m2["auprc"] and strip(m1["history"]) == strip(m2["history"])
+
+
+def test_collapse_reference_spans_a_perfect_fit_to_the_mean_image():
+    from genflows.data import load_split
+
+    cfg = load_config("lfbm-mcmc")
+    model = build_model(cfg, (1, 8, 8))
+    x = load_split("digits")[0][:300]
+    mean_loss, perfect = model.collapse_reference(x)
+    g = model.generator
+    assert perfect == pytest.approx(float(-g.gaussian_log_likelihood(x[:1], x[:1])[0]))
+    assert mean_loss == pytest.approx(float(-g.gaussian_log_likelihood(x, x.mean(0, keepdim=True)).mean()), rel=1e-5)
+    assert mean_loss > perfect
+
+
+def test_collapse_is_recorded_and_warned_in_one_line():
+    cfg = load_config("lfbm-mcmc")
+    trainer = Trainer(build_model(cfg, (1, 8, 8)), cfg.train, progress=False)
+    lines = []
+    early = {"epoch": 1, "gen_loss": 300.0}  # an untrained generator, worse than the mean image
+    trainer._check_collapse(early, (100.0, -20.0), lines.append)
+    assert early["gen_loss_vs_mean_image"] > 1 and "collapsed" not in early and not lines
+    trainer.iteration = 505  # one MNIST epoch
+    at_mean = {"epoch": 1, "gen_loss": 90.0}
+    trainer._check_collapse(at_mean, (100.0, -20.0), lines.append)
+    assert at_mean["collapsed"] and at_mean["gen_loss_vs_mean_image"] == pytest.approx(110 / 120)
+    assert len(lines) == 1 and "\n" not in lines[0] and "posterior collapse after epoch 1" in lines[0]
+    fine = {"epoch": 2, "gen_loss": 0.0}
+    trainer._check_collapse(fine, (100.0, -20.0), lines.append)
+    assert "collapsed" not in fine and len(lines) == 1
+
+
+def test_training_records_displacement_and_loss_against_the_mean_image(tmp_path):
+    from genflows.data import load_split
+
+    cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=5", "train.batch_size=64"])
+    torch.manual_seed(0)
+    model = build_model(cfg, (1, 8, 8))
+    history = Trainer(model, cfg.train, progress=False).fit(load_split("digits")[0][:640], epochs=3)
+    shares = [h["gen_loss_vs_mean_image"] for h in history]
+    assert all(h["posterior_displacement"] > 0 for h in history)
+    # 30 iterations: still worse than the mean image (an untrained generator is), not yet judged
+    assert shares[-1] < shares[0] and not any(h.get("collapsed") for h in history)

@@ -24,7 +24,7 @@ from .. import distributed as dist
 from ..data import load_anomaly_split
 from ..metrics import auprc
 from ..output import RunDir, pyplot
-from .common import prepare, sample_batched, train
+from .common import prepare, sample_batched, train, machine
 
 __all__ = ["anomaly_scores", "run", "HEADLINE"]
 
@@ -142,12 +142,13 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "anomaly_fraction": res["anomaly_fraction"],
         "auprc_at_steps": {**{str(k): auprc(y, v.numpy())["auprc"] for k, v in partial.items()}, str(acfg.score_steps): res["auprc"]},
         "epochs": len(history),
+        "collapsed_epochs": [h["epoch"] for h in history if h.get("collapsed")],  # generator loss near the mean image's
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
         "score_seconds": score_seconds,
         "n_train": int(train_x.shape[0]),
         "n_test": int(test_x.shape[0]),
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     out.json("metrics.json", metrics)
