@@ -14,7 +14,9 @@ from tqdm.auto import tqdm
 from .. import distributed as dist
 from ..data import DATASETS, load_split
 from ..errors import GenflowsError
+from ..hardware import describe_cpu
 from ..io import load_checkpoint
+from ..model import LatentModel
 from ..output import RunDir
 from ..registry import build_model
 from ..rng import seeded
@@ -22,7 +24,7 @@ from ..trainer import Trainer
 
 __all__ = [
     "run_data", "prepare", "n_epochs", "train", "fit", "decode", "infer_batched", "reconstruct_batched", "sample_batched", "model_fid",
-    "describe_inference", "data_space",
+    "describe_inference", "data_space", "machine",
 ]
 
 
@@ -47,9 +49,20 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
         trainer.load_state_dict(load_checkpoint(ckpt))
         if log:
             log(f"resuming {out.path} after epoch {trainer.epoch}")
+    if log:
+        m = machine(model, device)
+        log(f"{m['cpu']} ({m['capability']}), {m['torch_threads']} threads; Langevin chains in {m['chain_dtype']}")
     # Epoch sample grids use the seed of the task's own samples.png: the last epoch's grid is that picture.
     trainer.watcher = out.watch(cfg.watch, seed=cfg.train.seed, start_step=trainer.iteration)
     return model, trainer
+
+
+def machine(model, device: torch.device | str) -> dict:
+    """What a run's timings depend on, for its metrics: CPU, torch's capability, threads, and the
+    generator's dtype inside the chains (``inference.autocast``; CoopFlow's chains: float32)."""
+    cpu = describe_cpu()
+    dtype = model.chain_dtype(device) if isinstance(model, LatentModel) else "float32"
+    return {"torch_threads": cpu["threads"], "cpu": cpu["cpu"], "capability": cpu["capability"], "chain_dtype": dtype}
 
 
 def n_epochs(cfg) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..output import RunDir
-from .common import check_fid, fit, model_fid, run_data, sample_batched
+from .common import check_fid, fit, model_fid, run_data, sample_batched, machine
 
 __all__ = ["run", "HEADLINE"]
 
@@ -37,7 +37,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     if cfg.eval.fid_n:

@@ -14,7 +14,7 @@ import torch
 
 from ..masks import make_masks
 from ..output import RunDir
-from .common import fit, reconstruct_batched, run_data
+from .common import fit, reconstruct_batched, run_data, machine
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "complete"]
@@ -59,7 +59,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "train_seconds": train_seconds,
         "eval_seconds": secs,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     out.json("metrics.json", metrics)

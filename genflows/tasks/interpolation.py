@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..output import RunDir
-from .common import data_space, decode, describe_inference, fit, infer_batched, reconstruct_batched, run_data
+from .common import data_space, decode, describe_inference, fit, infer_batched, reconstruct_batched, run_data, machine
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "interpolate"]
@@ -58,7 +58,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "iterations": trainer.iteration,
         "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
         "train_seconds": train_seconds,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     out.json("metrics.json", metrics)

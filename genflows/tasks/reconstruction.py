@@ -13,7 +13,7 @@ import time
 import torch
 
 from ..output import RunDir
-from .common import fit, reconstruct_batched, run_data
+from .common import fit, reconstruct_batched, run_data, machine
 
 __all__ = ["run", "HEADLINE", "pixel_mse"]
 
@@ -55,7 +55,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
         "eval_seconds": secs,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     out.json("metrics.json", metrics)

@@ -13,7 +13,7 @@ import torch
 
 from ..masks import make_masks
 from ..output import RunDir
-from .common import check_fid, decode, describe_inference, infer_batched, model_fid, n_epochs, prepare, run_data, sample_batched, train
+from .common import check_fid, decode, describe_inference, infer_batched, model_fid, n_epochs, prepare, run_data, sample_batched, train, machine
 from .reconstruction import pixel_mse
 
 __all__ = ["run", "HEADLINE", "mask_label"]
@@ -78,7 +78,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "iterations": trainer.iteration,
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     if e.fid_n:

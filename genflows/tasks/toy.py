@@ -13,7 +13,7 @@ from ..output import RunDir, pyplot
 from ..rng import seeded
 from ..toy import mmd as toy_mmd
 from ..toy import sample_toy
-from .common import fit, run_data
+from .common import fit, run_data, machine
 
 __all__ = ["run", "HEADLINE", "density_figure"]
 
@@ -77,7 +77,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
         "sample_seconds": time.perf_counter() - t0,
-        "torch_threads": torch.get_num_threads(),
+        **machine(model, device),
         "history": history,
     }
     out.json("metrics.json", metrics)
