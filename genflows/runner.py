@@ -73,11 +73,12 @@ def _flat(d: dict, prefix: str = "") -> dict:
 _RESUME_FREE = {"out", "train.threads", "watch.tensorboard", "watch.every", "watch.images_every"}
 
 
-def stored_config(root: Path) -> RunConfig:
-    """The config a run folder was made with (a user error if it is not a run folder)."""
+def stored_config(root: Path, advice: str = "; choose another --out") -> RunConfig:
+    """The config a run folder was made with (a user error, ending in ``advice``, if it is not a
+    run folder)."""
     f = root / "config.yaml"
     if not f.is_file():
-        raise GenflowsError(f"{root} exists but is not a genflows run folder (no config.yaml); choose another --out")
+        raise GenflowsError(f"{root} is not a genflows run folder (no config.yaml){advice}")
     try:
         return from_dict(RunConfig, read_yaml(f))
     except GenflowsError as e:

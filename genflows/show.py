@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, from_dict, read_yaml, to_dict
+from .config import RunConfig, to_dict
 from .errors import GenflowsError
 
 __all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
@@ -70,13 +70,9 @@ def _read_json(path: Path, what: str) -> dict:
 
 def run_config(path: Path) -> RunConfig:
     """The config a run folder was made with; a folder without one is not a run (user error)."""
-    f = path / "config.yaml"
-    if not f.is_file():
-        raise GenflowsError(f"{path} is not a genflows run folder (no config.yaml)")
-    try:
-        return from_dict(RunConfig, read_yaml(f))
-    except GenflowsError as e:
-        raise GenflowsError(f"{f} is not a valid genflows config: {e}") from None
+    from .runner import stored_config
+
+    return stored_config(path, advice="")
 
 
 def _unfinished(path: Path) -> GenflowsError:

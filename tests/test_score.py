@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from genflows.cli import main
+
+from .cli_helpers import run_cli
 from genflows.data import anomaly_split, load_dataset
 from genflows.metrics import auprc
 from genflows.runner import load_model
@@ -16,13 +18,6 @@ TRAIN = ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", 
          "--set", "inference.n_steps=3", "--set", "train.batch_size=200", "--set", "prior.depth=2",
          "--set", "train.keep_checkpoints=true", "--set", "anomaly.score_steps=6", "--set", "anomaly.score_checkpoints=[3]",
          "--set", "anomaly.track_every=1", "--set", "anomaly.track_subset=100", "--set", "anomaly.track_steps=2"]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,11 @@ import pytest
 
 from genflows.cli import main
 
+from .cli_helpers import run_cli
+
 TINY = ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", "1", "--threads", "1", "--no-tensorboard",
         "--set", "inference.n_steps=3", "--set", "train.batch_size=200", "--set", "prior.depth=2",
         "--set", "anomaly.score_steps=4", "--set", "anomaly.score_checkpoints=[]"]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 @pytest.fixture(scope="module")
