@@ -19,6 +19,7 @@ from typing import Any
 
 from .config import RunConfig, to_dict
 from .errors import GenflowsError
+from .runner import _flat, stored_config
 
 __all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
 
@@ -48,16 +49,6 @@ class RunRecord:
         return tuple(sorted((k, repr(v)) for k, v in flat.items() if not k.startswith(_IGNORED) and k not in _IGNORED))
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _read_json(path: Path, what: str) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -70,8 +61,6 @@ def _read_json(path: Path, what: str) -> dict:
 
 def run_config(path: Path) -> RunConfig:
     """The config a run folder was made with; a folder without one is not a run (user error)."""
-    from .runner import stored_config
-
     return stored_config(path, advice="")
 
 
