@@ -3,14 +3,8 @@ import sys
 
 import pytest
 
-from genflows.cli import main
 
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
+from .cli_helpers import run_cli
 
 
 BAD = [
