@@ -3,7 +3,6 @@ import sys
 
 import pytest
 
-
 from .cli_helpers import run_cli
 
 
