@@ -1,17 +1,17 @@
-"""CoopFlow ablation on MNIST / Fashion-MNIST at CPU scale (CoopFlow paper Table 6 and Table 7).
+"""CoopFlow paper, Tables 6 and 7: the ablation on MNIST / Fashion-MNIST at CPU scale.
 
 Trains the flow alone (``flow``), the short-run EBM from noise (``ebm-sr``) and CoopFlow
 (``coopflow-pre``: the flow pretrained, then CoopFlow) with the same flow and the same EBM architecture (``configs/coopflow-mnist.yaml``
 sizes), each by ``genflows run MODEL --task generation`` (FID of N samples vs N test images; for
 CoopFlow also the FID of its flow q_alpha alone), then reconstructs the first ``--n-recon`` test
 images with the two models that have a Langevin flow (x_hat* by 200 Adam steps, Section 5.3 /
-A.8) and records the per-pixel MSE. Results: ``results/coopflow-ablation-<data>.json`` / ``.md``,
-beside the paper's CIFAR-10 numbers for orientation.
+A.8) and records the per-pixel MSE. Results: ``experiments/results/coopflow-ablation-<data>[-<tag>].json``
+/ ``.md``, beside the paper's CIFAR-10 numbers for orientation.
 
-    python bench/coopflow_ablation.py --data-root ../shared/data
-    python bench/coopflow_ablation.py --data fashion-mnist --epochs 3 --fid-n 500
+    python experiments/coopflow_table6_ablation.py --data-root ../shared/data
+    python experiments/coopflow_table6_ablation.py --data fashion-mnist --epochs 3 --fid-n 500
 
-Run folders go to ``bench/runs/coop-ablation-<data>/``; finished parts are read back.
+Run folders go to ``experiments/runs/coop-ablation-<data>[-<tag>]/``; finished parts are read back.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""AUPRC of the fast MNIST schedule (configs/lfbm-mcmc-mnist.yaml) over seeds, per scoring-step
-count, from the per-seed result files; writes results/anomaly-lfbm-mcmc-mnist-h4-fast400-summary.json.
+"""Latent-flow paper, Table 4 (digit 4): AUPRC of the fast MNIST schedule
+(configs/lfbm-mcmc-mnist.yaml) over seeds 1-3, per scoring-step count, from the per-seed result
+files; writes experiments/results/anomaly-lfbm-mcmc-mnist-h4-fast400-summary.json.
 
-    python bench/fast_schedule_summary.py
+    python experiments/lfbm_table4_fast_schedule_seeds.py
 
 Seed 1 and seed 2 were trained with this schedule before its scoring length became 400 steps;
 their saved checkpoints were re-scored on the full test split with 400 steps (genflows score RUN
 --set anomaly.score_steps=400; results/score-...-seed{1,2}-400.json). Seed 3 ran the whole protocol with 400 steps
-(results/anomaly-...-fast400-seed3.json).
+(results/anomaly-...-fast400-seed3.json; its run folder is read from experiments/runs/fast-seed3/).
 """
 
 from __future__ import annotations

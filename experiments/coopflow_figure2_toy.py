@@ -1,15 +1,15 @@
-"""CoopFlow toy study (CoopFlow paper Section 5.1, Figure 2) on this machine.
+"""CoopFlow paper, Figure 2 (Section 5.1): the toy study on this machine.
 
 Trains, on one 2-D density, the flow alone, the short-run EBM from noise (``ebm-sr``) and CoopFlow
 with Langevin flows of several lengths T, each through ``genflows run MODEL --task toy`` with
 ``configs/coopflow-toy.yaml``; collects MMD (model samples and, for CoopFlow, its flow q_alpha
-alone) and wall times into ``results/coopflow-toy-<data>.json`` / ``.md`` and one figure with
-every run's densities and samples.
+alone) and wall times into ``experiments/results/coopflow-toy-<data>.json`` / ``.md`` and one
+figure with every run's densities and samples.
 
-    python bench/coopflow_toy.py                       # spiral, T in 10 100 500
-    python bench/coopflow_toy.py --data 8gaussians --steps 10 100
+    python experiments/coopflow_figure2_toy.py                       # spiral, T in 10 100 500
+    python experiments/coopflow_figure2_toy.py --data 8gaussians --steps 10 100
 
-Run folders go to ``bench/runs/coop-toy-<data>/``; a finished run is read back, not retrained.
+Run folders go to ``experiments/runs/coop-toy-<data>/``; a finished run is read back, not retrained.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[10, 100, 500], help="Langevin-flow lengths T for CoopFlow")
     ap.add_argument("--ebm-sr-steps", type=int, default=100, help="T of the short-run EBM from noise")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=None, help="run folders (default bench/runs/coop-toy-DATA)")
+    ap.add_argument("--out", default=None, help="run folders (default experiments/runs/coop-toy-DATA)")
     args = ap.parse_args()
     runs = Path(args.out) if args.out else HERE / "runs" / f"coop-toy-{args.data}"
     plan = [("flow", "flow", ["coop.n_steps=0"]), ("ebm-sr", f"ebm-sr-t{args.ebm_sr_steps}", [f"coop.n_steps={args.ebm_sr_steps}"])]

@@ -1,6 +1,8 @@
-"""Why a CoopFlow x_hat reconstruction stalls: diagnostics on a trained run folder (bench/README.md, attempt 9).
+"""CoopFlow paper, Table 7: why a CoopFlow x_hat reconstruction stalls, diagnostics on a trained
+run folder (docs/results.md, "Reconstruction step size and the projection onto the data range").
 
-    python bench/coopflow_recon_diag.py bench/runs/coop-ablation-mnist-s11/coopflow-pre --lrs 0.003,0.03
+    python experiments/coopflow_table7_reconstruction_diagnosis.py \
+        experiments/runs/coop-ablation-mnist-s11/coopflow-pre --lrs 0.003,0.03
 
 Prints, for the first 20 test images and x_hat_0 drawn with torch.manual_seed(0): the starting MSE,
 the share of F_theta(x_hat_0)'s pixels on the data clamp, the share of zero gradients w.r.t. x_hat,
@@ -15,7 +17,7 @@ import time
 
 import torch
 
-from coopflow_ablation import lr_grid  # bench/ is on sys.path when a script in it runs
+from coopflow_table6_ablation import lr_grid  # experiments/ is on sys.path when a script in it runs
 
 from genflows.errors import guarded
 from genflows.runner import load_model

@@ -1,10 +1,11 @@
-"""How much the reference implementation's leaky test split (and its train-mode BatchNorm scoring) is worth in AUPRC.
+"""Latent-flow paper, Table 4: what the reference implementation's anomaly protocol is worth in
+AUPRC, its leaky test split and its train-mode BatchNorm scoring.
 
-    python bench/leaky_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
-    python bench/leaky_protocol.py RUN_DIR --bn-train [--shuffle]
+    python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
+    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle]
 
 The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
-global numpy RNG, so 37 % of its "test" normals were training images (issue 2). A model scores
+global numpy RNG, so 37 % of its "test" normals were training images. A model scores
 images it was trained on as more normal, which raises AUPRC. This script scores one trained run
 both ways with the same model, chains and step counts:
 

@@ -1,14 +1,15 @@
-"""Can a small EBM's Langevin flow improve a pretrained flow's samples at CPU scale? (issue 5)
+"""CoopFlow paper, Table 6 at CPU scale: can a small EBM's Langevin flow improve a pretrained flow's
+samples, and how long does the joint phase (Algorithm 1's flow update) keep improving them?
 
 CoopFlow's Table 6 ordering needs x_tilde = Langevin(x_hat) to be better than x_hat. This probe
-takes the flow of a finished ``flow`` run (``bench/coopflow_ablation.py``), attaches a fresh
+takes the flow of a finished ``flow`` run (``experiments/coopflow_table6_ablation.py``), attaches a fresh
 ConvNet EBM and trains it as CoopFlow(Pre)'s warm-up does (the flow frozen); from ``--joint-at``
 on, the flow learns too (Algorithm 1) at ``--flow-lr``. Every ``--eval-every`` iterations it
 records the FID of the test-time samples x_tilde (step x 4/3, noise off) and, when the flow
 changes, of x_hat, with N = ``--fid-n`` against as many test images, and the contrast
-f(x) - f(x_tilde). One JSON per run: ``results/coopflow-probe-<tag>.json``.
+f(x) - f(x_tilde). One JSON per run: ``experiments/results/coopflow-probe-<tag>.json``.
 
-    python bench/coopflow_probe.py --data-root ../shared/data --tag w8 --width 8 --iters 1000
+    python experiments/coopflow_table6_joint_phase_probe.py --data-root ../shared/data --tag w8 --width 8 --iters 1000
 
 Uses only the package's public pieces (CoopFlow.training_loss, parameter_groups, sample).
 """

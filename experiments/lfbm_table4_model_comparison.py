@@ -1,11 +1,14 @@
-"""Record the finished cells of an MNIST anomaly table run without running the missing ones.
+"""Latent-flow paper, Table 4 (all models, held-out digits 1, 4, 5, 7, 9): record the finished
+cells of an MNIST anomaly table run without running the missing ones.
 
-    python bench/collect_anomaly_table.py [--runs bench/runs/table-anomaly] [--out bench/results/anomaly-table-full.json] [--readme README.md]
+    python experiments/lfbm_table4_model_comparison.py [--runs experiments/runs/table-anomaly] \
+        [--out experiments/results/anomaly-table-full.json]
 
 `genflows table anomaly` runs every missing (model, holdout) cell before it writes its table, so
 while a long table is still going (about an hour per held-out digit on 2 cores) this script is
-how its finished cells reach ``bench/results/``: it reads each ``<model>-h<digit>/metrics.json``
-(per-epoch history dropped), and writes and prints the Markdown grid of what is there.
+how its finished cells reach ``experiments/results/``: it reads each ``<model>-h<digit>/metrics.json``
+(per-epoch history dropped), and writes and prints the Markdown grid of what is there, with the
+training and scoring time per cell.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from genflows.io import write_text
 from genflows.table import paper_table4_rows
 
 COMMAND = ("genflows table anomaly --budget full --seeds 1 --holdouts H --models vae,lfbm-vae,lfbm-mcmc,lebm,abp "
-           "--data-root ../shared/data --out bench/runs/table-anomaly (one call per held-out digit H in 4, 1, 5, 7, 9)")
+           "--data-root ../shared/data --out experiments/runs/table-anomaly (one call per held-out digit H in 4, 1, 5, 7, 9)")
 MODELS = ["abp", "lebm", "vae", "lfbm-vae", "lfbm-mcmc"]
 
 
@@ -57,21 +60,10 @@ def timing(cells: dict[str, dict]) -> str:
     return "Training / scoring time per cell: " + " · ".join(parts) + "."
 
 
-def fill_readme(path: Path, block: str) -> None:
-    """Replace the text between the README's anomaly-table markers (the prose around it stays)."""
-    start, end = "<!-- anomaly-table -->", "<!-- /anomaly-table -->"
-    text = path.read_text()
-    if start not in text or end not in text:
-        raise SystemExit(f"{path}: markers {start} ... {end} not found")
-    a, b = text.index(start) + len(start), text.index(end)
-    write_text(path, text[:a] + "\n" + block + "\n" + text[b:])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", default="bench/runs/table-anomaly")
-    ap.add_argument("--out", default="bench/results/anomaly-table-full.json")
-    ap.add_argument("--readme", default=None, help="also refill the table block of this README")
+    ap.add_argument("--runs", default="experiments/runs/table-anomaly")
+    ap.add_argument("--out", default="experiments/results/anomaly-table-full.json")
     a = ap.parse_args()
     cells = collect(Path(a.runs))
     if not cells:
@@ -80,8 +72,8 @@ def main() -> None:
     md = grid(cells)
     write_text(Path(a.out).with_suffix(".md"), md + "\n")
     print(md)
-    if a.readme:
-        fill_readme(Path(a.readme), md + "\n\n" + timing(cells))
+    print()
+    print(timing(cells))
     print(f"{len(cells)} cells -> {a.out} and {Path(a.out).with_suffix('.md')}")
 
 

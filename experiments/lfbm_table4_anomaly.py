@@ -1,11 +1,12 @@
-"""The full MNIST anomaly protocol (latent-flow paper Table 4) for one held-out digit, N seeds.
+"""Latent-flow paper, Table 4: the full MNIST anomaly protocol for one held-out digit, N seeds.
 
-    python bench/anomaly_protocol.py --data-root ../shared/data --holdout 4 --seeds 2 \
+    python experiments/lfbm_table4_anomaly.py --data-root ../shared/data --holdout 4 --seeds 2 \
         --config configs/lfbm-mcmc-mnist.yaml
 
 Runs ``genflows run`` in-process (same code path as the CLI), then writes
-``bench/results/anomaly-<model>-<data>-h<holdout>.json`` and a Markdown row with AUPRC mean ± sd
-and the training and scoring wall times, with the machine it ran on.
+``experiments/results/anomaly-<model>-<data>-h<holdout>[-<tag>].json`` and a Markdown row with
+AUPRC mean ± sd and the training and scoring wall times, with the machine it ran on. Run folders
+go to ``experiments/runs/`` (ignored by git).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()},
-        "command": f"python bench/anomaly_protocol.py --data {args.data} --holdout {args.holdout} --seeds {args.seeds} --config {args.config} "
+        "command": f"python experiments/lfbm_table4_anomaly.py --data {args.data} --holdout {args.holdout} --seeds {args.seeds} --config {args.config} "
         + " ".join(f"--set {o}" for o in args.overrides),
         "config": json.loads(json.dumps(cfg, default=lambda o: o.__dict__)),
         "summary": summary,

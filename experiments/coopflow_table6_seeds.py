@@ -1,11 +1,11 @@
-"""Table 6 over training seeds: several ``coopflow_ablation.py`` results side by side (issue 5).
+"""CoopFlow paper, Table 6 over training seeds: several ``coopflow_table6_ablation.py`` results side by side.
 
-Reads ``results/coopflow-ablation-<data>-<tag>.json`` for each tag (one training seed each, the
+Reads ``experiments/results/coopflow-ablation-<data>-<tag>.json`` for each tag (one training seed each, the
 same config and overrides apart from ``train.seed``), and writes per model the FID of every seed,
 their mean and standard deviation, and for CoopFlow whether it beats the flow alone seed by seed
 (Table 6's ordering). Reads finished results only; trains nothing.
 
-    python bench/coopflow_seeds.py --tags s13-sel-seed1 s13-sel-seed2 s13-sel-seed3 --out s13-sel
+    python experiments/coopflow_table6_seeds.py --tags s13-sel-seed1 s13-sel-seed2 s13-sel-seed3 --out s13-sel
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> None:
     for tag in args.tags:
         path = HERE / "results" / f"coopflow-ablation-{args.data}-{tag}.json"
         if not path.is_file():
-            raise GenflowsError(f"{path} is missing: run bench/coopflow_ablation.py --tag {tag} first")
+            raise GenflowsError(f"{path} is missing: run experiments/coopflow_table6_ablation.py --tag {tag} first")
         infos.append(json.loads(path.read_text()))
     models = summarize(infos)
     n_fid = infos[0]["runs"][0]["fid_n"]
