@@ -94,4 +94,4 @@ def main() -> None:
 if __name__ == "__main__":
     from genflows.errors import guarded
 
-    guarded(main, "coopflow_toy")
+    guarded(main, "coopflow_figure2_toy")

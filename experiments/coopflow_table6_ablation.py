@@ -202,4 +202,4 @@ def main() -> None:
 if __name__ == "__main__":
     from genflows.errors import guarded
 
-    guarded(main, "coopflow_ablation")
+    guarded(main, "coopflow_table6_ablation")

@@ -171,4 +171,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "coopflow_probe")
+    guarded(main, "coopflow_table6_joint_phase_probe")

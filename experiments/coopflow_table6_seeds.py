@@ -93,4 +93,4 @@ def main() -> None:
 if __name__ == "__main__":
     from genflows.errors import guarded
 
-    guarded(main, "coopflow_seeds")
+    guarded(main, "coopflow_table6_seeds")

@@ -1,5 +1,6 @@
-"""CoopFlow paper, Table 7: why a CoopFlow x_hat reconstruction stalls, diagnostics on a trained
-run folder (docs/results.md, "Reconstruction step size and the projection onto the data range").
+"""CoopFlow paper, Table 7: why a CoopFlow x_hat reconstruction stalls, on a trained run folder.
+
+Recorded in docs/results.md, "Reconstruction step size and the projection onto the data range".
 
     python experiments/coopflow_table7_reconstruction_diagnosis.py \
         experiments/runs/coop-ablation-mnist-s11/coopflow-pre --lrs 0.003,0.03
@@ -54,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "coopflow_recon_diag")
+    guarded(main, "coopflow_table7_reconstruction_diagnosis")

@@ -83,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "anomaly_protocol")
+    guarded(main, "lfbm_table4_anomaly")

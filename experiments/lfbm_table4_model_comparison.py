@@ -1,14 +1,13 @@
-"""Latent-flow paper, Table 4 (all models, held-out digits 1, 4, 5, 7, 9): record the finished
-cells of an MNIST anomaly table run without running the missing ones.
+"""Latent-flow paper, Table 4 (all models, digits 1, 4, 5, 7, 9): record a table run's finished cells.
 
     python experiments/lfbm_table4_model_comparison.py [--runs experiments/runs/table-anomaly] \
         [--out experiments/results/anomaly-table-full.json]
 
-`genflows table anomaly` runs every missing (model, holdout) cell before it writes its table, so
-while a long table is still going (about an hour per held-out digit on 2 cores) this script is
-how its finished cells reach ``experiments/results/``: it reads each ``<model>-h<digit>/metrics.json``
-(per-epoch history dropped), and writes and prints the Markdown grid of what is there, with the
-training and scoring time per cell.
+The missing cells are not run. `genflows table anomaly` runs every missing (model, holdout) cell
+before it writes its table, so while a long table is still going (about an hour per held-out
+digit on 2 cores) this script is how its finished cells reach ``experiments/results/``: it reads
+each ``<model>-h<digit>/metrics.json`` (per-epoch history dropped), and writes and prints the
+Markdown grid of what is there, with the training and scoring time per cell.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Latent-flow paper, Table 4: what the reference implementation's anomaly protocol is worth in
-AUPRC, its leaky test split and its train-mode BatchNorm scoring.
+"""Latent-flow paper, Table 4: what the reference code's leaky split and train-mode BatchNorm add to AUPRC.
 
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle]
@@ -117,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "leaky_protocol")
+    guarded(main, "lfbm_table4_reference_protocol")
