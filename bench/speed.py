@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import statistics
@@ -51,7 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import genflows
 from genflows.errors import GenflowsError, guarded
 from genflows.hardware import describe_cpu
-from genflows.io import write_json, write_text
+from genflows._runtime.io import write_json, write_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -135,11 +136,14 @@ class Side:
         self.pkg = pkg
         self.coop = pkg.MODELS[name].family == "coopflow"
         task = "generation" if self.coop else "anomaly"
-        self.cfg = pkg.load_config(name, overrides=[f"inference.autocast={str(dtype == 'bfloat16').lower()}"], extra={"task": task})
+        autocast = [] if self.coop else [f"inference.autocast={str(dtype == 'bfloat16').lower()}"]
+        self.cfg = pkg.load_config(name, overrides=autocast, extra={"task": task})
         torch.manual_seed(0)
         self.model = pkg.build_model(self.cfg, SHAPE)
         self.x = torch.rand(self.cfg.train.batch_size, *SHAPE) * 2 - 1
-        self.trainer = pkg.Trainer(self.model, self.cfg.train, prior_lr=self.cfg.prior.lr, progress=False)
+        # Baselines from before per-family configs pass the prior's lr to the trainer.
+        old = "prior_lr" in inspect.signature(pkg.Trainer).parameters
+        self.trainer = pkg.Trainer(self.model, self.cfg.train, progress=False, **({"prior_lr": self.cfg.prior.lr} if old else {}))
         self.model.train()
         self.bf16 = dtype == "bfloat16"
 

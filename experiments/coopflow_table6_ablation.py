@@ -75,10 +75,10 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
                 return r
     import torch
 
-    from genflows.io import write_json
+    from genflows._runtime.io import write_json
     from genflows.runner import load_model
-    from genflows.tasks.common import reconstruct_batched, run_data
-    from genflows.tasks.reconstruction import pixel_mse
+    from genflows.tasks._fit import run_data
+    from genflows.metrics import pixel_mse
 
     torch.set_num_threads(threads)
     cfg, model = load_model(out)
@@ -90,7 +90,7 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     _, test_x = run_data(cfg)
     x = test_x[:n]
     t0 = time.perf_counter()
-    x_hat, curve, how = reconstruct_batched(model, x, None, cfg.eval, cfg.train.seed)
+    x_hat, curve, how = model.reconstruct_batched(x, None, cfg.eval, cfg.train.seed)
     per_image = pixel_mse(x, x_hat)
     res = {"mse": float(per_image.mean()), "mse_per_image": per_image.tolist(), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
            "seconds": time.perf_counter() - t0, "x_hat_box": True, "invert_iters": cfg.eval.invert_iters, "invert_lr": cfg.eval.invert_lr, "invert_starts": starts}
@@ -101,7 +101,7 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
 
 def plot_curves(curves: dict[str, list], path: Path, what: str) -> None:
     """Figure 13: the mean per-pixel reconstruction MSE over the x_hat iterations, one line per model."""
-    from genflows.output import RunDir, pyplot
+    from genflows._runtime.output import RunDir, pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -159,7 +159,7 @@ def main() -> None:
             row.update(mse=r["mse"], recon_n=r["n"], recon_seconds=r["seconds"], invert_iters=r["invert_iters"], invert_lr=r["invert_lr"], mse_curve=r["mse_curve"],
                        mse_by_lr={f"{g['invert_lr']:g}": g["mse"] for g in grid})
         rows.append(row)
-    from genflows.io import write_json, write_text  # atomic: a failed run leaves the last table intact
+    from genflows._runtime.io import write_json, write_text  # atomic: a failed run leaves the last table intact
 
     results = HERE / "results"
     results.mkdir(exist_ok=True)

@@ -24,12 +24,13 @@ import torch
 from tqdm.auto import tqdm
 
 from genflows.coopflow import CoopFlow
-from genflows.energies import build_energy
+from genflows.coopflow.energies import build_energy
 from genflows.errors import GenflowsError, guarded
-from genflows.fid import InceptionFeatures, frechet_distance
-from genflows.io import load_checkpoint, save_checkpoint, write_json
+from genflows.metrics.fid import InceptionFeatures, frechet_distance
+from genflows._runtime.io import load_checkpoint, save_checkpoint, write_json
 from genflows.runner import load_model
-from genflows.tasks.common import run_data, sample_batched
+from genflows.tasks._evaluate import sample_batched
+from genflows.tasks._fit import run_data
 from genflows.trainer import progress_enabled
 
 HERE = Path(__file__).resolve().parent
@@ -92,7 +93,7 @@ def main() -> None:
     real = feats(test_x[:n].contiguous())
 
     def fid_of(method: str) -> float:
-        return frechet_distance(feats(sample_batched(model, n, seed=0, method=method)), real)
+        return frechet_distance(feats(sample_batched(model, n, seed=0, sampler=getattr(model, method))), real)
 
     probe_x = train_x[:200]
 
@@ -138,8 +139,7 @@ def main() -> None:
         if cache and it == args.joint_at and not cache.is_file():
             save_checkpoint(cache, {"args": warmup_args(args), "energy": model.energy.state_dict(), "optimizer": opt.state_dict(),
                          "gen": gen.get_state(), "rng": torch.get_rng_state(), "log": log, "train_seconds": t_train})
-        model.set_epoch(0 if args.joint_at < 0 or it < args.joint_at else 1)  # 0: warm-up, 1: joint
-        lrs = model.phase_lrs()  # e.g. joint_ebm_lr from the first joint iteration on
+        lrs = model.schedule(0 if args.joint_at < 0 or it < args.joint_at else 1).lrs  # 0: warm-up, 1: joint (e.g. joint_ebm_lr)
         for g in opt.param_groups:
             g["lr"] = lrs[g["name"]]
         t0 = time.perf_counter()

@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="name of the summary: results/coopflow-seeds-<data>-<out>.json / .md")
     args = ap.parse_args()
     from genflows.errors import GenflowsError
-    from genflows.io import write_json, write_text
+    from genflows._runtime.io import write_json, write_text
 
     infos = []
     for tag in args.tags:

@@ -22,8 +22,8 @@ from coopflow_table6_ablation import lr_grid  # experiments/ is on sys.path when
 
 from genflows.errors import guarded
 from genflows.runner import load_model
-from genflows.tasks.common import run_data
-from genflows.tasks.reconstruction import pixel_mse
+from genflows.tasks._fit import run_data
+from genflows.metrics import pixel_mse
 
 
 def main() -> None:

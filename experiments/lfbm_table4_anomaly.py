@@ -22,7 +22,7 @@ import torch
 
 from genflows.config import load_config
 from genflows.errors import guarded
-from genflows.io import write_json
+from genflows._runtime.io import write_json
 from genflows.runner import run
 
 HERE = Path(__file__).resolve().parent

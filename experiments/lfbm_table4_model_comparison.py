@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from genflows.io import write_text
+from genflows._runtime.io import write_text
 from genflows.table import paper_table4_rows
 
 COMMAND = ("genflows table anomaly --budget full --seeds 1 --holdouts H --models vae,lfbm-vae,lfbm-mcmc,lebm,abp "

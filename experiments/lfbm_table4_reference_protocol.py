@@ -110,7 +110,7 @@ def main() -> None:
         res["leaky"][str(k)] = auprc(labels_leaky, np.concatenate([s[:n_test][keep], s[n_test:]]))["auprc"]
     print(json.dumps(res))
     if args.out:
-        from genflows.io import write_json
+        from genflows._runtime.io import write_json
 
         write_json(args.out, res)
 

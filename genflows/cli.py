@@ -45,12 +45,12 @@ def list_cmd() -> None:
 
 
 @cli.command("run")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--task", default=None, help="task to run (default: anomaly)")
 @click.option("--holdout", type=click.IntRange(0, 9), default=None, help="held-out (anomalous) digit, 0-9")
 @click.option("--config", "config_file", type=str, default=None, help="YAML config (see configs/)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key, e.g. --set inference.n_steps=30")
-@click.option("--data", type=str, default=None, help="dataset: digits (default), mnist, fashion-mnist")
+@click.option("--data", type=str, default=None, help="dataset (default: digits; `genflows list` names them all)")
 @click.option("--data-root", type=str, default=None, help="data root holding MNIST/raw/... (default: $GENFLOWS_DATA or ~/.cache/genflows/data)")
 @click.option("--download", is_flag=True, default=False, help="download the dataset with torchvision (needs internet)")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs")
@@ -60,34 +60,46 @@ def list_cmd() -> None:
 @click.option("--inference", type=str, default=None, help="override the model's inference method")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads")
 @click.option("--out", type=str, default=None, help="run folder (default: runs/<model>-<task>-<data>-h<holdout>-<time>)")
-@click.option("--resume", "resume_dir", type=str, default=None, help="continue the run in RUN_DIR from its last checkpoint, with its own config")
+@click.option("--resume", "resume_dir", type=str, default=None, help="continue the run in RUN_DIR from its last checkpoint, with its own config; with --epochs N, train it to N epochs in all")
 @click.option("--progress/--no-progress", default=None, help="progress bars (default: when stderr is a terminal)")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="where models, data and chains live")
 @click.option("--amp", is_flag=True, default=False, help="CUDA only: bfloat16 autocast for the training loss (Langevin updates stay float32)")
 @click.option("--tensorboard/--no-tensorboard", default=None, help="TensorBoard event files in the run folder (default: on; watch.tensorboard)")
 def run_cmd(model, task, holdout, config_file, overrides, data, data_root, download, epochs, seed, seeds, prior, inference, threads, out, resume_dir,
             progress, device, amp, tensorboard):
-    """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``."""
+    """Train MODEL and run a task on it, e.g. ``genflows run lfbm-mcmc --task anomaly --holdout 4``;
+    ``genflows run --resume RUN_DIR [--epochs N]`` continues (and extends) a run folder."""
     from .config import load_config
     from .runner import run
     from .trainer import progress_enabled
 
     if resume_dir is not None:
         given = {"--task": task, "--holdout": holdout, "--config": config_file, "--set": overrides or None, "--data": data,
-                 "--data-root": data_root, "--download": download or None, "--epochs": epochs, "--seed": seed,
+                 "--data-root": data_root, "--download": download or None, "--seed": seed,
                  "--seeds": seeds, "--prior": prior, "--inference": inference, "--out": out}
         clash = [k for k, v in given.items() if v is not None]
         if clash:
-            raise GenflowsError(f"--resume continues a run with its own config; drop {', '.join(clash)}")
-        extra_r: dict = {"out": resume_dir}
+            raise GenflowsError(f"--resume continues a run with its own config (and --epochs N extends it); drop {', '.join(clash)}")
+        from pathlib import Path
+
+        from .runner import stored_config
+
+        if not Path(resume_dir).is_dir():
+            raise GenflowsError(f"cannot resume {resume_dir}: no such run folder")
+        stored = stored_config(Path(resume_dir), advice="")
+        model = model or stored.model  # the folder names its model, task and data
+        extra_r: dict = {"out": resume_dir, "task": stored.task, "data": {"name": stored.data.name}}
         if threads:
             extra_r["train"] = {"threads": threads}
         if tensorboard is not None:  # watching never changes the run's numbers, so a resume may switch it
             extra_r["watch"] = {"tensorboard": tensorboard}
         cfg = load_config(model, extra=extra_r)
-        run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m), resume=True, watch_given=tensorboard is not None)
+        run(cfg, progress=progress_enabled(progress), device=device, log=lambda m: click.echo(m), resume=True, watch_given=tensorboard is not None,
+            epochs=epochs)
         return
 
+    if model is None:
+        raise GenflowsError("missing MODEL: genflows run MODEL [OPTIONS] (genflows list names them), or genflows run --resume RUN_DIR")
     extra: dict = {}
 
     def put(section: str | None, key: str, value) -> None:
@@ -217,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = guarded(lambda: _click_main(argv), "genflows")
     finally:
-        from .distributed import teardown
+        from ._runtime.distributed import teardown
 
         teardown()  # leaves a torchrun process group cleanly (no-op otherwise)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -24,7 +24,7 @@ class DivergenceError(GenflowsError):
 
 
 def guarded(fn: Callable[[], T], prog: str) -> T:
-    """Run ``fn`` with the CLI's exit contract, shared by ``genflows`` and the ``bench/`` scripts:
+    """Run ``fn`` with the CLI's exit contract, shared by ``genflows`` and the ``bench/`` and ``experiments/`` scripts:
     a user error is one line on stderr and exit 2, a divergence exit 3 (its last good checkpoint
     is kept), Ctrl-C exit 130; a failed child command (``subprocess.run(..., check=True)``, e.g. a
     bench script's ``genflows run``) has already said why, so its status is passed on without a

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS"]
+__all__ = ["Generator", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS", "ARCHS"]
 
 
 class Generator(nn.Module):
@@ -158,7 +158,7 @@ def reference_init(generator: nn.Module) -> nn.Module:
     with this initialisation.
 
     >>> g = reference_init(ConvGenerator(20, (1, 28, 28)))
-    >>> round(float(g.net[8].weight.mean()), 1), float(g.net[8].bias.abs().max())
+    >>> round(float(g.net[8].weight.detach().mean()), 1), float(g.net[8].bias.detach().abs().max())
     (1.0, 0.0)
     """
     for m in generator.modules():
@@ -173,6 +173,8 @@ def reference_init(generator: nn.Module) -> nn.Module:
 # generator.init: "reference" (the latent-flow code's) or "torch" (PyTorch's defaults, which the
 # results recorded before the reference initialisation used).
 INITS = {"reference": reference_init, "torch": lambda g: g}
+# conv: MLP + ConvT (MNIST, the reference code); dcgan: ConvT 1 -> 4 -> ... -> 32 (RGB); auto: by channels.
+ARCHS = ("auto", "conv", "dcgan")
 
 # Per image-size presets of the MLP + ConvT generator (hidden, channels).
 _PRESETS = {28: (1024, 128), 8: (256, 64)}
@@ -185,7 +187,7 @@ def default_nz(image_shape: tuple[int, int, int]) -> int:
 
 
 def build_generator(cfg, image_shape: tuple[int, int, int]) -> Generator:
-    """A generator from a :class:`~genflows.config.GeneratorConfig` for images of ``image_shape``
+    """A generator from a :class:`~genflows.config.schema.GeneratorConfig` for images of ``image_shape``
     (``arch: auto`` = the MLP + ConvT generator for grayscale, the DCGAN one for RGB)."""
     nz = cfg.nz or default_nz(image_shape)
     arch = cfg.arch if cfg.arch != "auto" else ("conv" if image_shape[0] == 1 else "dcgan")

@@ -14,23 +14,28 @@ Example: compose your own model and train it with the same trainer and tasks::
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .generators import Generator, mean_image_losses
 from .inference.base import Inference
+from .inference.batched import decode, describe_inference, infer_batched
+from .interface import GenerativeModel
 from .priors.base import Prior
 
 __all__ = ["LatentModel"]
 
 
-class LatentModel(nn.Module):
-    def __init__(self, prior: Prior, generator: Generator, inference: Inference):
+class LatentModel(GenerativeModel):
+    """``prior_lr``: the prior's own Adam learning rate (None: the run's ``train.lr``; LEBM's
+    reference code trains its EBM prior at 2e-5)."""
+
+    def __init__(self, prior: Prior, generator: Generator, inference: Inference, prior_lr: float | None = None):
         super().__init__()
         if prior.nz != generator.nz:
             raise ValueError(f"prior has nz={prior.nz} but generator has nz={generator.nz}")
         self.prior = prior
         self.generator = generator
         self.inference = inference
+        self.prior_lr = prior_lr
 
     @property
     def nz(self) -> int:
@@ -55,7 +60,7 @@ class LatentModel(nn.Module):
         With amortised inference (VAE-IAF) the loss is the negative ELBO instead, which trains
         encoder, generator and prior together through the reparameterised sample.
         """
-        if getattr(self.inference, "amortized", False) and mask is None:
+        if self.inference.amortized and mask is None:
             return self._elbo_loss(x)
         z = self.infer(x, mask)
         gen_loss = -self.generator.log_likelihood(x, z, mask).mean()
@@ -75,11 +80,11 @@ class LatentModel(nn.Module):
         elbo = log_px + log_pz - log_q
         return -elbo.mean(), {"gen_loss": -log_px.mean().detach(), "kl": (log_q - log_pz).mean().detach()}
 
-    def parameter_groups(self, lr: float, prior_lr: float | None = None) -> list[dict]:
+    def parameter_groups(self, lr: float | None = None) -> list[dict]:
         groups = []
         prior_params = [p for p in self.prior.parameters() if p.requires_grad]
         if prior_params:
-            groups.append({"params": prior_params, "lr": prior_lr or lr, "name": "prior"})
+            groups.append({"params": prior_params, "lr": self.prior_lr or lr, "name": "prior"})
         groups.append({"params": list(self.generator.parameters()), "lr": lr, "name": "generator"})
         inf_params = [p for p in self.inference.parameters() if p.requires_grad]
         if inf_params:
@@ -108,3 +113,18 @@ class LatentModel(nn.Module):
         z = self.infer(x, mask, **infer_kwargs)
         with torch.no_grad():
             return self.generator(z)
+
+    # ------------------------------------------------------------------ evaluation (GenerativeModel)
+    def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
+        """g_beta(z*) with z* from :func:`~genflows.inference.batched.infer_batched`: ``e.steps``
+        noise-free Langevin steps (or the encoder mean and ``e.refine_steps`` Langevin steps)."""
+        z = infer_batched(self, x, mask, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
+        return decode(self, z, e.batch_size), [], describe_inference(self, mask is not None, e.steps, e.refine_steps)
+
+    def encode_batched(self, x, e, seed: int, progress: bool = False):
+        """z* of every image (latent-flow paper Figure 5 interpolates between them)."""
+        z = infer_batched(self, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
+        return z, describe_inference(self, False, e.steps, e.refine_steps)
+
+    def decode_batched(self, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        return decode(self, codes, batch_size)

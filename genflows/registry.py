@@ -1,7 +1,7 @@
 """Model registry: a name fixes the prior and inference components; everything else is config.
 
 Adding a model is one line in :data:`MODELS`. ``build_model`` turns a
-:class:`~genflows.config.RunConfig` into a :class:`~genflows.model.LatentModel`.
+:class:`~genflows.config.schema.RunConfig` into a :class:`~genflows.model.LatentModel`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class ModelSpec:
 
     def config_defaults(self) -> dict:
         if self.family == "coopflow":
-            # CoopFlow's Adam settings live in the coop section; no per-epoch lr decay (A.2 has none).
-            return {"coop": dict(self.coop_defaults), "train": {"lr_decay": 1.0, "grad_clip": 10.0}}
+            # CoopFlow's Adam settings live in the coop section (A.2: no per-epoch lr decay).
+            return {"coop": dict(self.coop_defaults), "train": {"grad_clip": 10.0}}
         return {"prior": {"kind": self.prior, **dict(self.prior_defaults)}, "inference": {"kind": self.inference}}
 
 
@@ -79,8 +79,8 @@ def check_pair(prior: str, inference: str) -> None:
 
 
 def build_model(cfg, image_shape: tuple[int, ...]):
-    """A model for data of ``image_shape`` from a :class:`~genflows.config.RunConfig`: a
-    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.CoopFlow` for the
+    """A model for data of ``image_shape`` from a :class:`~genflows.config.schema.RunConfig`: a
+    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.model.CoopFlow` for the
     data-space family."""
     if MODELS[cfg.model].family == "coopflow":
         return build_coopflow(cfg.coop, image_shape)
@@ -89,14 +89,13 @@ def build_model(cfg, image_shape: tuple[int, ...]):
         build_prior(cfg.prior, generator.nz),
         generator,
         build_inference(cfg.inference, generator.nz, image_shape),
+        prior_lr=cfg.prior.lr,
     )
 
 
 def build_coopflow(c, shape: tuple[int, ...]):
-    """A :class:`~genflows.coopflow.CoopFlow` from a :class:`~genflows.config.CoopConfig`."""
-    from .coopflow import CoopFlow
-    from .dataflow import build_data_flow
-    from .energies import build_energy
+    """A :class:`~genflows.coopflow.model.CoopFlow` from a :class:`~genflows.config.schema.CoopConfig`."""
+    from .coopflow import CoopFlow, build_data_flow, build_energy
 
     is_image = len(shape) == 3
     flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import distributed as dist
-from .config import RunConfig, from_dict, read_yaml, to_dict
+from ._runtime import distributed as dist
+from .config import RunConfig, migrate, parse, read_yaml, to_dict
 from .data import check_available
 from .errors import GenflowsError
-from .io import check_writable, load_checkpoint
-from .output import RunDir
+from ._runtime.io import check_writable, load_checkpoint
+from ._runtime.output import RunDir
 from .tasks import TASKS
 
 __all__ = ["run", "load_model", "default_run_dir", "seed_everything"]
@@ -80,7 +80,7 @@ def stored_config(root: Path, advice: str = "; choose another --out") -> RunConf
     if not f.is_file():
         raise GenflowsError(f"{root} is not a genflows run folder (no config.yaml){advice}")
     try:
-        return from_dict(RunConfig, read_yaml(f))
+        return parse(migrate(read_yaml(f)))
     except GenflowsError as e:
         raise GenflowsError(f"{f} is not a valid genflows config: {e}") from None
 
@@ -95,16 +95,18 @@ def _check_same(stored: RunConfig, cfg: RunConfig, root: Path) -> None:
             )
 
 
-def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, resume: bool = False, watch_given: bool = False) -> dict:
+def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, resume: bool = False, watch_given: bool = False,
+        epochs: int | None = None) -> dict:
     """Run ``cfg.task`` for ``cfg.seeds`` seeds; returns the summary (also in summary.json).
 
     An existing run folder (``cfg.out``) with the same config is continued: finished seeds are
     read back, an interrupted one resumes from its last checkpoint. ``resume=True`` takes the
     folder's own config (``cfg`` then only supplies the folder and thread count, and
-    ``watch.tensorboard`` when ``watch_given``: ``--no-tensorboard``).
+    ``watch.tensorboard`` when ``watch_given``: ``--no-tensorboard``); with ``epochs`` it also
+    extends the run's training to that many epochs in all (:func:`extend`).
 
     ``device``: auto, cpu or cuda. Started by torchrun (``RANK``/``WORLD_SIZE`` set), the run
-    joins the process group and trains with DDP (see :mod:`genflows.distributed`); only rank 0
+    joins the process group and trains with DDP (see :mod:`genflows._runtime.distributed`); only rank 0
     logs and writes.
     """
     device = dist.resolve_device(str(device).split(":")[0])
@@ -125,6 +127,8 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
             raise GenflowsError(f"cannot resume {root} as '{cfg.model}': it was made with model '{stored.model}'")
         cfg = dataclasses.replace(stored, out=str(root), train=dataclasses.replace(stored.train, threads=cfg.train.threads),
                                   watch=dataclasses.replace(stored.watch, tensorboard=cfg.watch.tensorboard) if watch_given else stored.watch)
+        if epochs is not None:
+            cfg = extend(cfg, root, epochs, log)
     elif existing:
         _check_same(stored_config(root), dataclasses.replace(cfg, out=str(root)), root)
     cfg = dataclasses.replace(cfg, out=str(root))
@@ -137,7 +141,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     if hasattr(task, "check"):
         task.check(cfg)
     if cfg.eval.val_fid_every:  # model selection by FID, in whichever task trains: its weights must be there
-        from .tasks.common import check_fid
+        from .tasks._evaluate import check_fid
 
         check_fid(cfg)
     dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
@@ -185,6 +189,38 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     return summary
 
 
+def extend(cfg: RunConfig, root: Path, epochs: int, log=print) -> RunConfig:
+    """``cfg`` of the run folder ``root`` trained for ``epochs`` epochs in all. The learning-rate
+    decay and CoopFlow's phases are functions of the epoch, so the result is the run that had
+    asked for ``epochs`` from the start. A finished seed's ``metrics.json`` is kept as
+    ``metrics-epoch<E>.json`` (E: the epochs it had), then every stored config says ``epochs``."""
+    from .tasks._fit import n_epochs
+
+    planned = n_epochs(cfg)
+    if epochs < planned:
+        raise GenflowsError(f"--epochs {epochs} is fewer than the {planned} epochs {root} was made for; a run is only extended")
+    if epochs == planned:
+        return cfg
+    folders = [root / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)] if cfg.seeds > 1 else [root]
+    if dist.is_main():
+        for folder in folders:  # results first: a crash in between leaves a run that resumes as it was
+            done = folder / "metrics.json"
+            if done.is_file():
+                kept = folder / f"metrics-epoch{planned}.json"
+                if kept.exists():
+                    raise GenflowsError(f"{kept} exists already; move it away to extend {root} again")
+                done.rename(kept)
+        new = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+        RunDir(root).config(to_dict(dataclasses.replace(new, train=dataclasses.replace(new.train, threads=stored_config(root).train.threads))))
+        for i, folder in enumerate(folders if cfg.seeds > 1 else []):
+            if (folder / "config.yaml").is_file():
+                one = stored_config(folder)
+                RunDir(folder).config(to_dict(dataclasses.replace(one, train=dataclasses.replace(one.train, epochs=epochs))))
+    dist.barrier()
+    log(f"extending {root} from {planned} to {epochs} epochs")
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+
+
 def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str = "cpu"):
     """The config and trained model of a run folder. ``checkpoint`` may name a per-epoch file; by
     default the run's model: ``checkpoint-best.pt`` when the run selected an epoch by validation
@@ -193,8 +229,7 @@ def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str =
     from .registry import build_model
 
     run_dir = Path(run_dir)
-    cfg = from_dict(RunConfig, read_yaml(run_dir / "config.yaml"))
-    cfg.validate()
+    cfg = stored_config(run_dir, advice="")
     if checkpoint is None:  # checkpoint-best.pt is missing only when no epoch was scored (train.max_iters)
         selected = cfg.eval.val_fid_every and (run_dir / "checkpoint-best.pt").is_file()
         checkpoint = "checkpoint-best.pt" if selected else "checkpoint.pt"

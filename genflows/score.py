@@ -27,12 +27,12 @@ from typing import Callable
 
 import torch
 
-from . import distributed as dist
-from .config import RunConfig, apply_overrides, from_dict, to_dict
+from ._runtime import distributed as dist
+from .config import RunConfig, apply_overrides, parse, to_dict
 from .data import check_available
 from .errors import GenflowsError
-from .io import check_writable, load_checkpoint, write_json
-from .output import RunDir
+from ._runtime.io import check_writable, load_checkpoint, write_json
+from ._runtime.output import RunDir
 from .runner import headline, seed_everything
 from .show import run_config
 from .tasks import TASKS
@@ -131,7 +131,7 @@ def score(
     base = run_config(root)
     folders = _seed_folders(root, base) if base.seeds > 1 else [root]
     overrides = list(overrides or [])
-    from_dict(RunConfig, apply_overrides(to_dict(base), overrides)).validate()  # unknown keys and bad values first, with a suggestion
+    parse(apply_overrides(to_dict(base), overrides))  # unknown keys and bad values first, with a suggestion
     check_overrides(overrides, base.task)
     jobs = []
     for folder in folders:
@@ -143,7 +143,7 @@ def score(
         state = load_checkpoint(ckpt)
         counters = {"epoch": int(state["epoch"]), "iteration": int(state.get("iteration", 0))}
         del state
-        cfg = from_dict(RunConfig, apply_overrides(to_dict(stored), overrides))
+        cfg = parse(apply_overrides(to_dict(stored), overrides))
         # Zero epochs to go, no model selection, nothing watched: the task only evaluates.
         cfg = dataclasses.replace(
             cfg, seeds=1,

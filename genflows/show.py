@@ -68,7 +68,7 @@ def _unfinished(path: Path) -> GenflowsError:
     ckpt = path / "checkpoint.pt"
     where = "no checkpoint yet"
     if ckpt.is_file():
-        from .io import load_checkpoint
+        from ._runtime.io import load_checkpoint
 
         try:
             where = f"last checkpoint after epoch {load_checkpoint(ckpt).get('epoch')}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import load_config
 from .errors import GenflowsError
-from .io import write_text
+from ._runtime.io import write_text
 from .registry import MODELS
 from .runner import run
 
@@ -61,11 +61,13 @@ def anomaly_table(
     if budget not in BUDGETS:
         raise GenflowsError(f"unknown budget '{budget}' (choose from: {', '.join(BUDGETS)})")
     preset = BUDGETS[budget]
-    models = models or list(MODELS)
+    able = [name for name, spec in MODELS.items() if "anomaly" in spec.tasks]
+    models = models or able
     holdouts = holdouts or PAPER_HOLDOUTS
     for m in models:
-        if m not in MODELS:
-            raise GenflowsError(f"unknown model '{m}' (choose from: {', '.join(MODELS)})")
+        if m not in able:
+            what = "unknown model" if m not in MODELS else "model that does not detect anomalies"
+            raise GenflowsError(f"{what} '{m}' (choose from: {', '.join(able)})")
     for h in holdouts:
         if not 0 <= h <= 9:
             raise GenflowsError(f"holdout must be a digit 0-9, got {h}")

@@ -18,11 +18,11 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed as dist
+from ._runtime import distributed as dist
 from .errors import DivergenceError, GenflowsError
-from .io import save_checkpoint
+from ._runtime.io import save_checkpoint
 from .langevin import watch_chains
-from .rng import get_rng_state, set_rng_state
+from ._runtime.rng import get_rng_state, set_rng_state
 
 __all__ = ["Trainer", "progress_enabled", "COLLAPSE_SHARE", "COLLAPSE_AFTER"]
 
@@ -57,7 +57,8 @@ def _has_lazy_init(model) -> bool:
 
 
 class Trainer:
-    """Trains ``model`` (anything with ``training_loss`` and ``parameter_groups``).
+    """Trains any :class:`~genflows.interface.GenerativeModel` under ``cfg``
+    (:class:`~genflows.config.TrainConfig`).
 
     >>> from genflows import build_model, load_config
     >>> cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=2"])
@@ -67,13 +68,14 @@ class Trainer:
     ['epoch', 'gen_loss', 'gen_loss_vs_mean_image', 'iters', 'loss', 'lr', 'posterior_displacement', 'prior_loss', 'seconds']
     """
 
-    def __init__(self, model, cfg, prior_lr: float | None = None, progress: bool | None = None):
+    def __init__(self, model, cfg, progress: bool | None = None):
         self.model = model
         self.cfg = cfg
-        self.optimizer = torch.optim.Adam(
-            model.parameter_groups(cfg.lr, prior_lr), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)
-        )
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
+        # train.lr/betas/lr_decay are the latent family's (None for CoopFlow, whose groups carry
+        # their own lr and betas and whose lr does not decay: A.2).
+        adam = {} if cfg.lr is None else {"lr": cfg.lr, "betas": (cfg.beta1, cfg.beta2)}
+        self.optimizer = torch.optim.Adam(model.parameter_groups(cfg.lr), **adam)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=1.0 if cfg.lr_decay is None else cfg.lr_decay)
         self.progress = progress_enabled(progress)
         # Data order has its own generator, so extra draws elsewhere never change it.
         self.data_generator = torch.Generator().manual_seed(cfg.seed)
@@ -87,7 +89,7 @@ class Trainer:
         # None: the lowest training loss.
         self.select: tuple[str, str] | None = None
         self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun
-        self.amp = bool(getattr(cfg, "amp", False))
+        self.amp = cfg.amp
         # genflows.watch.Watcher (or anything with wants/iteration/epoch); None: nothing recorded.
         self.watcher = None
 
@@ -113,7 +115,7 @@ class Trainer:
             _Loss(self.model),
             device_ids=[device.index] if device.type == "cuda" else None,
             # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
-            find_unused_parameters=bool(getattr(self.model, "phased", False)),
+            find_unused_parameters=self.model.phased,
         )
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
@@ -127,7 +129,7 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if getattr(self.cfg, "grad_clip", None):
+        if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
         self.optimizer.step()
         self.iteration += 1
@@ -161,12 +163,10 @@ class Trainer:
         else:
             n_batches = max(n // bs, 1)
         # Posterior collapse is judged against a generator that ignores z (complete data only).
-        reference = self.model.collapse_reference(data) if masks is None and hasattr(self.model, "collapse_reference") else None
+        reference = self.model.collapse_reference(data) if masks is None else None
         while self.epoch < epochs:
             t0 = time.perf_counter()
-            if hasattr(self.model, "set_epoch"):  # schedules that depend on the epoch (CoopFlow phases, noise decay)
-                self.model.set_epoch(self.epoch)
-            self._apply_phase()
+            self._apply(self.model.schedule(self.epoch))
             if world > 1:
                 sampler.set_epoch(self.epoch)
                 perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
@@ -212,8 +212,7 @@ class Trainer:
             if n_chains:
                 record["posterior_displacement"] = float(moved) / n_chains  # mean ||z_K - z_0|| of the posterior chains
             self._check_collapse(record, reference, log)
-            if hasattr(self.model, "watch"):  # quantities worth a curve that are not loss terms (CoopFlow's contrast)
-                record.update(self.model.watch(record))
+            record.update(self.model.watch(record))  # worth a curve, not loss terms (CoopFlow's contrast)
             lrs = [{"name": g.get("name", str(i)), "lr": g["lr"]} for i, g in enumerate(self.optimizer.param_groups)]  # before the decay
             self.scheduler.step()
             self.epoch += 1
@@ -251,17 +250,14 @@ class Trainer:
                     f"{share:.0%} of the way to the mean image's {mean_loss:.4g} (z is barely used); the reference code trains at "
                     f"train.lr 4e-4 with generator.init=reference")
 
-    def _apply_phase(self) -> None:
-        """Per-phase optimiser settings of phased models (CoopFlow(Pre)): each named group's lr for
-        this epoch, and a fresh Adam state where a new phase starts. Derived from the epoch alone,
-        so a resumed run gets the same values as an uninterrupted one."""
-        lrs = self.model.phase_lrs() if hasattr(self.model, "phase_lrs") else {}
-        restart = self.model.restarted_groups() if hasattr(self.model, "restarted_groups") else ()
+    def _apply(self, schedule) -> None:
+        """The model's :class:`~genflows.interface.Schedule` for this epoch: named groups' lrs (a
+        phase's base lr; those groups do not decay) and fresh Adam states where a phase starts."""
         for group in self.optimizer.param_groups:
             name = group.get("name")
-            if name in lrs:
-                group["lr"] = lrs[name] * self.cfg.lr_decay**self.epoch
-            if name in restart:
+            if name in schedule.lrs:
+                group["lr"] = schedule.lrs[name]
+            if name in schedule.restart:
                 for p in group["params"]:
                     self.optimizer.state.pop(p, None)
 
@@ -284,7 +280,7 @@ class Trainer:
         save_checkpoint(path, state)
         if best:
             save_checkpoint(path.with_name(f"{path.stem}-best{path.suffix}"), state)
-        if getattr(self.cfg, "keep_checkpoints", False):
+        if self.cfg.keep_checkpoints:
             save_checkpoint(path.with_name(f"{path.stem}-epoch{self.epoch}{path.suffix}"), state)
 
     def state_dict(self) -> dict:

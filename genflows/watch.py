@@ -33,8 +33,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from . import distributed as dist
-from .output import RunDir, image_grid, pyplot
+from ._runtime import distributed as dist
+from ._runtime.output import RunDir, image_grid, pyplot
 
 __all__ = ["Watcher", "chain_tag", "curves_figure", "read_scalars", "EVENT_GLOB"]
 
@@ -107,7 +107,7 @@ class Watcher:
         values: dict[str, Any] = {f"train/{k}": v for k, v in stats.items()}
         if len(stats) > 1:
             values["train/loss"] = sum(stats.values())
-        if model is not None and hasattr(model, "watch"):
+        if model is not None:
             values.update({f"train/{k}": v for k, v in model.watch(stats).items()})
         groups: dict[str, list] = {}
         for c in chains:
@@ -144,7 +144,7 @@ class Watcher:
         """A grid of ``n`` samples drawn on the run's seed in a forked random stream (the training
         streams are untouched; the last epoch's grid is the task's samples.png); 2-D data has no
         image to show."""
-        from .tasks.common import sample_batched
+        from .tasks._evaluate import sample_batched
 
         x = sample_batched(model, n, seed=self.seed)
         if x.dim() == 4:

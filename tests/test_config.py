@@ -28,7 +28,8 @@ def test_yaml_file_then_flags(tmp_path):
         (["inference.n_steps=2.5"], "must be int"),
         (["train.lr=true"], "must be float"),
         (["inference.n_steps=-3"], "must be >= 1"),
-        (["eval.invert_starts=0"], "eval.invert_starts must be >= 1"),
+        (["eval.invert_starts=2"], "config key 'eval.invert_starts' applies to the CoopFlow family"),
+        (["coop.n_steps=3"], "config section 'coop' applies to the CoopFlow family (coopflow,"),
         (["inference.step_size=0"], "must be > 0"),
         (["data.holdout=11"], "0-9"),
         (["data.name=cifar"], "unknown dataset"),
@@ -52,3 +53,48 @@ def test_every_shipped_yaml_config_loads():
     assert files
     for f in files:
         load_config(None, f)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["prior.lr=1e-3"], "config section 'prior' applies to the latent-variable family (lfbm-mcmc,"),
+        (["train.lr=1e-3"], "config key 'train.lr' applies to the latent-variable family"),
+        (["eval.steps=5"], "config key 'eval.steps' applies to the latent-variable family"),
+        (["anomaly.score_steps=5"], "whose settings are in section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)"),
+        (["eval.invert_starts=0"], "eval.invert_starts must be >= 1"),
+    ],
+)
+def test_a_key_of_the_other_family_is_a_one_line_error_naming_where_settings_go(overrides, message):
+    with pytest.raises(GenflowsError) as e:
+        load_config("coopflow", overrides=overrides, extra={"task": "generation"})
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_run_holds_only_its_familys_sections_and_keys():
+    from genflows.config import to_dict
+
+    latent = load_config("lfbm-mcmc")
+    coop = load_config("coopflow", extra={"task": "generation"})
+    assert latent.coop is None and latent.eval.invert_lr is None
+    assert coop.prior is None and coop.generator is None and coop.inference is None and coop.anomaly is None
+    assert coop.train.lr is None and coop.eval.steps is None
+    d = to_dict(coop)
+    assert {"generator", "prior", "inference", "anomaly"}.isdisjoint(d) and "lr" not in d["train"] and "steps" not in d["eval"]
+    assert "coop" not in to_dict(latent) and "invert_lr" not in to_dict(latent)["eval"]
+    assert d["version"] == to_dict(latent)["version"] == 2
+
+
+def test_a_version_1_config_is_migrated_by_dropping_what_its_family_never_read():
+    from genflows.config import migrate, parse, to_dict
+
+    old = to_dict(load_config("coopflow", extra={"task": "generation"}))
+    del old["version"]
+    old.update(generator={"nz": 7}, prior={"lr": 1.0}, inference={}, anomaly={})
+    old["train"].update(lr=0.5, beta1=0.5, beta2=0.999, lr_decay=1.0)
+    old["eval"].update(steps=200, step_size=0.1, refine_steps=0, track_every=10)
+    cfg = parse(migrate(old))
+    assert cfg.version == 2 and cfg.prior is None and cfg.train.lr is None
+    assert to_dict(cfg) == to_dict(load_config("coopflow", extra={"task": "generation"}))
+    with pytest.raises(GenflowsError, match="applies to the latent-variable family"):
+        parse(old)  # unversioned = written by hand now: no silent dropping

@@ -16,7 +16,7 @@ import torch.distributed as tdist
 import torch.multiprocessing as mp
 
 from genflows import GaussianPrior, LangevinInference, LatentModel, Trainer, load_config
-from genflows import distributed as gdist
+from genflows._runtime import distributed as gdist
 from genflows.generators import Generator
 from genflows.registry import build_model
 from genflows.tasks.anomaly import anomaly_scores

@@ -6,7 +6,7 @@ import pytest
 
 from genflows.errors import DivergenceError, GenflowsError, guarded
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 @pytest.mark.parametrize("exc, status", [(GenflowsError("no such file: x.pt"), 2), (DivergenceError("loss is NaN"), 3), (KeyboardInterrupt(), 130)])
@@ -34,19 +34,18 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
 
 
 @pytest.mark.parametrize("script, args", [
-    ("extend_training.py", ["{run}", "--epochs", "2"]),
-    ("leaky_protocol.py", ["{run}"]),
-    ("coopflow_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
-    ("coopflow_recon_diag.py", ["{run}"]),
+    ("lfbm_table4_reference_protocol.py", ["{run}"]),
+    ("coopflow_table6_joint_phase_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
+    ("coopflow_table7_reconstruction_diagnosis.py", ["{run}"]),
 ])
-def test_bench_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
+def test_experiment_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
     argv = [a.format(run=tmp_path / "no-run") for a in args]
-    res = subprocess.run([sys.executable, str(BENCH / script), *argv], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, str(EXPERIMENTS / script), *argv], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("\n") == 1 and "no-run" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training():
-    res = subprocess.run([sys.executable, str(BENCH / "coopflow_ablation.py"), "--invert-lr", "0.01,0"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, str(EXPERIMENTS / "coopflow_table6_ablation.py"), "--invert-lr", "0.01,0"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "--invert-lr" in res.stderr.strip().splitlines()[-1] and "> 0" in res.stderr

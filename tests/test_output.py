@@ -1,7 +1,7 @@
 import torch
 from PIL import Image
 
-from genflows.output import GRID_MIN_WIDTH, RunDir, image_grid
+from genflows._runtime.output import GRID_MIN_WIDTH, RunDir, image_grid
 
 
 def test_small_images_are_enlarged_by_whole_nearest_neighbour_factors(tmp_path):

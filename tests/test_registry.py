@@ -1,7 +1,7 @@
 import pytest
 
 from genflows import MODELS, build_model, load_config
-from genflows.output import RunDir
+from genflows._runtime.output import RunDir
 from genflows.tasks import anomaly
 
 

@@ -9,7 +9,7 @@ import torch
 from genflows import build_model, load_config
 from genflows.data import load_split
 from genflows.generators import DCGANGenerator
-from genflows.output import RunDir
+from genflows._runtime.output import RunDir
 from genflows.tasks import reconstruction
 
 from .conftest import SHARED_DATA

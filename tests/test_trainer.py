@@ -3,8 +3,8 @@ import torch
 
 from genflows import Trainer, build_model, load_config
 from genflows.errors import DivergenceError
-from genflows.io import load_checkpoint
-from genflows.output import RunDir
+from genflows._runtime.io import load_checkpoint
+from genflows._runtime.output import RunDir
 from genflows.tasks import anomaly
 
 X = torch.rand(200, 1, 8, 8) * 2 - 1

@@ -131,7 +131,7 @@ def test_chain_tags_are_tag_path_parts():
 def test_curves_are_redrawn_every_epoch_unless_epochs_are_shorter_than_ten_drawings(tmp_path, monkeypatch):
     import genflows.watch as watch
     from genflows.config import WatchConfig
-    from genflows.output import RunDir
+    from genflows._runtime.output import RunDir
 
     clock = [100.0]
     monkeypatch.setattr(watch.time, "perf_counter", lambda: clock[0])

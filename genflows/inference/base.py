@@ -12,5 +12,7 @@ class Inference(nn.Module):
     """Turns observations into latent samples using only the prior's and generator's public
     methods (``log_prob`` and ``log_likelihood``)."""
 
+    amortized = False  # an encoder gives z (trained by the ELBO); else z comes from a chain
+
     def forward(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         raise NotImplementedError

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import distributed as dist
+from .._runtime import distributed as dist
 from ..data import load_anomaly_split
 from ..metrics import auprc
-from ..output import RunDir, pyplot
-from .common import prepare, sample_batched, train, machine
+from .._runtime.output import RunDir, pyplot
+from ._evaluate import machine, sample_batched
+from ._fit import prepare, train
 
 __all__ = ["anomaly_scores", "run", "HEADLINE"]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from ..output import RunDir
-from .common import check_fid, fit, model_fid, run_data, sample_batched, machine
+from .._runtime.output import RunDir
+from ._evaluate import check_fid, machine, model_fid, sample_batched
+from ._fit import fit, run_data
 
 __all__ = ["run", "HEADLINE"]
 
@@ -21,9 +22,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
     seed = cfg.train.seed
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
-    two_flows = getattr(model, "flow", None) is not None and getattr(model, "mode", "flow") != "flow"
-    if two_flows:  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
-        out.image_grid("samples_flow.png", sample_batched(model, 64, seed=seed, method="sample_flow"))
+    parts = model.component_samplers()  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
+    for name, sampler in parts.items():
+        out.image_grid(f"samples_{name}.png", sample_batched(model, 64, seed=seed, sampler=sampler))
     metrics = {
         "model": cfg.model,
         "task": "generation",
@@ -42,8 +43,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     }
     if cfg.eval.fid_n:
         metrics.update(model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log))
-        if two_flows:  # the same flow before and after its Langevin flow: what cooperation adds
-            flow_fid = model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, method="sample_flow")
-            metrics.update(fid_flow=flow_fid["fid"], fid_flow_seconds=flow_fid["fid_seconds"])
+        for name, sampler in parts.items():  # the same flow before and after its Langevin flow: what cooperation adds
+            r = model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, sampler=sampler, what=f" of {name}")
+            metrics.update({f"fid_{name}": r["fid"], f"fid_{name}_seconds": r["fid_seconds"]})
     out.json("metrics.json", metrics)
     return metrics

@@ -12,10 +12,11 @@ import time
 
 import torch
 
-from ..masks import make_masks
-from ..output import RunDir
-from .common import fit, reconstruct_batched, run_data, machine
-from .reconstruction import pixel_mse
+from ..data.masks import make_masks
+from .._runtime.output import RunDir
+from ._evaluate import machine
+from ._fit import fit, run_data
+from ..metrics import pixel_mse
 
 __all__ = ["run", "HEADLINE", "complete"]
 
@@ -27,7 +28,7 @@ def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int, pr
     from each start; and how they were inferred."""
     outs = []
     for k in range(cfg_eval.completions):
-        x_hat, _, how = reconstruct_batched(model, x, mask, cfg_eval, seed + k, progress=progress)
+        x_hat, _, how = model.reconstruct_batched(x, mask, cfg_eval, seed + k, progress=progress)
         outs.append(mask * x + (1 - mask) * x_hat)
     return torch.stack(outs), how
 

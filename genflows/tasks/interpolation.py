@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from ..output import RunDir
-from .common import data_space, decode, describe_inference, fit, infer_batched, reconstruct_batched, run_data, machine
-from .reconstruction import pixel_mse
+from .._runtime.output import RunDir
+from ._evaluate import machine
+from ._fit import fit, run_data
+from ..metrics import pixel_mse
 
 __all__ = ["run", "HEADLINE", "interpolate"]
 
@@ -30,19 +31,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     e, seed = cfg.eval, cfg.train.seed
     n = min(2 * e.interp_pairs, test_x.shape[0] - test_x.shape[0] % 2)
     x = test_x[:n]
-    if data_space(model):
-        xhat, _, how = reconstruct_batched(model, x, None, e, seed, keep_latent=True, progress=progress)
-        model.eval()
-        with torch.no_grad():
-            z = model.encode_flow(xhat)
-            line = interpolate(z[0::2], z[1::2], e.interp_points)
-            frames = torch.cat([model.decode(model.decode_flow(c)) for c in line.flatten(0, 1).split(e.batch_size)])
-        how += "; z* = g_alpha^-1(x_hat*), frames F_theta(g_alpha(z))"
-    else:
-        z = infer_batched(model, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
-        how = describe_inference(model, False, e.steps, e.refine_steps)
-        line = interpolate(z[0::2], z[1::2], e.interp_points)
-        frames = decode(model, line.flatten(0, 1), e.batch_size)
+    z, how = model.encode_batched(x, e, seed, progress=progress)
+    line = interpolate(z[0::2], z[1::2], e.interp_points)
+    frames = model.decode_batched(line.flatten(0, 1), e.batch_size)
     ends = frames.view(n // 2, e.interp_points, *frames.shape[1:])[:, [0, -1]].flatten(0, 1)
     order = torch.stack([x[0::2], x[1::2]], 1).flatten(0, 1)
     metrics = {

@@ -12,22 +12,14 @@ import time
 
 import torch
 
-from ..output import RunDir
-from .common import fit, reconstruct_batched, run_data, machine
+from .._runtime.output import RunDir
+from ..metrics import pixel_mse
+from ._evaluate import machine
+from ._fit import fit, run_data
 
-__all__ = ["run", "HEADLINE", "pixel_mse"]
+__all__ = ["run", "HEADLINE"]
 
 HEADLINE = ("mse", "train_seconds")
-
-
-def pixel_mse(x: torch.Tensor, x_hat: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-image mean squared error over all pixels, or over the ``hidden`` ones (mask 0) only;
-    images in [-1, 1] (divide by 4 for the [0, 1] scale)."""
-    sq = (x - x_hat).pow(2)
-    if hidden is None:
-        return sq.flatten(1).mean(1)
-    w = hidden.expand_as(x)
-    return (sq * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(1)
 
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
@@ -36,7 +28,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     e, seed = cfg.eval, cfg.train.seed
     x = test_x[: e.n_test] if e.n_test else test_x
     t0 = time.perf_counter()
-    x_hat, curve, how = reconstruct_batched(model, x, None, e, seed, progress=progress)
+    x_hat, curve, how = model.reconstruct_batched(x, None, e, seed, progress=progress)
     secs = time.perf_counter() - t0
     mse = pixel_mse(x, x_hat)
     metrics = {

@@ -11,10 +11,11 @@ import time
 
 import torch
 
-from ..masks import make_masks
-from ..output import RunDir
-from .common import check_fid, decode, describe_inference, infer_batched, model_fid, n_epochs, prepare, run_data, sample_batched, train, machine
-from .reconstruction import pixel_mse
+from ..data.masks import make_masks
+from .._runtime.output import RunDir
+from ._evaluate import check_fid, machine, model_fid, sample_batched
+from ._fit import n_epochs, prepare, run_data, train
+from ..metrics import pixel_mse
 
 __all__ = ["run", "HEADLINE", "mask_label"]
 
@@ -24,7 +25,7 @@ check = check_fid  # runner hook: fail before training when FID weights are miss
 
 
 def mask_label(m, image_shape) -> str:
-    from ..masks import default_square
+    from ..data.masks import default_square
 
     return f"pepper {m.fraction:.0%}" if m.kind == "pepper" else f"{m.kind} {m.size or default_square(image_shape)}"
 
@@ -41,9 +42,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
 
     model, trainer = prepare(cfg, out, progress, device, log)
 
-    def recover() -> torch.Tensor:
-        z = infer_batched(model, seen[:n_eval], em, steps=e.steps, step_size=e.step_size, batch_size=e.batch_size, seed=seed)
-        return em * ex + (1 - em) * decode(model, z, e.batch_size)
+    def recover() -> tuple[torch.Tensor, str]:
+        x_hat, _, how = model.reconstruct_batched(seen[:n_eval], em, e, seed)
+        return em * ex + (1 - em) * x_hat, how
 
     last = n_epochs(cfg)
 
@@ -52,12 +53,12 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         if not e.track_every or epoch % e.track_every or epoch >= last:
             return None
         t0 = time.perf_counter()
-        mse = float(pixel_mse(ex, recover(), 1 - em).mean())
+        mse = float(pixel_mse(ex, recover()[0], 1 - em).mean())
         return {"recovery_mse": mse, "eval_seconds": time.perf_counter() - t0}
 
     history, train_seconds = train(cfg, trainer, out, seen, masks, on_epoch_end, log)
     t0 = time.perf_counter()
-    recovered = recover()
+    recovered, how = recover()
     mse = float(pixel_mse(ex, recovered, 1 - em).mean())
     if history:
         history[-1].update({"recovery_mse": mse, "eval_seconds": time.perf_counter() - t0})
@@ -73,7 +74,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "n_eval": n_eval,
         "fid": None,
         "fid_n": 0,
-        "inference": describe_inference(model, True, e.steps, 0),
+        "inference": how,
         "epochs": len(history),
         "iterations": trainer.iteration,
         "n_train": int(train_x.shape[0]),

@@ -5,7 +5,7 @@ import torch
 from genflows import build_model, load_config
 from genflows.data import anomaly_split, load_dataset
 from genflows.metrics import auprc
-from genflows.output import RunDir
+from genflows._runtime.output import RunDir
 from genflows.tasks import anomaly
 
 QUICK = [

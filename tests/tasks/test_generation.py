@@ -1,8 +1,8 @@
 import pytest
 
 from genflows import load_config
-from genflows.fid import fid_available
-from genflows.output import RunDir
+from genflows.metrics.fid import fid_available
+from genflows._runtime.output import RunDir
 from genflows.tasks import generation
 
 
@@ -35,7 +35,7 @@ def test_evaluation_sampling_is_seeded_and_leaves_the_callers_random_stream_alon
     import torch
 
     from genflows.registry import build_model
-    from genflows.tasks.common import sample_batched
+    from genflows.tasks._evaluate import sample_batched
 
     model = build_model(load_config("lfbm-mcmc"), (1, 8, 8))
     torch.manual_seed(0)

@@ -2,8 +2,8 @@ import torch
 
 from genflows import build_model, load_config
 from genflows.data import load_split
-from genflows.masks import make_masks
-from genflows.output import RunDir
+from genflows.data.masks import make_masks
+from genflows._runtime.output import RunDir
 from genflows.tasks import inpainting
 
 QUICK = ["inference.n_steps=10", "train.epochs=10", "train.lr=1e-3", "eval.steps=60", "eval.n_test=100", "eval.completions=2", "mask.size=4"]

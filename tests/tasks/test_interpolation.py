@@ -1,7 +1,7 @@
 import torch
 
 from genflows import load_config
-from genflows.output import RunDir
+from genflows._runtime.output import RunDir
 from genflows.tasks import interpolation
 
 

@@ -4,9 +4,10 @@ import torch
 
 from genflows import build_model, load_config
 from genflows.data import load_split
-from genflows.output import RunDir
+from genflows._runtime.output import RunDir
+from genflows.metrics import pixel_mse
 from genflows.tasks import reconstruction
-from genflows.tasks.common import decode, infer_batched
+from genflows.inference.batched import decode, infer_batched
 
 QUICK = ["inference.n_steps=10", "train.epochs=6", "eval.steps=60", "eval.n_test=120"]
 
@@ -22,7 +23,7 @@ def test_trained_model_reconstructs_better_than_an_untrained_one(tmp_path):
     torch.manual_seed(0)
     untrained = build_model(cfg, (1, 8, 8))
     z = infer_batched(untrained, test[:120], steps=60, seed=1)
-    mse_untrained = reconstruction.pixel_mse(test[:120], decode(untrained, z)).mean().item()
+    mse_untrained = pixel_mse(test[:120], decode(untrained, z)).mean().item()
     assert metrics["mse"] < 0.6 * mse_untrained, (metrics["mse"], mse_untrained)
 
 
@@ -42,5 +43,5 @@ def test_pixel_mse_over_hidden_pixels_only():
     y[:, :, 0, 0] = 2.0
     hidden = torch.zeros(2, 1, 4, 4)
     hidden[:, :, :2, :2] = 1
-    assert reconstruction.pixel_mse(x, y, hidden).tolist() == [1.0, 1.0]  # 4 / 4 hidden pixels
-    assert reconstruction.pixel_mse(x, y).tolist() == [0.25, 0.25]
+    assert pixel_mse(x, y, hidden).tolist() == [1.0, 1.0]  # 4 / 4 hidden pixels
+    assert pixel_mse(x, y).tolist() == [0.25, 0.25]

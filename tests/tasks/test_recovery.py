@@ -2,8 +2,8 @@ import torch
 
 from genflows import build_model, load_config
 from genflows.data import load_split
-from genflows.masks import make_masks
-from genflows.output import RunDir
+from genflows.data.masks import make_masks
+from genflows._runtime.output import RunDir
 from genflows.tasks import recovery
 from genflows.trainer import Trainer
 

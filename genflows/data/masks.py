@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["make_masks", "default_square"]
+__all__ = ["make_masks", "default_square", "MASK_KINDS"]
+
+MASK_KINDS = ("center", "square", "pepper")
 
 
 def default_square(image_shape: tuple[int, int, int]) -> int:

@@ -12,8 +12,8 @@ The same class runs the paper's ablations: ``mode="flow"`` (the flow alone, MLE 
 ``mode="ebm-sr"`` (short-run EBM from N(0, I) noise, Nijkamp et al. 2019). ``pretrain_epochs`` and
 ``warmup_epochs`` give CoopFlow(Pre): flow MLE first, then the EBM alone, then both (A.2).
 
->>> from genflows.dataflow import VectorFlow
->>> from genflows.energies import MLPEnergy
+>>> from genflows.coopflow.flows import VectorFlow
+>>> from genflows.coopflow.energies import MLPEnergy
 >>> m = CoopFlow(VectorFlow(2, depth=2, hidden=16), MLPEnergy(2, 32), n_steps=5, step_size=0.1)
 >>> loss, stats = m.training_loss(torch.randn(8, 2))
 >>> sorted(stats)
@@ -22,28 +22,22 @@ The same class runs the paper's ablations: ``mode="flow"`` (the flow alone, MLE 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
-from .langevin import frozen, langevin
+from ..interface import GenerativeModel
+from ..langevin import frozen, langevin
+from .inversion import Inversion
+from .schedule import PhasedSchedule, noise_decay
 
-__all__ = ["CoopFlow", "MODES", "noise_decay"]
+__all__ = ["CoopFlow", "MODES"]
 
 MODES = ("coopflow", "flow", "ebm-sr")
 
 
-def noise_decay(epoch: int, k: int) -> float:
-    """Eq. (10): max((1 - epoch / K)^20, 0); the Langevin noise multiplier in training."""
-    return max((1.0 - epoch / k) ** 20, 0.0) if epoch < k else 0.0
-
-
-def _visible_sq_error(x: torch.Tensor, out: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """||M (x - F_theta(x_hat))||^2 per image: the reconstruction loss of Section 5.3 / Figure 5,
-    which both the choice of start and the descent on x_hat minimise."""
-    return ((x - out) * m).pow(2).flatten(1).sum(1)
-
-
-class CoopFlow(nn.Module):
+class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
 
     def __init__(
@@ -90,21 +84,6 @@ class CoopFlow(nn.Module):
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     # ------------------------------------------------------------------ the two flows
-    def set_epoch(self, epoch: int) -> None:
-        """Called by the trainer at the start of each epoch (0-based): phases and noise decay."""
-        self.epoch = epoch
-
-    @property
-    def phase(self) -> str:
-        """'flow' (CoopFlow(Pre) flow pretraining), 'warmup' (EBM alone) or 'joint'."""
-        if self.mode != "coopflow":
-            return self.mode
-        if self.epoch < self.pretrain_epochs:
-            return "flow"
-        if self.epoch < self.pretrain_epochs + self.warmup_epochs:
-            return "warmup"
-        return "joint"
-
     def initial(self, n: int) -> torch.Tensor:
         """Langevin starting points: flow samples x_hat = g_alpha(z), or N(0, I) noise (ebm-sr)."""
         if self.mode == "ebm-sr":
@@ -142,79 +121,12 @@ class CoopFlow(nn.Module):
         """x_hat = g_alpha(z) only (Figure 10 vs Figure 8)."""
         return self.flow.sample(n)
 
+    def component_samplers(self) -> dict[str, Callable[[int], torch.Tensor]]:
+        """The flow q_alpha alone, where it feeds a Langevin flow: what cooperation adds is the
+        difference between its samples and the model's."""
+        return {"flow": self.sample_flow} if self.flow is not None and self.mode != "flow" else {}
+
     # ------------------------------------------------------------------ CoopFlow as a latent-variable model
-    def flow_map(self, xhat: torch.Tensor) -> torch.Tensor:
-        """F_theta(x_hat) with the noise e = 0 (Section 5.3), differentiable in x_hat: the T
-        training-size steps of Eq. (3) with their clamps, as a T-layer residual network."""
-        half = 0.5 * self.step_size**2
-        x = xhat
-        with frozen(self.energy), torch.enable_grad():
-            for _ in range(self.n_steps):
-                (g,) = torch.autograd.grad(self.energy(x).sum(), x, create_graph=True)
-                d = half * g
-                if self.clamp_update is not None:
-                    d = d.clamp(-self.clamp_update, self.clamp_update)
-                x = x + d
-                if self.clamp_data is not None:
-                    x = x.clamp(-self.clamp_data, self.clamp_data)
-        return x
-
-    def invert(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        n_iters: int = 200,
-        lr: float = 0.01,
-        curve_every: int = 10,
-        n_starts: int = 1,
-    ) -> tuple[torch.Tensor, list[float]]:
-        """x_hat* = argmin ||M (x - F_theta(x_hat))||^2 by ``n_iters`` Adam steps from a flow sample
-        (ebm-sr: N(0, I) noise), Section 5.3 / A.8 and, with a mask, Figure 5. Returns x_hat* and
-        the mean per-pixel MSE over the visible pixels every ``curve_every`` iterations (Fig. 13).
-
-        ``n_starts`` > 1 draws that many starting points per image and keeps the one whose
-        F_theta(x_hat_0) is closest to the visible pixels (:meth:`best_start`); the paper uses one.
-
-        Each step is projected back onto the data range [-clamp_data, clamp_data]: F_theta clamps its
-        state there after every Langevin step, so a pixel of x_hat that Adam's momentum carries out
-        of the box gets zero gradient from then on and is lost for good (measured on MNIST: the MSE
-        froze at 0.259 after 40 steps at lr 0.1, 0.245 at lr 0.03; bench/README.md)."""
-        if self.mode == "flow":
-            raise ValueError("the flow alone is invertible: reconstruct with flow.encode/decode, not by x_hat optimisation")
-        m = torch.ones_like(x) if mask is None else mask.expand_as(x).to(x.dtype)
-        n_vis = m.flatten(1).sum(1).clamp_min(1)
-        xhat = self.best_start(x, m, n_starts).requires_grad_(True)
-        opt = torch.optim.Adam([xhat], lr=lr)
-        curve = []
-        for i in range(n_iters):
-            err = _visible_sq_error(x, self.flow_map(xhat), m)
-            opt.zero_grad(set_to_none=True)
-            err.sum().backward()
-            opt.step()
-            if self.clamp_data is not None:
-                with torch.no_grad():
-                    xhat.clamp_(-self.clamp_data, self.clamp_data)
-            if i % curve_every == 0 or i == n_iters - 1:
-                curve.append((i, (err.detach() / n_vis).mean()))
-        return xhat.detach(), [(i, float(v)) for i, v in curve]  # host syncs once, after the loop
-
-    def best_start(self, x: torch.Tensor, m: torch.Tensor, n_starts: int = 1) -> torch.Tensor:
-        """A starting x_hat_0 per image: the best of ``n_starts`` draws of :meth:`initial` by the
-        visible-pixel error of F_theta(x_hat_0). Gradient descent on x_hat only moves within the
-        basin F_theta maps its start into (on MNIST, 3 of 20 flow starts ended on another digit,
-        MSE ~0.67 against a median of 0.008), and one forward pass of F_theta per candidate is
-        cheap next to the 200 double-backward steps that follow."""
-        b = x.shape[0]
-        if n_starts < 1:
-            raise ValueError(f"n_starts must be >= 1, got {n_starts}")
-        if n_starts == 1:
-            return self.initial(b).detach()
-        cand = self.initial(b * n_starts).detach().view(b, n_starts, *x.shape[1:])
-        err = torch.empty(b, n_starts, device=x.device, dtype=x.dtype)
-        for k in range(n_starts):  # one batch of b per candidate index keeps memory as in invert
-            err[:, k] = _visible_sq_error(x, self.langevin_flow(cand[:, k]), m)
-        return cand[torch.arange(b, device=x.device), err.argmin(1)].clone()
-
     @torch.no_grad()
     def decode(self, xhat: torch.Tensor) -> torch.Tensor:
         """F_theta(x_hat): the Langevin flow at its training step size with e = 0."""
@@ -259,8 +171,7 @@ class CoopFlow(nn.Module):
             return ebm_loss + flow_loss, stats
         return ebm_loss, stats
 
-    @staticmethod
-    def watch(stats: dict) -> dict:
+    def watch(self, stats: dict) -> dict:
         """What a run should plot beside the losses (the trainer calls this on each step's stats and
         on each epoch's means): the contrast f(x) - f(x_tilde) that the EBM ascends (Eq. 2). A runaway
         contrast is the first sign of a Langevin flow that no longer follows the EBM; the trainer
@@ -272,37 +183,12 @@ class CoopFlow(nn.Module):
         the joint phase (not in Algorithm 1). Why: when x_tilde barely differs from x_hat, the flow
         trains on its own samples; at CPU scale on MNIST they are far less likely than data under
         the flow itself (10 800 vs 2 400 nats; two fifths of their pixels background, against four fifths of
-        MNIST's), and in 200 joint iterations the flow's NLL of the data doubled (bench/README.md)."""
+        MNIST's), and in 200 joint iterations the flow's NLL of the data doubled (docs/results.md)."""
         loss = -self.flow.log_prob(x, dequantize=True).mean()
         stats["flow_data_loss"] = loss.detach()
         return loss
 
-    def phase_lrs(self) -> dict[str, float]:
-        """Base learning rate of each parameter group in the current phase; the trainer applies it
-        at the start of every epoch (times its decay), so a resumed run gets the same value.
-
-        ``joint_flow_lr`` exists because a flow pretrained by MLE meets Langevin-revised samples
-        far from the data in the joint phase; at the pretraining lr (1e-4) our small MNIST flow
-        lost its pretraining within one joint epoch (bench/README.md, CoopFlow attempts 6-8).
-        ``joint_ebm_lr`` slows the EBM once the flow follows it: with the flow frozen the contrast
-        f(x) - f(x_tilde) stays bounded, in the joint phase it ran away (attempt 8)."""
-        lrs = {name: lr for name, (lr, _) in self.optim.items()}
-        if self.phase == "joint":
-            lrs["flow"] = self.joint_flow_lr
-            if "ebm" in lrs:
-                lrs["ebm"] = self.joint_ebm_lr
-        return lrs
-
-    def restarted_groups(self) -> tuple[str, ...]:
-        """Parameter groups whose optimiser state starts afresh at this epoch: the flow's, when
-        CoopFlow(Pre) turns from MLE pretraining to Algorithm 1. The paper pretrains its flow as a
-        separate run; Adam moments carried over from the MLE gradients would scale the first
-        cooperative updates by the ratio of the new gradients to the old ones."""
-        if self.mode == "coopflow" and self.pretrain_epochs > 0 and self.epoch == self.pretrain_epochs + self.warmup_epochs:
-            return ("flow",)
-        return ()
-
-    def parameter_groups(self, lr: float | None = None, prior_lr: float | None = None) -> list[dict]:
+    def parameter_groups(self, lr: float | None = None) -> list[dict]:
         """Adam groups with each flow's own learning rate and betas (A.2: flow 1e-4, (0.9, 0.999);
         EBM 1e-4, (0.5, 0.5)); the trainer's single ``lr`` does not apply."""
         groups = []

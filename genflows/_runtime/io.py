@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .errors import GenflowsError
+from ..errors import GenflowsError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

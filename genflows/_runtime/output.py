@@ -64,7 +64,7 @@ class RunDir:
         """This folder's :class:`~genflows.watch.Watcher` (made on first call) for the ``watch``
         config section ``cfg``; :meth:`close` finishes its event file."""
         if self.watcher is None:
-            from .watch import Watcher
+            from ..watch import Watcher
 
             self.watcher = Watcher(self, cfg, seed=seed, start_step=start_step)
         return self.watcher

@@ -8,8 +8,9 @@ nflows through :mod:`genflows.flows`.
 
 Images live in [-1, 1] on a grid of 256 levels. The density of *data* uses uniform
 dequantisation: y = (u8 + U[0, 1)) / 256, so log P(x) >= E_u log q(y) + D log(1/256) in nats and
-bits/dim = -log P / (D ln 2). Synthesised images from a Langevin flow are continuous already
-and are scored without dequantisation, as densities on [-1, 1]^D.
+bits/dim = -log P / (D ln 2). In the joint phase the flow learns from Langevin-revised images
+x_tilde dequantised in the same way: the data clamp puts their pixels exactly on -1 and 1, point
+masses on which a continuous density grows without bound. 2-D flows ignore ``dequantize``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import math
 import torch
 from torch import nn
 
-from .flows import image_transform, quiet_nflows
-from .priors.flow import FlowPrior
+from ..flows import image_transform, quiet_nflows
+from ..priors.flow import FlowPrior
 
 __all__ = ["VectorFlow", "ImageFlow", "build_data_flow"]
 

@@ -1,4 +1,4 @@
-"""Datasets (images scaled to [-1, 1]) and the MNIST anomaly split of the latent-flow paper.
+"""Datasets, images scaled to [-1, 1].
 
 MNIST and Fashion-MNIST use torchvision's layout, ``ROOT/MNIST/raw/*-ubyte(.gz)``. The
 published ``.gz`` files are read directly (so a read-only root works); ``download=True`` asks
@@ -8,9 +8,8 @@ ships with scikit-learn and needs no download.
 Example::
 
     >>> images, labels = load_dataset("digits")
-    >>> split = anomaly_split(images, labels, holdout=4)
-    >>> split.train.shape[1:], bool(split.test_is_anomaly.any())
-    (torch.Size([1, 8, 8]), True)
+    >>> images.shape[1:], float(images.min()), float(images.max())
+    (torch.Size([1, 8, 8]), -1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -23,19 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import GenflowsError
+from ..errors import GenflowsError
 
 __all__ = [
     "DATASETS",
     "DatasetInfo",
-    "AnomalySplit",
     "data_root",
     "check_available",
     "load_dataset",
     "load_split",
-    "anomaly_split",
-    "load_anomaly_split",
-    "PROTOCOLS",
+    "load_indexed",
 ]
 
 _IDX_FILES = {
@@ -221,13 +217,13 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
     """
     if name not in DATASETS:
         raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
-    return _load(name, root, download)[:2]
+    return load_indexed(name, root, download)[:2]
 
 
 def load_split(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The standard (train, test) images of a dataset: MNIST-type 60 000 / 10 000, torchvision's
     own splits for the RGB sets, and for ``digits`` a fixed 80/20 split (``RandomState(0)``)."""
-    x, _, n_train = _load(name, root, download)
+    x, _, n_train = load_indexed(name, root, download)
     if name == "cifar10-samples":
         return x, x
     if n_train == 0:
@@ -236,7 +232,7 @@ def load_split(name: str, root: str | None = None, download: bool = False) -> tu
     return x[:n_train], x[n_train:]
 
 
-def _load(name: str, root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+def load_indexed(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
     if name not in DATASETS:
         raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
     info = DATASETS[name]
@@ -267,59 +263,3 @@ def _load(name: str, root: str | None, download: bool) -> tuple[torch.Tensor, to
         raise GenflowsError(f"{raw_dir}: unexpected shapes images {x.shape}, labels {y.shape}")
     x = torch.from_numpy(x.astype(np.float32) / 255.0 * 2.0 - 1.0).unsqueeze(1)
     return x, torch.from_numpy(y.astype(np.int64)), len(images[0])
-
-
-@dataclass
-class AnomalySplit:
-    train: torch.Tensor  # normal images only
-    test: torch.Tensor  # held-out normals followed by every anomaly
-    test_is_anomaly: torch.Tensor  # bool, positive class = held-out digit
-    train_index: np.ndarray  # indices into the concatenated dataset
-    test_index: np.ndarray
-
-
-def anomaly_split(
-    images: torch.Tensor, labels: torch.Tensor, holdout: int, seed: int = 42, train_frac: float = 0.8,
-    protocol: str = "meg", n_train: int = 0,
-) -> AnomalySplit:
-    """Normal training images and a labelled test set for anomaly detection (positive class: the
-    held-out digit). A pure function of its arguments: it owns its RNG and touches no global state.
-
-    ``meg``: the protocol the latent-flow paper's text cites for Table 4 (as in MEG, Kumar et al.
-    2019). Remove the held-out digit, permute the normal images with ``RandomState(seed)``, train
-    on the first 80 %, test on the other 20 % plus every held-out image (MNIST: 35 % anomalies).
-
-    ``mnist-test``: the command the reference code's README gives. Train on the first ``n_train``
-    images (the official training split) without the held-out digit; test on every other image
-    (the official test split, MNIST: 9.8 % anomalies at digit 4).
-    """
-    y = labels.numpy()
-    if protocol == "mnist-test":
-        if not 0 < n_train < len(y):
-            raise ValueError(f"protocol mnist-test needs the training split's size, got n_train={n_train} of {len(y)}")
-        train_idx = np.flatnonzero(y[:n_train] != holdout)
-        test_idx = np.arange(n_train, len(y))
-    elif protocol == "meg":
-        normal = np.flatnonzero(y != holdout)
-        anomal = np.flatnonzero(y == holdout)
-        normal = normal[np.random.RandomState(seed).permutation(len(normal))]
-        n = int(train_frac * len(normal))
-        train_idx = normal[:n]
-        test_idx = np.concatenate([normal[n:], anomal])
-    else:
-        raise ValueError(f"unknown anomaly protocol '{protocol}' (choose from: {', '.join(PROTOCOLS)})")
-    is_anom = torch.from_numpy(y[test_idx] == holdout)
-    return AnomalySplit(images[train_idx], images[test_idx], is_anom, train_idx, test_idx)
-
-
-PROTOCOLS = ("meg", "mnist-test")
-
-
-def load_anomaly_split(name: str, holdout: int, protocol: str = "meg", root: str | None = None, download: bool = False) -> AnomalySplit:
-    """:func:`anomaly_split` of a dataset under ``protocol``. Sets without a published split
-    (``digits``) use :func:`load_split`'s fixed 80/20 one as their "official" split."""
-    x, y, n_train = _load(name, root, download)
-    if protocol == "mnist-test" and n_train == 0:
-        perm = torch.from_numpy(np.random.RandomState(0).permutation(len(x)))  # load_split's order
-        x, y, n_train = x[perm], y[perm], int(0.8 * len(x))
-    return anomaly_split(x, y, holdout, protocol=protocol, n_train=n_train)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import GenflowsError
+from ..errors import GenflowsError
 
 __all__ = ["weights_path", "fid_available", "InceptionFeatures", "frechet_distance", "fid"]
 

@@ -28,7 +28,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from .errors import GenflowsError
+from ..errors import GenflowsError
 
 __all__ = [
     "setup",

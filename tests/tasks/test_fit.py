@@ -1,15 +1,15 @@
 """Model selection by validation FID (``eval.val_fid_every``), shared by the tasks that train with
-``common.fit``."""
+``tasks._fit.fit``."""
 
 import pytest
 import torch
 
 from genflows import load_config
 from genflows.errors import GenflowsError
-from genflows.fid import fid_available
-from genflows.io import load_checkpoint
+from genflows.metrics.fid import fid_available
+from genflows._runtime.io import load_checkpoint
 from genflows.runner import load_model, run
-from genflows.tasks import common
+from genflows.tasks import _fit as common
 
 TINY = ["inference.n_steps=3", "train.epochs=4", "eval.fid_n=0", "data.train_size=1000", "eval.val_fid_n=64"]
 

@@ -1,0 +1,152 @@
+"""Sections every model family reads: data, training loop, evaluation, masks, watching; and the
+anomaly task's (latent models). Keys only one family reads are marked with :func:`family_field`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import check as _check
+from .base import family_field
+
+__all__ = ["DataConfig", "TrainConfig", "AnomalyConfig", "EvalConfig", "MaskConfig", "WatchConfig"]
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"  # embedded default: sklearn's 8x8 digits, needs no download
+    root: str | None = None  # None: $GENFLOWS_DATA, else ~/.cache/genflows/data
+    download: bool = False  # torchvision download=True (needs internet)
+    holdout: int = 4  # anomaly digit; latent-flow paper Table 4 reports 1, 4, 5, 7, 9
+    train_size: int | None = None  # use only the first N training images (CPU budgets); None: all
+    # Anomaly split: meg (the paper's text: 80/20 of normals + every anomaly, MNIST 35 % anomalies)
+    # or mnist-test (the reference README's: official train without the digit / official test).
+    protocol: str = "meg"
+
+    def validate(self) -> None:
+        from ..data import DATASETS, PROTOCOLS
+
+        _check(self.protocol in PROTOCOLS, f"unknown data.protocol '{self.protocol}' (choose from: {', '.join(PROTOCOLS)})")
+        _check(self.name in DATASETS, f"unknown dataset '{self.name}' (choose from: {', '.join(DATASETS)})")
+        _check(0 <= self.holdout <= 9, f"data.holdout must be a digit 0-9, got {self.holdout}")
+        _check(self.train_size is None or self.train_size >= 2, f"data.train_size must be >= 2, got {self.train_size}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int | None = None  # None: the dataset's default schedule (see genflows.data.datasets.DATASETS)
+    batch_size: int = 100  # latent-flow reference code
+    lr: float = family_field("latent", 4e-4)  # Adam, latent-flow reference code
+    beta1: float = family_field("latent", 0.5)  # Adam betas (0.5, 0.999), reference code
+    beta2: float = family_field("latent", 0.999)
+    lr_decay: float = family_field("latent", 0.998)  # exponential decay per epoch, reference code
+    seed: int = 1
+    threads: int | None = None  # torch intra-op threads; None: torch's default
+    max_iters: int | None = None  # stop after this many iterations (quick checks)
+    grad_clip: float | None = None  # clip the global gradient norm (CoopFlow); None: off
+    keep_checkpoints: bool = False  # also keep checkpoint-epoch<E>.pt for every epoch (benchmarks)
+    amp: bool = False  # CUDA only: training loss under bfloat16 autocast (z and its Langevin updates stay float32)
+
+    def validate(self) -> None:
+        _check(self.epochs is None or self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.lr is not None:  # None: a CoopFlow run (its optimisers are coop.*)
+            _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+            _check(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "train.beta1/beta2 must be in [0, 1)")
+            _check(0 < self.lr_decay <= 1, f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
+        _check(self.threads is None or self.threads >= 1, f"train.threads must be >= 1, got {self.threads}")
+        _check(self.max_iters is None or self.max_iters >= 1, f"train.max_iters must be >= 1, got {self.max_iters}")
+        _check(self.grad_clip is None or self.grad_clip > 0, f"train.grad_clip must be > 0, got {self.grad_clip}")
+
+
+@dataclass
+class AnomalyConfig:
+    score_steps: int = 400  # noise-free Langevin steps for z* (reference code: 400 at s = 0.1)
+    score_step_size: float = 0.1  # reference code
+    score_batch_size: int = 500  # images per scoring batch; scores do not depend on it (eval mode)
+    score_checkpoints: list[int] = field(default_factory=lambda: [50, 100, 200])  # also report AUPRC at these steps (same chains)
+    score_subset: int = 0  # score a fixed random subset of N test images (the tracking subset's order); 0: all
+    track_every: int = 0  # every N epochs, AUPRC on a fixed test subset (0: off)
+    track_subset: int = 2000  # size of that subset
+    track_steps: int = 100  # scoring steps for tracking
+
+    def validate(self) -> None:
+        _check(self.score_steps >= 1, f"anomaly.score_steps must be >= 1, got {self.score_steps}")
+        _check(self.score_step_size > 0, f"anomaly.score_step_size must be > 0, got {self.score_step_size}")
+        _check(self.score_batch_size >= 1, f"anomaly.score_batch_size must be >= 1, got {self.score_batch_size}")
+        _check(all(c >= 1 for c in self.score_checkpoints), "anomaly.score_checkpoints must be >= 1")
+        _check(self.score_subset >= 0, f"anomaly.score_subset must be >= 0, got {self.score_subset}")
+        _check(self.track_every >= 0, f"anomaly.track_every must be >= 0, got {self.track_every}")
+        _check(self.track_subset >= 1, f"anomaly.track_subset must be >= 1, got {self.track_subset}")
+        _check(self.track_steps >= 1, f"anomaly.track_steps must be >= 1, got {self.track_steps}")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation settings shared by the generation, reconstruction, inpainting, recovery and
+    interpolation tasks (latent-flow paper Sections 4.2, 4.3, 4.6)."""
+
+    n_test: int = 1000  # test images evaluated (0: all)
+    steps: int = family_field("latent", 200)  # noise-free Langevin steps for z* (reconstruction, inpainting, recovery)
+    step_size: float = family_field("latent", 0.1)
+    refine_steps: int = family_field("latent", 0)  # amortised (VAE) inference: Langevin refinement after the encoder mean
+    batch_size: int = 500
+    fid_n: int = 1000  # images per side for FID (paper: 50 000); 0: no FID
+    completions: int = 4  # inpainting: completions per image from different z0 (Figure 2)
+    interp_pairs: int = 8  # interpolation: image pairs
+    interp_points: int = 10  # interpolation: points on each line, ends included
+    # Recovery: the hidden pixels' MSE every N epochs during training (always after the last). One
+    # evaluation of 1000 digits cost about 2.5x a training epoch, so N = 10 keeps it near 20 % of
+    # training; 1 draws a per-epoch curve; 0 evaluates after the last epoch only.
+    track_every: int = family_field("latent", 10)
+    invert_iters: int = family_field("coopflow", 200)  # data-space models: Adam steps on x_hat (CoopFlow Sec. 5.3 / A.8: 200)
+    invert_lr: float = family_field("coopflow", 0.01)  # their learning rate (pixels in [-1, 1])
+    invert_starts: int = family_field("coopflow", 1)  # starting points drawn per image, the best by F_theta's error kept (paper: 1)
+    # Model selection by validation FID: from epoch val_fid_from on, every val_fid_every epochs (and
+    # at the last), FID of val_fid_n samples against the last val_fid_n *training* images (never
+    # trained on, never the test set); the run's model is then the epoch with the lowest (0: off).
+    val_fid_every: int = 0
+    val_fid_n: int = 500
+    val_fid_from: int = 1
+
+    def validate(self) -> None:
+        # None: a key of the other model family (see family_field).
+        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every", "track_every"):
+            _check(getattr(self, k) is None or getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
+        for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts", "val_fid_from"):
+            _check(getattr(self, k) is None or getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")
+        _check(self.interp_points >= 2, f"eval.interp_points must be >= 2, got {self.interp_points}")
+        for k in ("step_size", "invert_lr"):
+            _check(getattr(self, k) is None or getattr(self, k) > 0, f"eval.{k} must be > 0, got {getattr(self, k)}")
+        _check(self.fid_n != 1, "eval.fid_n must be 0 (off) or >= 2")
+        _check(self.val_fid_n >= 2, f"eval.val_fid_n must be >= 2, got {self.val_fid_n}")
+
+
+@dataclass
+class MaskConfig:
+    """Which pixels are hidden (inpainting, recovery). Visible = 1 in the mask tensors."""
+
+    kind: str = "center"  # center (centre square) | square (one square at a random place) | pepper (each pixel)
+    size: int | None = None  # square side; None: half the image side (14 on 28x28)
+    fraction: float = 0.5  # pepper: fraction of hidden pixels (paper: 0.3, 0.5, 0.7)
+    seed: int = 0  # masks are a fixed function of (image index, seed)
+
+    def validate(self) -> None:
+        from ..data import MASK_KINDS
+
+        _check(self.kind in MASK_KINDS, f"mask.kind must be one of {', '.join(MASK_KINDS)}, got '{self.kind}'")
+        _check(self.size is None or self.size >= 1, f"mask.size must be >= 1, got {self.size}")
+        _check(0 < self.fraction < 1, f"mask.fraction must be in (0, 1), got {self.fraction}")
+
+
+@dataclass
+class WatchConfig:
+    """What a run records for watching it (TensorBoard event files, ``curves.png``). Never changes
+    the run's numbers: a run may be resumed with other values."""
+
+    tensorboard: bool = True  # event files in the run folder (rank 0 only under torchrun); --no-tensorboard
+    every: int = 10  # per-iteration scalars (losses, Langevin chain health) every N iterations; 0: per epoch only
+    images_every: int = 1  # a sample grid in the event files every N epochs; 0: none
+
+    def validate(self) -> None:
+        _check(self.every >= 0, f"watch.every must be >= 0, got {self.every}")
+        _check(self.images_every >= 0, f"watch.images_every must be >= 0, got {self.images_every}")

@@ -1,0 +1,61 @@
+"""The CoopFlow family's one config section: flow q_alpha, EBM f_theta, Langevin flow and their
+optimisers (CoopFlow paper, Table 3 and A.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config.base import check as _check
+
+__all__ = ["CoopConfig"]
+
+
+@dataclass
+class CoopConfig:
+    """Data-space models (CoopFlow paper): flow q_alpha, EBM f_theta, Langevin flow (Eq. 3)."""
+
+    mode: str = "coopflow"  # coopflow | flow (the flow alone) | ebm-sr (short-run EBM from noise)
+    n_steps: int = 30  # T (Table 3)
+    step_size: float = 0.03  # delta in training (Table 3)
+    test_step_ratio: float = 1.3333333333333333  # test-time step = delta x this (A.3: 4/3)
+    noise: bool = False  # A.2: noise off
+    noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
+    clamp_update: float | None = 0.1  # per-step update clamp (reference code)
+    clamp_data: float | None = None  # None: [-1, 1] for images, off for 2-D data
+    flow_transform: str = "coupling"  # 2-D data: coupling | maf | spline
+    flow_depth: int = 4  # coupling steps (per level for images)
+    flow_hidden: int = 64
+    flow_levels: int = 2  # image flow: multi-scale levels
+    energy_width: int | None = None  # ConvNet EBM: channels of its first conv (paper 128; None: 32); MLP EBM: hidden units (None: 128)
+    flow_lr: float = 1e-4
+    joint_flow_lr: float | None = None  # flow lr once joint training starts (None: flow_lr); CoopFlow(Pre) only
+    joint_ebm_lr: float | None = None  # EBM lr once joint training starts (None: ebm_lr); CoopFlow(Pre) only
+    ebm_lr: float = 1e-4
+    flow_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    ebm_betas: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    flow_data_weight: float = 0.0  # joint phase: flow loss = (1 - w) (-log q(x_tilde)) + w (-log q(x)); 0 = Algorithm 1
+    energy_l2: float = 0.0  # weight of mean f(x)^2 + mean f(x_tilde)^2 in the EBM loss (Du & Mordatch 2019; 0 = the paper)
+    pretrain_epochs: int = 0  # CoopFlow(Pre): flow MLE epochs first
+    warmup_epochs: int = 0  # then epochs in which only the EBM learns
+
+    def validate(self) -> None:
+        from ..flows import TRANSFORMS
+        from .model import MODES
+
+        _check(self.mode in MODES, f"coop.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        _check(self.n_steps >= 0, f"coop.n_steps must be >= 0, got {self.n_steps}")
+        _check(self.energy_l2 >= 0, f"coop.energy_l2 must be >= 0, got {self.energy_l2}")
+        _check(0 <= self.flow_data_weight <= 1, f"coop.flow_data_weight must be in [0, 1], got {self.flow_data_weight}")
+        for k in ("step_size", "test_step_ratio", "flow_lr", "ebm_lr"):
+            _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
+        for k in ("joint_flow_lr", "joint_ebm_lr"):
+            _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
+        _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
+        for k in ("flow_depth", "flow_hidden", "flow_levels"):
+            _check(getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
+        for k in ("noise_decay_epochs", "pretrain_epochs", "warmup_epochs"):
+            _check(getattr(self, k) >= 0, f"coop.{k} must be >= 0, got {getattr(self, k)}")
+        for k in ("flow_betas", "ebm_betas"):
+            b = getattr(self, k)
+            _check(len(b) == 2 and all(0 <= v < 1 for v in b), f"coop.{k} must be two numbers in [0, 1), got {b}")
+        _check(self.flow_transform in TRANSFORMS, f"coop.flow_transform must be one of {', '.join(TRANSFORMS)}, got '{self.flow_transform}'")

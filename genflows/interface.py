@@ -1,0 +1,86 @@
+"""The one interface the trainer and every task use, whatever the model family.
+
+A model is trained through :meth:`~GenerativeModel.training_loss` and
+:meth:`~GenerativeModel.parameter_groups` under the learning rates of
+:meth:`~GenerativeModel.schedule`, and evaluated through :meth:`~GenerativeModel.sample`,
+:meth:`~GenerativeModel.reconstruct_batched`, :meth:`~GenerativeModel.encode_batched` and
+:meth:`~GenerativeModel.decode_batched`. The latent family (:class:`~genflows.model.LatentModel`)
+and the CoopFlow family (:class:`~genflows.coopflow.CoopFlow`) implement it; neither the trainer
+nor a task asks which one it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["GenerativeModel", "Schedule"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What an epoch changes in the optimiser: the base learning rate of named parameter groups
+    (others keep theirs) and the groups whose Adam state starts afresh."""
+
+    lrs: dict[str, float] = field(default_factory=dict)
+    restart: tuple[str, ...] = ()
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every trainable model; the defaults are those of a model without phases,
+    chain diagnostics or extra samplers."""
+
+    # Some epochs leave parameters out of the loss (DDP must then look for unused parameters).
+    phased: bool = False
+
+    def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """(loss to minimise, detached statistics) for one batch; ``mask``: visible pixels = 1."""
+        raise NotImplementedError
+
+    def parameter_groups(self, lr: float | None = None) -> list[dict]:
+        """Adam parameter groups, each with a ``name``; ``lr`` is the run's ``train.lr`` where the
+        family has one."""
+        raise NotImplementedError
+
+    def schedule(self, epoch: int) -> Schedule:
+        """Called at the start of every (0-based) epoch; a function of ``epoch`` alone, so a
+        resumed run gets what an uninterrupted one would."""
+        return Schedule()
+
+    def watch(self, stats: dict) -> dict:
+        """Quantities worth a curve that are not loss terms, from a step's or an epoch's stats."""
+        return {}
+
+    def collapse_reference(self, data: torch.Tensor) -> tuple[float, float] | None:
+        """(loss of a model that ignores its latent variable, loss of a perfect fit) on ``data``,
+        for posterior-collapse detection; None where it does not apply."""
+        return None
+
+    def chain_dtype(self, device: torch.device | str) -> str:
+        """The dtype of the networks inside this model's Langevin chains on ``device``."""
+        return "float32"
+
+    def sample(self, n: int) -> torch.Tensor:
+        """n samples of the model (call in eval mode)."""
+        raise NotImplementedError
+
+    def component_samplers(self) -> dict[str, Callable[[int], torch.Tensor]]:
+        """Samplers of parts of the model worth scoring on their own, by name (CoopFlow: its flow)."""
+        return {}
+
+    def reconstruct_batched(self, x: torch.Tensor, mask: torch.Tensor | None, e, seed: int, progress: bool = False) -> tuple[torch.Tensor, list, str]:
+        """(reconstructions, error curve along the inference, how they were obtained) for every
+        image of ``x`` under the evaluation settings ``e`` (:class:`~genflows.config.EvalConfig`);
+        with a mask, from the visible pixels only. Seeded by ``seed``; sharded under torchrun."""
+        raise NotImplementedError
+
+    def encode_batched(self, x: torch.Tensor, e, seed: int, progress: bool = False) -> tuple[torch.Tensor, str]:
+        """(latent codes, how) of every image, in a space where straight lines interpolate."""
+        raise NotImplementedError
+
+    def decode_batched(self, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Images of latent codes from :meth:`encode_batched`, in eval mode."""
+        raise NotImplementedError

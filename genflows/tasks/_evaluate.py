@@ -1,0 +1,69 @@
+"""What tasks measure on a trained model, whatever its family: seeded samples in batches, FID
+against real images, and the machine facts that every timing depends on."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import torch
+
+from .._runtime import distributed as dist
+from .._runtime.rng import seeded
+from ..hardware import describe_cpu
+
+__all__ = ["machine", "sample_batched", "check_fid", "model_fid"]
+
+
+def machine(model, device: torch.device | str) -> dict:
+    """What a run's timings depend on, for its metrics: CPU, torch's capability, threads, and the
+    generator's dtype inside the chains (``inference.autocast``; CoopFlow's chains: float32)."""
+    cpu = describe_cpu()
+    return {"torch_threads": cpu["threads"], "cpu": cpu["cpu"], "capability": cpu["capability"], "chain_dtype": model.chain_dtype(device)}
+
+
+def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500, sampler=None) -> torch.Tensor:
+    """n samples of the model (latent: g(z), z ~ p_alpha; CoopFlow: flow + Langevin flow), in
+    eval mode, seeded; ``sampler`` (one of ``model.component_samplers()``) draws a part alone."""
+    was_training = model.training
+    model.eval()
+    out = []
+    with seeded(seed, next(model.parameters()).device):
+        for i in range(0, n, batch_size):
+            out.append((sampler or model.sample)(min(batch_size, n - i)).detach().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def check_fid(cfg) -> None:
+    """Fail before training when FID is asked for (``eval.fid_n``, ``eval.val_fid_every``) and its
+    weights are not installed."""
+    if cfg.eval.fid_n or cfg.eval.val_fid_every:
+        from ..metrics.fid import weights_path
+
+        weights_path()
+
+
+_REAL_FEATURES: dict = {}
+
+
+def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None, sampler=None, what: str = "") -> dict:
+    """FID between n samples of the model (or of ``sampler``, logged as ``what``) and the first n test
+    images (N is part of the result)."""
+    from ..metrics.fid import InceptionFeatures, frechet_distance
+
+    if not dist.is_main():  # Inception runs once, on rank 0; the others receive its result
+        return dist.broadcast_object()
+    n = min(n, test_x.shape[0])
+    t0 = time.perf_counter()
+    feats = InceptionFeatures.shared()
+    fake = sample_batched(model, n, seed=seed, batch_size=batch_size, sampler=sampler)
+    real = test_x[:n].contiguous()
+    key = hashlib.sha1(real.numpy().tobytes()).hexdigest()
+    if key not in _REAL_FEATURES:  # the test side is the same for every model compared in a process
+        _REAL_FEATURES[key] = feats(real)
+    fid = frechet_distance(feats(fake), _REAL_FEATURES[key])
+    secs = time.perf_counter() - t0
+    if log:
+        log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
+    return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_seconds": secs})
