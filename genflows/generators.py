@@ -187,7 +187,7 @@ def default_nz(image_shape: tuple[int, int, int]) -> int:
 
 
 def build_generator(cfg, image_shape: tuple[int, int, int]) -> Generator:
-    """A generator from a :class:`~genflows.config.schema.GeneratorConfig` for images of ``image_shape``
+    """A generator from a :class:`~genflows.config.GeneratorConfig` for images of ``image_shape``
     (``arch: auto`` = the MLP + ConvT generator for grayscale, the DCGAN one for RGB)."""
     nz = cfg.nz or default_nz(image_shape)
     arch = cfg.arch if cfg.arch != "auto" else ("conv" if image_shape[0] == 1 else "dcgan")

@@ -1,7 +1,7 @@
 """Model registry: a name fixes the prior and inference components; everything else is config.
 
 Adding a model is one line in :data:`MODELS`. ``build_model`` turns a
-:class:`~genflows.config.schema.RunConfig` into a :class:`~genflows.model.LatentModel`.
+:class:`~genflows.config.RunConfig` into a :class:`~genflows.model.LatentModel`.
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def check_pair(prior: str, inference: str) -> None:
 
 
 def build_model(cfg, image_shape: tuple[int, ...]):
-    """A model for data of ``image_shape`` from a :class:`~genflows.config.schema.RunConfig`: a
-    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.model.CoopFlow` for the
+    """A model for data of ``image_shape`` from a :class:`~genflows.config.RunConfig`: a
+    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.CoopFlow` for the
     data-space family."""
     if MODELS[cfg.model].family == "coopflow":
         return build_coopflow(cfg.coop, image_shape)
@@ -94,7 +94,7 @@ def build_model(cfg, image_shape: tuple[int, ...]):
 
 
 def build_coopflow(c, shape: tuple[int, ...]):
-    """A :class:`~genflows.coopflow.model.CoopFlow` from a :class:`~genflows.config.schema.CoopConfig`."""
+    """A :class:`~genflows.coopflow.CoopFlow` from a :class:`~genflows.config.CoopConfig`."""
     from .coopflow import CoopFlow, build_data_flow, build_energy
 
     is_image = len(shape) == 3

@@ -21,39 +21,14 @@ from tqdm.auto import tqdm
 from ._runtime import distributed as dist
 from .errors import DivergenceError, GenflowsError
 from ._runtime.io import save_checkpoint
+from .collapse import check_collapse, collapse_warning
 from .langevin import watch_chains
 from ._runtime.rng import get_rng_state, set_rng_state
 
-__all__ = ["Trainer", "progress_enabled", "COLLAPSE_SHARE", "COLLAPSE_AFTER"]
-
-# A generator loss more than COLLAPSE_SHARE of the way from a perfect fit to the mean image's
-# loss, once COLLAPSE_AFTER iterations (one MNIST epoch) are done, counts as collapsed. MNIST
-# (sigma 0.3): a seed whose loss stayed near 880 against the mean image's 953 sat at 0.94; the
-# 21-epoch run at -55 at 0.14. Earlier, an untrained generator is worse than the mean image
-# (digits: 2.9 after 12 iterations, 0.6 after 250), which is not collapse.
-COLLAPSE_SHARE = 0.75
-COLLAPSE_AFTER = 500
-
+__all__ = ["Trainer", "progress_enabled"]
 
 def progress_enabled(flag: bool | None = None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
-
-
-class _Loss(torch.nn.Module):
-    """``model.training_loss`` as a forward pass, which is what DistributedDataParallel wraps."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, mask=None):
-        return self.model.training_loss(x, mask)
-
-
-def _has_lazy_init(model) -> bool:
-    # nflows' ActNorm initialises itself from the first batch it sees; under DDP each rank would
-    # see a different batch, so such models take one forward before rank 0's state is broadcast.
-    return any(getattr(m, "initialized", None) is not None and not bool(m.initialized) for m in model.modules())
 
 
 class Trainer:
@@ -107,12 +82,12 @@ class Trainer:
             raise GenflowsError(f"train.batch_size {self.cfg.batch_size} is not divisible by the {dist.world_size()} processes")
         if dist.rank() > 0:  # independent chains, noise and prior samples per rank
             torch.manual_seed(dist.rank_seed(self.cfg.seed) + 7919 * self.epoch)
-        if _has_lazy_init(self.model):
+        if dist.has_lazy_init(self.model):
             self.model.training_loss(first, first_mask)
         device = next(self.model.parameters()).device
         # DDP's constructor broadcasts rank 0's parameters and buffers to every rank.
         self.ddp = DistributedDataParallel(
-            _Loss(self.model),
+            dist.LossModule(self.model),
             device_ids=[device.index] if device.type == "cuda" else None,
             # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
             find_unused_parameters=self.model.phased,
@@ -211,7 +186,8 @@ class Trainer:
             record["loss"] = sum(record[k] for k in sums)
             if n_chains:
                 record["posterior_displacement"] = float(moved) / n_chains  # mean ||z_K - z_0|| of the posterior chains
-            self._check_collapse(record, reference, log)
+            if check_collapse(record, reference, self.iteration) and log is not None and dist.is_main():
+                log(collapse_warning(record, reference))
             record.update(self.model.watch(record))  # worth a curve, not loss terms (CoopFlow's contrast)
             lrs = [{"name": g.get("name", str(i)), "lr": g["lr"]} for i, g in enumerate(self.optimizer.param_groups)]  # before the decay
             self.scheduler.step()
@@ -233,22 +209,6 @@ class Trainer:
             if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
                 break
         return self.history
-
-    def _check_collapse(self, record: dict, reference: tuple[float, float] | None, log) -> None:
-        """Record the generator loss's share of the way from a perfect fit to the mean image
-        (1: no better than the mean image, z unused); after ``COLLAPSE_AFTER`` iterations, a
-        share above ``COLLAPSE_SHARE`` marks the epoch ``collapsed`` and warns in one line."""
-        if reference is None or "gen_loss" not in record:
-            return
-        mean_loss, perfect = reference
-        share = (record["gen_loss"] - perfect) / max(mean_loss - perfect, 1e-12)
-        record["gen_loss_vs_mean_image"] = share
-        if share > COLLAPSE_SHARE and self.iteration >= COLLAPSE_AFTER:
-            record["collapsed"] = True
-            if log is not None and dist.is_main():
-                log(f"warning: posterior collapse after epoch {record['epoch']}: the generator loss {record['gen_loss']:.4g} is "
-                    f"{share:.0%} of the way to the mean image's {mean_loss:.4g} (z is barely used); the reference code trains at "
-                    f"train.lr 4e-4 with generator.init=reference")
 
     def _apply(self, schedule) -> None:
         """The model's :class:`~genflows.interface.Schedule` for this epoch: named groups' lrs (a

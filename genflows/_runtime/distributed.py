@@ -31,6 +31,8 @@ import torch.distributed as dist
 from ..errors import GenflowsError
 
 __all__ = [
+    "LossModule",
+    "has_lazy_init",
     "setup",
     "teardown",
     "active",
@@ -154,3 +156,20 @@ def all_finite(loss: torch.Tensor) -> bool:
             ok = ok.cpu()
         dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     return bool(ok)
+
+
+class LossModule(torch.nn.Module):
+    """``model.training_loss`` as a forward pass, which is what DistributedDataParallel wraps."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, mask=None):
+        return self.model.training_loss(x, mask)
+
+
+def has_lazy_init(model) -> bool:
+    # nflows' ActNorm initialises itself from the first batch it sees; under DDP each rank would
+    # see a different batch, so such models take one forward before rank 0's state is broadcast.
+    return any(getattr(m, "initialized", None) is not None and not bool(m.initialized) for m in model.modules())

@@ -33,7 +33,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int | None = None  # None: the dataset's default schedule (see genflows.data.datasets.DATASETS)
+    epochs: int | None = None  # None: the dataset's default schedule (see genflows.data.DATASETS)
     batch_size: int = 100  # latent-flow reference code
     lr: float = family_field("latent", 4e-4)  # Adam, latent-flow reference code
     beta1: float = family_field("latent", 0.5)  # Adam betas (0.5, 0.999), reference code

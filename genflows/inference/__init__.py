@@ -15,7 +15,7 @@ INFERENCES = {
 
 
 def build_inference(cfg, nz: int, image_shape: tuple[int, int, int]) -> Inference:
-    """An inference method from an :class:`~genflows.config.schema.InferenceConfig`."""
+    """An inference method from an :class:`~genflows.config.InferenceConfig`."""
     langevin = LangevinInference(
         n_steps=cfg.n_steps,
         step_size=cfg.step_size,

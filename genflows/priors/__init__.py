@@ -17,7 +17,7 @@ PRIORS = {
 
 
 def build_prior(cfg, nz: int) -> Prior:
-    """A prior from a :class:`~genflows.config.schema.PriorConfig`."""
+    """A prior from a :class:`~genflows.config.PriorConfig`."""
     if cfg.kind == "flow":
         return FlowPrior(nz, transform=cfg.transform, depth=cfg.depth, hidden=cfg.hidden)
     if cfg.kind == "ebm":
