@@ -138,12 +138,14 @@ class Inversion:
         """z* = g_alpha^{-1}(x_hat*) (Section 5.4, Figure 6)."""
         xhat, _, how = self._invert_batched(x, None, e, seed, keep_latent=True, progress=progress)
         self.eval()
-        with torch.no_grad():
-            z = self.encode_flow(xhat)
+        device = next(self.parameters()).device
+        with torch.no_grad():  # x_hat* comes back on the CPU, like every batched result
+            z = torch.cat([self.encode_flow(c.to(device)).cpu() for c in xhat.split(e.batch_size)])
         return z, how + "; z* = g_alpha^-1(x_hat*), frames F_theta(g_alpha(z))"
 
     @torch.no_grad()
     def decode_batched(self, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-        """The whole two-flow generator F_theta(g_alpha(z)) of latent codes z."""
+        """The whole two-flow generator F_theta(g_alpha(z)) of latent codes z (on the CPU)."""
         self.eval()
-        return torch.cat([self.decode(self.decode_flow(c)) for c in codes.split(batch_size)])
+        device = next(self.parameters()).device
+        return torch.cat([self.decode(self.decode_flow(c.to(device))).cpu() for c in codes.split(batch_size)])

@@ -25,21 +25,22 @@ N_EVAL = 2000
 
 
 @torch.no_grad()
-def _grid_density(fn, lim: float, n: int = 120) -> torch.Tensor:
-    t = torch.linspace(-lim, lim, n)
+def _grid_density(fn, lim: float, device: torch.device, n: int = 120) -> torch.Tensor:
+    t = torch.linspace(-lim, lim, n, device=device)
     xx, yy = torch.meshgrid(t, t, indexing="xy")
     pts = torch.stack([xx.flatten(), yy.flatten()], 1)
     logp = fn(pts)
-    return torch.softmax(logp, 0).view(n, n)  # normalised on the grid
+    return torch.softmax(logp, 0).view(n, n).cpu()  # normalised on the grid
 
 
 def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tensor, title: str, lim: float = 4.0):
     plt = pyplot()
+    device = next(model.parameters()).device
     panels = [("data", true, None)]
     if model.flow is not None:
-        panels += [("q_alpha density", None, _grid_density(model.flow.log_prob, lim)), ("q_alpha samples", flow_samples, None)]
+        panels += [("q_alpha density", None, _grid_density(model.flow.log_prob, lim, device)), ("q_alpha samples", flow_samples, None)]
     if model.energy is not None:
-        panels.append(("p_theta density (exp f, on the grid)", None, _grid_density(model.energy, lim)))
+        panels.append(("p_theta density (exp f, on the grid)", None, _grid_density(model.energy, lim, device)))
     panels.append(("model samples" if model.mode != "coopflow" else "CoopFlow samples", samples, None))
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
     for ax, (name, pts, dens) in zip(axes, panels):
@@ -82,9 +83,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         **machine(model, device),
         "history": history,
     }
-    out.json("metrics.json", metrics)
     title = f"{cfg.model} on {cfg.data.name}, T = {metrics['langevin_steps']}: MMD {metrics['mmd']:.4f}"
     out.figure("toy.png", density_figure(model, true, flow_samples, samples, title))
+    out.json("metrics.json", metrics)  # last: a rerun skips a seed whose metrics.json exists
     if log:
         log(title + (f" (flow alone {metrics['mmd_flow']:.4f})" if flow_samples is not None else ""))
     return metrics
