@@ -3,7 +3,8 @@ import torch
 from genflows import load_config
 from genflows._runtime.output import RunDir
 from genflows.tasks import toy
-from genflows.data.toy import TOYS, mmd, sample_toy
+from genflows.data import TOYS, sample_toy
+from genflows.metrics import mmd
 
 CONFIG = ["coop.step_size=0.1", "coop.flow_lr=3e-4", "coop.ebm_lr=3e-4", "coop.noise=true", "coop.noise_decay_epochs=6",
           "train.epochs=6", "coop.flow_depth=3"]
