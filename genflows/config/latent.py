@@ -36,7 +36,9 @@ class GeneratorConfig:
 @dataclass
 class PriorConfig:
     kind: str = "flow"  # set by the registry name (lfbm-mcmc: flow, abp: gaussian)
-    transform: str = "coupling"  # coupling = actnorm -> LU linear -> affine coupling (RealNVP/Glow)
+    # coupling: actnorm -> LU linear -> affine coupling (RealNVP/Glow, identity start); reference: the
+    # latent-flow reference code's (random actnorm, orthogonal linear, half coupling; genflows.flows.reference)
+    transform: str = "coupling"
     depth: int = 5  # flow steps, as the reference latent flow
     hidden: int = 64  # coupling-MLP width
     lr: float | None = None  # None: train.lr (lebm: 2e-5, LEBM reference code)

@@ -3,18 +3,19 @@ import math
 import pytest
 import torch
 
+from genflows.flows import TRANSFORMS
 from genflows.priors import FlowPrior
-
-TRANSFORMS = ["coupling", "maf", "spline"]
 
 
 def _prior(nz=4, transform="coupling"):
     torch.manual_seed(0)
     prior = FlowPrior(nz, transform=transform, depth=3, hidden=16)
-    # Give every layer non-trivial parameters so the checks are not about the identity map.
+    # Give every layer non-trivial parameters so the checks are not about the identity map. The
+    # reference flow's log-scales enter as exp(3 s): 0.3 there would saturate its sigmoid scales.
+    noise = 0.1 if transform == "reference" else 0.3
     with torch.no_grad():
         for p in prior.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+            p.add_(noise * torch.randn_like(p))
     return prior.double().eval()
 
 
@@ -121,3 +122,22 @@ def test_posterior_chain_unchanged_by_the_cached_prior():
     prior.chain_log_prob = lambda: prior.log_prob  # today's nflows path
     slow = inf(prior, gen, x, z0=z0)
     assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-6 * slow.abs().max().item())
+
+
+def test_reference_flow_starts_as_the_reference_code_initialises_it():
+    from genflows.flows.reference import HalfAffineCoupling, OrthogonalLinear, RandomActNorm
+
+    torch.manual_seed(0)
+    prior = FlowPrior(20, transform="reference", depth=5, hidden=64)
+    steps = list(prior.transform._transforms)
+    assert [type(s) for s in steps[:3]] == [RandomActNorm, OrthogonalLinear, HalfAffineCoupling] and len(steps) == 15
+    norms = torch.cat([torch.cat([s.shift, s.log_scale]) for s in steps if isinstance(s, RandomActNorm)]).detach()
+    assert 0.04 < float(norms.std()) < 0.06  # random N(0, 0.05^2), no data-dependent initialisation
+    for w in (s.weight for s in steps if isinstance(s, OrthogonalLinear)):
+        torch.testing.assert_close(w @ w.T, torch.eye(20), atol=1e-5, rtol=0)
+    z = torch.randn(7, 20)
+    coupling = steps[2]
+    out, logdet = coupling(z)
+    torch.testing.assert_close(out[:, :10], z[:, :10])  # the first half conditions the second
+    torch.testing.assert_close(out[:, 10:], z[:, 10:] * torch.sigmoid(torch.tensor(2.0)))  # zero output layer
+    torch.testing.assert_close(logdet, torch.full((7,), 10 * math.log(torch.sigmoid(torch.tensor(2.0)).item())))
