@@ -50,6 +50,13 @@ class GenerativeModel(nn.Module):
         resumed run gets what an uninterrupted one would."""
         return Schedule()
 
+    def lr_factor(self, iteration: int) -> float:
+        """Multiplies every learning rate for the update after ``iteration`` updates (a warm-up)."""
+        return 1.0
+
+    def clip_gradients(self) -> None:
+        """Called between the backward pass and the update: the model's own gradient clipping."""
+
     def watch(self, stats: dict) -> dict:
         """Quantities worth a curve that are not loss terms, from a step's or an epoch's stats."""
         return {}

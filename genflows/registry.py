@@ -33,8 +33,8 @@ class ModelSpec:
 
     def config_defaults(self) -> dict:
         if self.family == "coopflow":
-            # CoopFlow's Adam settings live in the coop section (A.2: no per-epoch lr decay).
-            return {"coop": dict(self.coop_defaults), "train": {"grad_clip": 10.0}}
+            # CoopFlow's Adam settings and gradient clipping live in the coop section (A.2: no lr decay).
+            return {"coop": dict(self.coop_defaults)}
         return {"prior": {"kind": self.prior, **dict(self.prior_defaults)}, "inference": {"kind": self.inference}}
 
 
@@ -99,11 +99,12 @@ def build_coopflow(c, shape: tuple[int, ...]):
 
     is_image = len(shape) == 3
     flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)
-    energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128))
+    energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128), c.energy_arch)
     return CoopFlow(
         flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
         noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
         clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
         pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
+        flow_grad_clip=c.flow_grad_clip, ebm_grad_clip=c.ebm_grad_clip, lr_warmup_iters=c.lr_warmup_iters, flow_data_init=c.flow_data_init,
         flow_lr=c.flow_lr, joint_flow_lr=c.joint_flow_lr, joint_ebm_lr=c.joint_ebm_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),
     )

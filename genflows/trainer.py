@@ -104,9 +104,19 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.model.clip_gradients()
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
-        self.optimizer.step()
+        factor = self.model.lr_factor(self.iteration)
+        if factor != 1.0:  # for this update only; the epoch schedule keeps the base values
+            base = [g["lr"] for g in self.optimizer.param_groups]
+            for g in self.optimizer.param_groups:
+                g["lr"] *= factor
+            self.optimizer.step()
+            for g, lr in zip(self.optimizer.param_groups, base):
+                g["lr"] = lr
+        else:
+            self.optimizer.step()
         self.iteration += 1
         return stats
 

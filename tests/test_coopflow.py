@@ -303,3 +303,50 @@ def test_flow_alone_cannot_run_reconstruction():
 
     with pytest.raises(GenflowsError, match="does not do task 'reconstruction'"):
         load_config("flow", extra={"task": "reconstruction"}).validate()
+
+
+def test_the_official_ebm_block_has_the_authors_parameter_count():
+    # CoopFlow's CIFAR-10 EBM at width 128: conv1 keeps the width, conv2 widens, a 3x3 shortcut.
+    count = {arch: sum(p.numel() for p in ConvEnergy((3, 32, 32), width=128, arch=arch).parameters()) for arch in ("official", "compact")}
+    assert round(count["official"] / 1e6, 1) == 17.1 and round(count["compact"] / 1e6, 1) == 20.9
+
+
+def test_each_network_is_clipped_on_its_own_and_the_lr_warms_up_for_the_update_only():
+    m = _toy_model(flow_grad_clip=1.0, ebm_grad_clip=None, lr_warmup_iters=200)
+    m.schedule(0)
+    loss, _ = m.training_loss(torch.randn(64, 2) * 3)
+    (1e3 * loss).backward()
+    ebm_before = torch.cat([p.grad.flatten() for p in m.energy.parameters()]).norm()
+    m.clip_gradients()
+    assert torch.cat([p.grad.flatten() for p in m.flow.parameters() if p.grad is not None]).norm() <= 1.0 + 1e-5
+    assert torch.cat([p.grad.flatten() for p in m.energy.parameters()]).norm() == ebm_before > 1.0
+    assert [m.lr_factor(i) for i in (0, 100, 200, 5000)] == [0.0, 0.5, 1.0, 1.0]
+    trainer = Trainer(m, load_config("coopflow", extra={"task": "toy", "data": {"name": "moons"}}).train, progress=False)
+    before = [p.detach().clone() for p in m.parameters()]
+    trainer.train_step(torch.randn(16, 2))  # iteration 0: lr x 0
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-4, 1e-4]
+
+
+def test_the_flow_is_initialised_on_data_before_it_sees_langevin_samples():
+    x = torch.randn(64, 2) * 3 + 5
+    m = _toy_model(flow_data_init=True)
+    m.train()
+    m.training_loss(x)
+    ref = _toy_model()
+    with torch.no_grad():
+        ref.flow.log_prob(x)  # nflows' ActNorm initialises on the first batch it sees
+    first = next(mod for mod in m.flow.modules() if hasattr(mod, "initialized"))
+    first_ref = next(mod for mod in ref.flow.modules() if hasattr(mod, "initialized"))
+    torch.testing.assert_close(first.shift, first_ref.shift)
+
+
+def test_eq10_noise_decay_counts_the_cooperative_epochs():
+    m = _toy_model(noise=True, noise_decay_epochs=4, pretrain_epochs=3)
+    seen = []
+    langevin_flow = m.langevin_flow
+    m.langevin_flow = lambda x0, noise_scale=0.0, **kw: seen.append(noise_scale) or langevin_flow(x0, noise_scale=noise_scale, **kw)
+    for epoch in (3, 4):
+        m.schedule(epoch)
+        m.training_loss(torch.randn(8, 2))
+    assert seen == [1.0, noise_decay(1, 4)]

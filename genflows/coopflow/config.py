@@ -27,6 +27,7 @@ class CoopConfig:
     flow_hidden: int = 64
     flow_levels: int = 2  # image flow: multi-scale levels
     energy_width: int | None = None  # ConvNet EBM: channels of its first conv (paper 128; None: 32); MLP EBM: hidden units (None: 128)
+    energy_arch: str = "official"  # ConvNet residual block: official (the authors' code) | compact (genflows' first; see energies)
     flow_lr: float = 1e-4
     joint_flow_lr: float | None = None  # flow lr once joint training starts (None: flow_lr); CoopFlow(Pre) only
     joint_ebm_lr: float | None = None  # EBM lr once joint training starts (None: ebm_lr); CoopFlow(Pre) only
@@ -37,6 +38,13 @@ class CoopConfig:
     energy_l2: float = 0.0  # weight of mean f(x)^2 + mean f(x_tilde)^2 in the EBM loss (Du & Mordatch 2019; 0 = the paper)
     pretrain_epochs: int = 0  # CoopFlow(Pre): flow MLE epochs first
     warmup_epochs: int = 0  # then epochs in which only the EBM learns
+    # The authors' recipe (main_cifar.py): the flow's gradient norm clipped at 1 and the EBM's never;
+    # both learning rates ramped up linearly over the first 200 iterations (the first update at 0);
+    # the flow's data-dependent initialisation done on data batches before cooperative training.
+    flow_grad_clip: float | None = 1.0
+    ebm_grad_clip: float | None = None
+    lr_warmup_iters: int = 200
+    flow_data_init: bool = True
 
     def validate(self) -> None:
         from ..flows import TRANSFORMS
@@ -53,7 +61,12 @@ class CoopConfig:
         _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
         for k in ("flow_depth", "flow_hidden", "flow_levels"):
             _check(getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
-        for k in ("noise_decay_epochs", "pretrain_epochs", "warmup_epochs"):
+        for k in ("flow_grad_clip", "ebm_grad_clip"):
+            _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0 (or null: off), got {getattr(self, k)}")
+        from .energies import ENERGY_ARCHS
+
+        _check(self.energy_arch in ENERGY_ARCHS, f"coop.energy_arch must be one of {', '.join(ENERGY_ARCHS)}, got '{self.energy_arch}'")
+        for k in ("noise_decay_epochs", "pretrain_epochs", "warmup_epochs", "lr_warmup_iters"):
             _check(getattr(self, k) >= 0, f"coop.{k} must be >= 0, got {getattr(self, k)}")
         for k in ("flow_betas", "ebm_betas"):
             b = getattr(self, k)

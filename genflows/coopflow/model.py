@@ -27,6 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._runtime.distributed import has_lazy_init
 from ..interface import GenerativeModel
 from ..langevin import frozen, langevin
 from .inversion import Inversion
@@ -63,6 +64,10 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         joint_ebm_lr: float | None = None,
         flow_betas: tuple[float, float] = (0.9, 0.999),
         ebm_betas: tuple[float, float] = (0.5, 0.5),
+        flow_grad_clip: float | None = None,
+        ebm_grad_clip: float | None = None,
+        lr_warmup_iters: int = 0,
+        flow_data_init: bool = False,
     ):
         super().__init__()
         if mode not in MODES:
@@ -80,6 +85,8 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         self.optim = {"flow": (flow_lr, tuple(flow_betas)), "ebm": (ebm_lr, tuple(ebm_betas))}
         self.joint_flow_lr = flow_lr if joint_flow_lr is None else joint_flow_lr
         self.joint_ebm_lr = ebm_lr if joint_ebm_lr is None else joint_ebm_lr
+        self.grad_clips = {"flow": flow_grad_clip, "ebm": ebm_grad_clip}
+        self.lr_warmup_iters, self.flow_data_init = lr_warmup_iters, flow_data_init
         self.epoch = 0
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
@@ -146,13 +153,17 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         EBM: mean f(x_tilde) - mean f(x)); one backward gives each its own gradient."""
         if mask is not None:
             raise ValueError("CoopFlow trains on complete data only")
+        if self.flow_data_init and self.flow is not None and self.training and has_lazy_init(self.flow):
+            with torch.no_grad():  # data-dependent initialisation (ActNorm) on data, not on x_tilde
+                self.flow.log_prob(x, dequantize=True)
         phase = self.phase
         if phase == "flow":  # MLE of the flow on the observed (dequantised) data
             loss = -self.flow.log_prob(x, dequantize=True).mean()
             return loss, {"flow_loss": loss.detach()}
         scale = 0.0
         if self.noise:
-            scale = noise_decay(self.epoch, self.noise_decay_epochs) if self.noise_decay_epochs else 1.0
+            # Eq. (10) counts the epochs of cooperative training (after CoopFlow(Pre)'s pretraining).
+            scale = noise_decay(self.epoch - self.pretrain_epochs, self.noise_decay_epochs) if self.noise_decay_epochs else 1.0
         x_tilde = self.langevin_flow(self.initial(x.shape[0]), noise_scale=scale)
         f_tilde, f_data = self.energy(x_tilde), self.energy(x)
         ebm_loss = f_tilde.mean() - f_data.mean()
@@ -187,6 +198,17 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         loss = -self.flow.log_prob(x, dequantize=True).mean()
         stats["flow_data_loss"] = loss.detach()
         return loss
+
+    def lr_factor(self, iteration: int) -> float:
+        """The authors' linear warm-up: iteration / ``lr_warmup_iters``, capped at 1 (the first update at 0)."""
+        return min(1.0, iteration / self.lr_warmup_iters) if self.lr_warmup_iters else 1.0
+
+    def clip_gradients(self) -> None:
+        """Each network's gradient norm clipped on its own (the authors' code: the flow at 1, the EBM
+        never), so a large EBM gradient never shrinks the flow's step."""
+        for name, module in (("flow", self.flow), ("ebm", self.energy)):
+            if module is not None and self.grad_clips[name]:
+                torch.nn.utils.clip_grad_norm_([p for p in module.parameters() if p.grad is not None], self.grad_clips[name])
 
     def parameter_groups(self, lr: float | None = None) -> list[dict]:
         """Adam groups with each flow's own learning rate and betas (A.2: flow 1e-4, (0.9, 0.999);
