@@ -67,6 +67,8 @@ class Trainer:
         self.amp = cfg.amp
         # genflows.watch.Watcher (or anything with wants/iteration/epoch); None: nothing recorded.
         self.watcher = None
+        # (x, mask, generator) -> (x, mask) per training batch, drawing from the data-order generator.
+        self.augment = None
 
     def _loss(self, x: torch.Tensor, mask: torch.Tensor | None):
         fn = self.ddp if self.ddp is not None else self.model.training_loss
@@ -169,8 +171,11 @@ class Trainer:
                 idx = perm[b * bs : (b + 1) * bs]
                 # Chain statistics stay on the device: one norm per chain, synced once per epoch.
                 logs = watcher is not None and watcher.wants(self.iteration + 1)
+                xb, mb = data[idx], None if masks is None else masks[idx].to(data.dtype)
+                if self.augment is not None:
+                    xb, mb = self.augment(xb, mb, self.data_generator)
                 with watch_chains() as chains:
-                    stats = self.train_step(data[idx], None if masks is None else masks[idx].to(data.dtype))
+                    stats = self.train_step(xb, mb)
                 if logs:
                     watcher.iteration(self.iteration, stats, chains, self.model)
                 for c in chains:

@@ -102,3 +102,17 @@ def test_missing_cifar10_names_the_file_and_how_to_get_it(tmp_path):
         check_available("cifar10", str(tmp_path))
     msg = str(e.value)
     assert "\n" not in msg and str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in msg and "--download" in msg
+
+
+def test_random_hflip_mirrors_about_half_the_images_with_their_masks_and_cifar10_flips_by_default():
+    import torch
+
+    from genflows.data import DATASETS, random_hflip
+
+    x = torch.randn(400, 1, 4, 4)
+    m = (torch.rand(400, 1, 4, 4) > 0.5).float()
+    y, ym = random_hflip(x, m, torch.Generator().manual_seed(0))
+    flipped = torch.tensor([torch.equal(a, b.flip(-1)) for a, b in zip(y, x)])
+    assert 150 < int(flipped.sum()) < 250
+    assert all(torch.equal(a, b.flip(-1) if f else b) for a, b, f in zip(ym, m, flipped.tolist()))
+    assert DATASETS["cifar10"].hflip and not DATASETS["mnist"].hflip

@@ -21,6 +21,7 @@ class DataConfig:
     # Anomaly split: meg (the paper's text: 80/20 of normals + every anomaly, MNIST 35 % anomalies)
     # or mnist-test (the reference README's: official train without the digit / official test).
     protocol: str = "meg"
+    hflip: bool | None = None  # random horizontal flips in training; None: the dataset's default (CIFAR-10: on)
 
     def validate(self) -> None:
         from ..data import DATASETS, PROTOCOLS
@@ -91,6 +92,7 @@ class EvalConfig:
     refine_steps: int = family_field("latent", 0)  # amortised (VAE) inference: Langevin refinement after the encoder mean
     batch_size: int = 500
     fid_n: int = 1000  # images per side for FID (paper: 50 000); 0: no FID
+    fid_ref: str = "train"  # the real side of FID: the first fid_n training images (the CoopFlow paper's) or test images
     completions: int = 4  # inpainting: completions per image from different z0 (Figure 2)
     interp_pairs: int = 8  # interpolation: image pairs
     interp_points: int = 10  # interpolation: points on each line, ends included
@@ -118,6 +120,7 @@ class EvalConfig:
         for k in ("step_size", "invert_lr"):
             _check(getattr(self, k) is None or getattr(self, k) > 0, f"eval.{k} must be > 0, got {getattr(self, k)}")
         _check(self.fid_n != 1, "eval.fid_n must be 0 (off) or >= 2")
+        _check(self.fid_ref in ("train", "test"), f"eval.fid_ref must be train or test, got '{self.fid_ref}'")
         _check(self.val_fid_n >= 2, f"eval.val_fid_n must be >= 2, got {self.val_fid_n}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .augment import random_hflip
 from .anomaly import PROTOCOLS, AnomalySplit, anomaly_split, load_anomaly_split
 from .datasets import DATASETS, DatasetInfo, check_available, data_root, load_dataset, load_indexed, load_split
 from .masks import MASK_KINDS, default_square, make_masks
@@ -10,5 +11,5 @@ from .toy import TOYS, sample_toy
 __all__ = [
     "DATASETS", "DatasetInfo", "data_root", "check_available", "load_dataset", "load_split", "load_indexed",
     "AnomalySplit", "anomaly_split", "load_anomaly_split", "PROTOCOLS",
-    "TOYS", "sample_toy", "make_masks", "default_square", "MASK_KINDS",
+    "TOYS", "sample_toy", "random_hflip", "make_masks", "default_square", "MASK_KINDS",
 ]

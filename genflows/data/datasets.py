@@ -49,6 +49,7 @@ class DatasetInfo:
     kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png | toy
     files: tuple[str, ...] = ()  # what must exist under the folder (torchvision / png kinds)
     how: str = ""  # how to get the files, for the missing-file message
+    hflip: bool = False  # random horizontal flips in training by default (CoopFlow's CIFAR-10 code)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -61,7 +62,7 @@ DATASETS: dict[str, DatasetInfo] = {
     "svhn": DatasetInfo("svhn", (3, 32, 32), 20, "svhn", "torchvision", ("train_32x32.mat", "test_32x32.mat"),
                         "torchvision.datasets.SVHN layout"),
     "cifar10": DatasetInfo("cifar10", (3, 32, 32), 20, "cifar-10-batches-py", "torchvision",
-                           ("data_batch_1", "data_batch_5", "test_batch"), "the python version of CIFAR-10, extracted"),
+                           ("data_batch_1", "data_batch_5", "test_batch"), "the python version of CIFAR-10, extracted", hflip=True),
     "celeba": DatasetInfo("celeba", (3, 64, 64), 20, "celeba", "torchvision", ("img_align_celeba", "list_eval_partition.txt"),
                           "torchvision.datasets.CelebA layout"),
     # 20 real CIFAR-10 test images as PNG (shared/data/cifar10-samples): smoke tests of the RGB path only.

@@ -47,9 +47,10 @@ def check_fid(cfg) -> None:
 _REAL_FEATURES: dict = {}
 
 
-def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None, sampler=None, what: str = "") -> dict:
-    """FID between n samples of the model (or of ``sampler``, logged as ``what``) and the first n test
-    images (N is part of the result)."""
+def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None, sampler=None, what: str = "",
+              ref: str = "test") -> dict:
+    """FID between n samples of the model (or of ``sampler``, logged as ``what``) and the first n
+    images of ``test_x``, which are the ``ref`` split's (N and the split are part of the result)."""
     from ..metrics.fid import InceptionFeatures, frechet_distance
 
     if not dist.is_main():  # Inception runs once, on rank 0; the others receive its result
@@ -65,5 +66,5 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     fid = frechet_distance(feats(fake), _REAL_FEATURES[key])
     secs = time.perf_counter() - t0
     if log:
-        log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} test images, {secs:.0f}s)")
-    return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_seconds": secs})
+        log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} {ref} images, {secs:.0f}s)")
+    return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_ref": ref, "fid_seconds": secs})

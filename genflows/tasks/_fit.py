@@ -10,7 +10,7 @@ import torch
 
 from .._runtime.io import load_checkpoint
 from .._runtime.output import RunDir
-from ..data import DATASETS, load_split
+from ..data import DATASETS, load_split, random_hflip
 from ..errors import GenflowsError
 from ..registry import build_model
 from ..trainer import Trainer
@@ -43,6 +43,8 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
     if log:
         m = machine(model, device)
         log(f"{m['cpu']} ({m['capability']}), {m['torch_threads']} threads; Langevin chains in {m['chain_dtype']}")
+    hflip = cfg.data.hflip if cfg.data.hflip is not None else info.hflip
+    trainer.augment = random_hflip if hflip else None
     # Epoch sample grids use the seed of the task's own samples.png: the last epoch's grid is that picture.
     trainer.watcher = out.watch(cfg.watch, seed=cfg.train.seed, start_step=trainer.iteration)
     return model, trainer

@@ -42,9 +42,11 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "history": history,
     }
     if cfg.eval.fid_n:
-        metrics.update(model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log))
+        ref_x = train_x if cfg.eval.fid_ref == "train" else test_x
+        metrics.update(model_fid(model, ref_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, ref=cfg.eval.fid_ref))
         for name, sampler in parts.items():  # the same flow before and after its Langevin flow: what cooperation adds
-            r = model_fid(model, test_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, sampler=sampler, what=f" of {name}")
+            r = model_fid(model, ref_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, sampler=sampler, what=f" of {name}",
+                          ref=cfg.eval.fid_ref)
             metrics.update({f"fid_{name}": r["fid"], f"fid_{name}_seconds": r["fid_seconds"]})
     out.json("metrics.json", metrics)
     return metrics

@@ -83,7 +83,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "history": history,
     }
     if e.fid_n:
-        metrics.update(model_fid(model, test_x, e.fid_n, seed=seed, batch_size=e.batch_size, log=log))
+        metrics.update(model_fid(model, train_x if e.fid_ref == "train" else test_x, e.fid_n, seed=seed, batch_size=e.batch_size, log=log, ref=e.fid_ref))
     out.json("metrics.json", metrics)
     k = min(16, n_eval)
     out.image_grid("recovery.png", torch.stack([ex[:k], (em * ex)[:k], recovered[:k]], 1).flatten(0, 1), nrow=12)
