@@ -39,7 +39,7 @@ BAD = [
     ["run", "lfbm-mcmc", "--resume", "{tmp}/abprun", "--epochs", "3"],
     ["run", "abp", "--out", "{tmp}/abprun", "--holdout", "7"],
     ["run", "abp", "--out", "{tmp}/abprun"],
-    # task inputs (issue 4)
+    # task inputs
     ["run", "lfbm-mcmc", "--task", "reconstruction", "--data", "cifar10", "--data-root", "{tmp}/empty"],
     ["run", "lfbm-mcmc", "--task", "recovery", "--set", "mask.kind=triangle"],
     ["run", "lfbm-mcmc", "--task", "recovery", "--set", "mask.fraction=1.5"],
@@ -49,7 +49,7 @@ BAD = [
     ["run", "lfbm-mcmc", "--task", "generation"],
     ["run", "lfbm-mcmc", "--task", "generation", "--set", "generator.arch=resnet"],
     ["table", "recovery", "--holdouts", "4"],
-    # data-space models (issue 5)
+    # data-space models
     ["run", "coopflow", "--task", "anomaly"],
     ["run", "lfbm-mcmc", "--task", "toy"],
     ["run", "coopflow", "--task", "toy", "--data", "mnist"],
