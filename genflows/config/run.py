@@ -77,10 +77,13 @@ class RunConfig:
         shape = DATASETS[self.data.name].shape
         is_toy = len(shape) == 1
         _check(not is_toy or self.task == "toy", f"dataset '{self.data.name}' is 2-D toy data: use --task toy")
-        _check(is_toy or self.task != "toy", f"task 'toy' needs 2-D toy data (--data spiral, moons, 8gaussians, checkerboard), not '{self.data.name}'")
-        _check(not self.eval.val_fid_every or self.task in ("generation", "reconstruction", "inpainting", "interpolation"),
-               f"eval.val_fid_every (model selection by validation FID) applies to the generation, reconstruction, inpainting "
-               f"and interpolation tasks, not '{self.task}'")
+        from ..data import TOYS
+
+        _check(is_toy or self.task != "toy", f"task 'toy' needs 2-D toy data (--data {', '.join(TOYS)}), not '{self.data.name}'")
+        from ..tasks import VALIDATION_FID_TASKS
+
+        _check(not self.eval.val_fid_every or self.task in VALIDATION_FID_TASKS,
+               f"eval.val_fid_every (model selection by validation FID) applies to the tasks {', '.join(VALIDATION_FID_TASKS)}, not '{self.task}'")
         if not is_toy:
             side = min(shape[1:])
             _check(self.mask.size is None or self.mask.size < side,

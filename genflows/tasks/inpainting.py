@@ -21,6 +21,7 @@ from ..metrics import pixel_mse
 __all__ = ["run", "HEADLINE", "complete"]
 
 HEADLINE = ("mse", "train_seconds")
+VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
 def complete(model, x: torch.Tensor, mask: torch.Tensor, cfg_eval, seed: int, progress: bool = False) -> tuple[torch.Tensor, str]:

@@ -17,6 +17,7 @@ from ..metrics import pixel_mse
 __all__ = ["run", "HEADLINE", "interpolate"]
 
 HEADLINE = ("end_mse", "train_seconds")
+VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
 def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, n_points: int) -> torch.Tensor:

@@ -20,6 +20,7 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE"]
 
 HEADLINE = ("mse", "train_seconds")
+VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:

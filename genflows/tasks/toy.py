@@ -20,6 +20,7 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE", "density_figure"]
 
 HEADLINE = ("mmd", "mmd_flow", "train_seconds")
+VALIDATION_FID = False
 
 N_EVAL = 2000
 
