@@ -78,22 +78,11 @@ class Trainer:
         return fn(x, mask)
 
     def _setup_ddp(self, first: torch.Tensor, first_mask: torch.Tensor | None) -> None:
-        from torch.nn.parallel import DistributedDataParallel
-
         if self.cfg.batch_size % dist.world_size():
             raise GenflowsError(f"train.batch_size {self.cfg.batch_size} is not divisible by the {dist.world_size()} processes")
         if dist.rank() > 0:  # independent chains, noise and prior samples per rank
             torch.manual_seed(dist.rank_seed(self.cfg.seed) + 7919 * self.epoch)
-        if dist.has_lazy_init(self.model):
-            self.model.training_loss(first, first_mask)
-        device = next(self.model.parameters()).device
-        # DDP's constructor broadcasts rank 0's parameters and buffers to every rank.
-        self.ddp = DistributedDataParallel(
-            dist.LossModule(self.model),
-            device_ids=[device.index] if device.type == "cuda" else None,
-            # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
-            find_unused_parameters=self.model.phased,
-        )
+        self.ddp = dist.wrap(self.model, first, first_mask)
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
         loss, stats = self._loss(x, mask)
@@ -109,16 +98,12 @@ class Trainer:
         self.model.clip_gradients()
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
-        factor = self.model.lr_factor(self.iteration)
-        if factor != 1.0:  # for this update only; the epoch schedule keeps the base values
-            base = [g["lr"] for g in self.optimizer.param_groups]
-            for g in self.optimizer.param_groups:
-                g["lr"] *= factor
-            self.optimizer.step()
-            for g, lr in zip(self.optimizer.param_groups, base):
-                g["lr"] = lr
-        else:
-            self.optimizer.step()
+        base, factor = [g["lr"] for g in self.optimizer.param_groups], self.model.lr_factor(self.iteration)
+        for g in self.optimizer.param_groups:  # a warm-up scales this update only (x 1.0 changes nothing)
+            g["lr"] = g["lr"] * factor
+        self.optimizer.step()
+        for g, lr in zip(self.optimizer.param_groups, base):
+            g["lr"] = lr
         self.iteration += 1
         return stats
 

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from ..errors import GenflowsError
 
 __all__ = [
+    "wrap",
     "LossModule",
     "has_lazy_init",
     "setup",
@@ -173,3 +174,17 @@ def has_lazy_init(model) -> bool:
     # nflows' ActNorm initialises itself from the first batch it sees; under DDP each rank would
     # see a different batch, so such models take one forward before rank 0's state is broadcast.
     return any(getattr(m, "initialized", None) is not None and not bool(m.initialized) for m in model.modules())
+
+
+def wrap(model, first: torch.Tensor, first_mask: torch.Tensor | None):
+    """``model.training_loss`` under DistributedDataParallel, after one forward pass on this rank's
+    first batch where the model initialises itself lazily; DDP's constructor then broadcasts rank 0's
+    parameters and buffers to every rank."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if has_lazy_init(model):
+        model.training_loss(first, first_mask)
+    device = next(model.parameters()).device
+    # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
+    return DistributedDataParallel(LossModule(model), device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=model.phased)
