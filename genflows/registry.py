@@ -83,7 +83,7 @@ def build_model(cfg, image_shape: tuple[int, ...]):
     :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.CoopFlow` for the
     data-space family."""
     if MODELS[cfg.model].family == "coopflow":
-        return build_coopflow(cfg.coop, image_shape)
+        return build_coopflow(cfg.coop, image_shape, cfg.data.name)
     generator = build_generator(cfg.generator, image_shape)
     return LatentModel(
         build_prior(cfg.prior, generator.nz),
@@ -93,15 +93,17 @@ def build_model(cfg, image_shape: tuple[int, ...]):
     )
 
 
-def build_coopflow(c, shape: tuple[int, ...]):
+def build_coopflow(c, shape: tuple[int, ...], data: str | None = None):
     """A :class:`~genflows.coopflow.CoopFlow` from a :class:`~genflows.config.CoopConfig`."""
     from .coopflow import CoopFlow, build_data_flow, build_energy
+    from .coopflow.config import TEST_STEPS
 
     is_image = len(shape) == 3
     flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)
     energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128), c.energy_arch)
     return CoopFlow(
         flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
+        test_step_size=c.test_step_size if c.test_step_size is not None else TEST_STEPS.get(data),
         noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
         clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
         pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,

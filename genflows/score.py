@@ -45,6 +45,7 @@ EVAL_KEYS = (
     "eval.",
     "inference.autocast", "inference.clamp_update", "inference.clamp_state",
     "coop.test_step_ratio",
+    "coop.test_step_size",
     "data.root", "data.download",
     "train.threads",
 )

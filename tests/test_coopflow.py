@@ -350,3 +350,14 @@ def test_eq10_noise_decay_counts_the_cooperative_epochs():
         m.schedule(epoch)
         m.training_loss(torch.randn(8, 2))
     assert seen == [1.0, noise_decay(1, 4)]
+
+
+def test_the_test_step_follows_the_dataset_where_the_authors_set_one():
+    small = ["coop.energy_width=4", "coop.flow_hidden=4", "coop.flow_depth=1", "coop.flow_levels=1"]
+    step = {}
+    for data in ("cifar10", "svhn", "celeba32"):
+        cfg = load_config("coopflow", overrides=small, extra={"task": "generation", "data": {"name": data}})
+        step[data] = build_model(cfg, (3, 32, 32)).test_step_size
+    assert step["cifar10"] == pytest.approx(0.03 * 4 / 3) and step["svhn"] == step["celeba32"] == 0.035
+    cfg = load_config("coopflow", overrides=[*small, "coop.test_step_size=0.05"], extra={"task": "generation", "data": {"name": "svhn"}})
+    assert build_model(cfg, (3, 32, 32)).test_step_size == 0.05

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 from ..config.base import check as _check
 
-__all__ = ["CoopConfig"]
+__all__ = ["CoopConfig", "TEST_STEPS"]
+
+# Test-time Langevin step per dataset where the authors' code sets one (main_svhn.py, main_celeba.py).
+TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
 
 
 @dataclass
@@ -18,6 +21,7 @@ class CoopConfig:
     n_steps: int = 30  # T (Table 3)
     step_size: float = 0.03  # delta in training (Table 3)
     test_step_ratio: float = 1.3333333333333333  # test-time step = delta x this (A.3: 4/3)
+    test_step_size: float | None = None  # the test-time step itself; None: TEST_STEPS for the dataset, else delta x test_step_ratio
     noise: bool = False  # A.2: noise off
     noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
     clamp_update: float | None = 0.1  # per-step update clamp (reference code)
@@ -56,7 +60,7 @@ class CoopConfig:
         _check(0 <= self.flow_data_weight <= 1, f"coop.flow_data_weight must be in [0, 1], got {self.flow_data_weight}")
         for k in ("step_size", "test_step_ratio", "flow_lr", "ebm_lr"):
             _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
-        for k in ("joint_flow_lr", "joint_ebm_lr"):
+        for k in ("joint_flow_lr", "joint_ebm_lr", "test_step_size"):
             _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
         _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
         for k in ("flow_depth", "flow_hidden", "flow_levels"):

@@ -49,6 +49,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         n_steps: int = 30,
         step_size: float = 0.03,
         test_step_ratio: float = 4 / 3,
+        test_step_size: float | None = None,
         noise: bool = False,
         noise_decay_epochs: int = 0,
         clamp_update: float | None = 0.1,
@@ -76,6 +77,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
             raise ValueError(f"mode '{mode}' needs {'a flow' if flow is None else 'an energy'}")
         self.flow, self.energy, self.mode = flow, energy, mode
         self.n_steps, self.step_size, self.test_step_ratio = n_steps, step_size, test_step_ratio
+        self.test_step_size = step_size * test_step_ratio if test_step_size is None else test_step_size
         self.noise, self.noise_decay_epochs = noise, noise_decay_epochs
         self.clamp_update, self.clamp_data = clamp_update, clamp_data
         self.energy_l2 = energy_l2
@@ -118,10 +120,11 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Test-time samples of the two-flow generator: flow init, Langevin flow with the step
-        size x ``test_step_ratio`` and no noise (A.2-A.3). The flow alone for mode 'flow'."""
+        size x ``test_step_ratio`` (or ``test_step_size``) and no noise (A.2-A.3). The flow alone
+        for mode 'flow'."""
         if self.mode == "flow":
             return self.flow.sample(n)
-        return self.langevin_flow(self.initial(n), step_size=self.step_size * self.test_step_ratio)
+        return self.langevin_flow(self.initial(n), step_size=self.test_step_size)
 
     @torch.no_grad()
     def sample_flow(self, n: int) -> torch.Tensor:

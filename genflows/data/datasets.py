@@ -65,6 +65,9 @@ DATASETS: dict[str, DatasetInfo] = {
                            ("data_batch_1", "data_batch_5", "test_batch"), "the python version of CIFAR-10, extracted", hflip=True),
     "celeba": DatasetInfo("celeba", (3, 64, 64), 20, "celeba", "torchvision", ("img_align_celeba", "list_eval_partition.txt"),
                           "torchvision.datasets.CelebA layout"),
+    # CoopFlow's Table 1 CelebA is 32x32: the same crop, resized to 32.
+    "celeba32": DatasetInfo("celeba32", (3, 32, 32), 20, "celeba", "torchvision", ("img_align_celeba", "list_eval_partition.txt"),
+                            "torchvision.datasets.CelebA layout"),
     # 20 real CIFAR-10 test images as PNG (shared/data/cifar10-samples): smoke tests of the RGB path only.
     "cifar10-samples": DatasetInfo("cifar10-samples", (3, 32, 32), 2, "cifar10-samples", "png", ("cifar10_00_3.png",),
                                    "PNG files named <anything>_<label>.png"),
@@ -194,8 +197,8 @@ def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torc
                      for s in ("train", "test")]
             xs = [p.data.transpose(0, 2, 3, 1) for p in parts]
             ys = [np.asarray(p.labels) for p in parts]
-        else:  # celeba: centre crop 140, resize to 64 (common practice for 64x64 CelebA)
-            tf = torchvision.transforms.Compose([torchvision.transforms.CenterCrop(140), torchvision.transforms.Resize(64)])
+        else:  # celeba, celeba32: centre crop 140, resize to the set's side (64: common practice; 32: CoopFlow Table 1)
+            tf = torchvision.transforms.Compose([torchvision.transforms.CenterCrop(140), torchvision.transforms.Resize(info.shape[1])])
             xs, ys = [], []
             for s in ("train", "test"):
                 ds = torchvision.datasets.CelebA(str(tv_root), split=s, target_type=[], transform=tf, download=download)
