@@ -57,7 +57,7 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
         return dist.broadcast_object()
     n = min(n, test_x.shape[0])
     t0 = time.perf_counter()
-    feats = InceptionFeatures.shared()
+    feats = InceptionFeatures.shared(next(model.parameters()).device)  # on the run's device, in batches
     fake = sample_batched(model, n, seed=seed, batch_size=batch_size, sampler=sampler)
     real = test_x[:n].contiguous()
     key = hashlib.sha1(real.numpy().tobytes()).hexdigest()
