@@ -1,7 +1,7 @@
 """Latent-flow paper, Table 4: what the reference code's leaky split and train-mode BatchNorm add to AUPRC.
 
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
-    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle]
+    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100]
 
 The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
 global numpy RNG, so 37 % of its "test" normals were training images. A model scores
@@ -65,12 +65,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bn-train", action="store_true", help="score with BatchNorm in training mode (the reference code's way)")
     ap.add_argument("--shuffle", action="store_true", help="with --bn-train: score the test images in a random order")
+    ap.add_argument("--batch", type=int, default=None, help="scoring batch size (the reference code: 100; default: the run's anomaly.score_batch_size)")
     ap.add_argument("--out", default=None, help="also write the JSON result here")
     args = ap.parse_args()
     if not 0 <= args.leak <= 1:
         ap.error(f"--leak must be in [0, 1], got {args.leak}")
+    if args.batch is not None and args.batch < 1:
+        ap.error(f"--batch must be >= 1, got {args.batch}")
     torch.set_num_threads(args.threads)
     cfg, model = load_model(args.run_dir, args.checkpoint)
+    batch = args.batch or cfg.anomaly.score_batch_size
     if args.bn_train:
         _batchnorm_in_train_mode(model)
         args.leak = 0.0
@@ -89,7 +93,7 @@ def main() -> None:
     steps = sorted(int(s) for s in args.steps.split(","))
     t0 = time.perf_counter()
     with frozen(model) if args.bn_train else contextlib.nullcontext():
-        final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, cfg.anomaly.score_batch_size,
+        final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
                                         seed=cfg.train.seed, record=tuple(steps[:-1]))
     secs = time.perf_counter() - t0
     back = np.argsort(order)  # scores back in split order
@@ -100,7 +104,7 @@ def main() -> None:
     keep[replaced] = False
     labels_leaky = np.concatenate([is_anom[keep], np.zeros(n_leak, bool)])
     res = {"run_dir": args.run_dir, "checkpoint": args.checkpoint, "bn_train": args.bn_train, "shuffle": args.shuffle,
-           "batch": cfg.anomaly.score_batch_size, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
+           "batch": batch, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
            "seconds": secs, "clean": {}, "leaky": {},
            "mean_score": {"test_normals": float(scores[steps[-1]][normal_pos].mean()),
                           "train_images": float(scores[steps[-1]][n_test:].mean()) if n_leak else None,
