@@ -30,3 +30,15 @@ def mnist_data_root():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_watching_unless_tested(request, monkeypatch):
+    """Watching (TensorBoard events, curves.png, epoch sample grids) never changes a run's numbers
+    and is tested in test_watch.py / test_show.py; elsewhere in-process runs skip it to keep the
+    suite fast. Subprocess runs (torchrun, CLI subprocesses) still watch."""
+    if request.module.__name__.rsplit(".", 1)[-1] in ("test_watch", "test_show"):
+        return
+    from genflows._runtime.output import RunDir
+
+    monkeypatch.setattr(RunDir, "watch", lambda self, cfg, seed=0, start_step=0: None)

@@ -158,5 +158,6 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     out.json("scores.json", {"columns": ["score", "is_anomaly"], "test_index": test_index.tolist(), "rows": buf.tolist()})
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
-    trainer.watcher.anomaly(scores.numpy(), y, trainer.iteration)
+    if trainer.watcher is not None:
+        trainer.watcher.anomaly(scores.numpy(), y, trainer.iteration)
     return metrics
