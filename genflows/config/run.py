@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..coopflow.config import CoopConfig
+from ..errors import GenflowsError
 from .base import apply_overrides, check as _check, family_field, family_of, from_dict, merge, read_yaml
 from .latent import GeneratorConfig, InferenceConfig, PriorConfig
 from .sections import AnomalyConfig, DataConfig, EvalConfig, MaskConfig, TrainConfig, WatchConfig
@@ -98,7 +99,8 @@ def family(model: str) -> str | None:
 
 
 def _foreign(data: dict, fam: str):
-    """(dotted key, family) of every key in ``data`` that only the other family reads."""
+    """(dotted key, its family, whether it is a whole section) for every key in ``data`` that only the
+    other family reads."""
     sections = {f.name: f for f in dataclasses.fields(RunConfig)}
     for name, value in data.items():
         f = sections.get(name)
@@ -135,7 +137,7 @@ def parse(data: dict) -> RunConfig:
     if fam is not None:
         for key, other, whole in _foreign(data, fam):
             what = f"config section '{key}'" if whole else f"config key '{key}'"
-            raise _error(f"{what} applies to the {_FAMILY_NAME[other]} ({', '.join(_members(other))}), not to model "
+            raise GenflowsError(f"{what} applies to the {_FAMILY_NAME[other]} ({', '.join(_members(other))}), not to model "
                          f"'{data.get('model', RunConfig.model)}' of the {_FAMILY_NAME[fam]}, whose settings are in {_INSTEAD[fam]}")
     cfg = from_dict(RunConfig, data)
     cfg.validate()
@@ -148,12 +150,6 @@ def _members(fam: str) -> list[str]:
     from ..registry import MODELS
 
     return [name for name, spec in MODELS.items() if spec.family == fam]
-
-
-def _error(msg: str):
-    from ..errors import GenflowsError
-
-    return GenflowsError(msg)
 
 
 def _prune(obj, fam: str) -> None:
