@@ -35,6 +35,8 @@ class GenerativeModel(nn.Module):
 
     # Some epochs leave parameters out of the loss (DDP must then look for unused parameters).
     phased: bool = False
+    # Frames per interpolation line, ends included, where eval.interp_points is not set.
+    interp_points: int = 10
 
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """(loss to minimise, detached statistics) for one batch; ``mask``: visible pixels = 1."""
@@ -88,6 +90,7 @@ class GenerativeModel(nn.Module):
         """(latent codes, how) of every image, in a space where straight lines interpolate."""
         raise NotImplementedError
 
-    def decode_batched(self, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-        """Images of latent codes from :meth:`encode_batched`, in eval mode."""
+    def decode_batched(self, codes: torch.Tensor, e) -> torch.Tensor:
+        """Images of latent codes from :meth:`encode_batched`, in eval mode, in batches of
+        ``e.batch_size`` under the evaluation settings ``e``."""
         raise NotImplementedError

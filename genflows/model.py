@@ -126,5 +126,5 @@ class LatentModel(GenerativeModel):
         z = infer_batched(self, x, steps=e.steps, step_size=e.step_size, refine_steps=e.refine_steps, batch_size=e.batch_size, seed=seed)
         return z, describe_inference(self, False, e.steps, e.refine_steps)
 
-    def decode_batched(self, codes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-        return decode(self, codes, batch_size)
+    def decode_batched(self, codes: torch.Tensor, e) -> torch.Tensor:
+        return decode(self, codes, e.batch_size)

@@ -8,6 +8,7 @@ from genflows import load_config
 from genflows.coopflow import CoopFlow, noise_decay
 from genflows.coopflow.flows import ImageFlow, VectorFlow
 from genflows.coopflow.energies import ConvEnergy, MLPEnergy
+from genflows.coopflow.inversion import InversionRecipe, recipe_for
 from genflows.registry import MODELS, build_model
 from genflows.trainer import Trainer
 
@@ -218,16 +219,16 @@ def test_x_hat_optimisation_reconstructs_and_ignores_hidden_pixels(mode):
     m = _image_model(mode)
     x = torch.rand(4, 1, 8, 8) * 2 - 1
     torch.manual_seed(1)
-    xhat, curve = m.invert(x, n_iters=60, lr=0.05)
+    xhat, curve = m.invert(x, recipe=InversionRecipe("adam", 0.05, 60))
     assert curve[-1][1] < 0.5 * curve[0][1]  # the MSE falls along the optimisation (Figure 13)
     assert ((m.decode(xhat) - x) ** 2).mean() < curve[0][1]
     mask = torch.ones(4, 1, 8, 8)
     mask[..., 2:6, 2:6] = 0
     garbage = torch.where(mask.bool(), x, torch.randn_like(x) * 5)
     torch.manual_seed(2)
-    a, _ = m.invert(x, mask, n_iters=5)
+    a, _ = m.invert(x, mask, InversionRecipe("adam", 0.01, 5))
     torch.manual_seed(2)
-    b, _ = m.invert(garbage, mask, n_iters=5)
+    b, _ = m.invert(garbage, mask, InversionRecipe("adam", 0.01, 5))
     assert torch.equal(a, b)
 
 
@@ -236,9 +237,36 @@ def test_x_hat_optimisation_stays_in_the_data_range_where_f_theta_has_a_gradient
     m = _image_model(mode)
     x = torch.where(torch.rand(4, 1, 8, 8) < 0.5, -1.0, 1.0)  # binary targets on the clamp: Adam overshoots them
     torch.manual_seed(3)
-    xhat, curve = m.invert(x, n_iters=40, lr=0.3)
+    xhat, curve = m.invert(x, recipe=InversionRecipe("adam", 0.3, 40))
     assert xhat.abs().max() <= m.clamp_data
     assert curve[-1][1] < curve[0][1]
+
+
+def test_paper_recipe_is_plain_gradient_descent_on_f_theta_without_clamps():
+    """One step of the authors' protocol by hand: x_hat - lr * grad ||x - F(x_hat)||^2, F without
+    its update clamp, then projected onto [-1, 1]; the curve in their unit (summed over channels)."""
+    m = _image_model("coopflow")
+    m.clamp_update = 1e-6  # would all but freeze F_theta if the recipe kept the clamps
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    torch.manual_seed(4)
+    start = m.best_start(x, torch.ones_like(x)).requires_grad_(True)
+    err = ((x - m.flow_map(start, clamps=False)) ** 2).flatten(1).sum(1)
+    (g,) = torch.autograd.grad(err.sum(), start)
+    torch.manual_seed(4)
+    got, curve = m.invert(x, recipe=InversionRecipe("gd", 0.05, 1, clamps=False), per_channel_sum=True)
+    torch.testing.assert_close(got, (start - 0.05 * g).clamp(-1, 1).detach())
+    assert curve[0][1] == pytest.approx(float((err.detach() / 64).mean()), rel=1e-5)  # one channel: sum over C = the value
+    assert not torch.allclose(m.flow_map(start, clamps=False), m.flow_map(start))
+
+
+def test_recipes_follow_the_authors_test_scripts_and_config_overrides():
+    from types import SimpleNamespace as NS
+
+    paper = NS(recon_protocol="paper", invert_lr=None, invert_iters=None)
+    assert recipe_for(paper, "reconstruct") == InversionRecipe("gd", 0.05, 200, 1.0, clamps=False)  # test_recons.py
+    assert recipe_for(paper, "interpolate") == InversionRecipe("gd", 0.03, 201, 0.99, clamps=False)  # test_interp.py
+    adam = NS(recon_protocol="adam", invert_lr=0.03, invert_iters=7)
+    assert recipe_for(adam, "inpaint") == InversionRecipe("adam", 0.03, 7, 1.0, clamps=True)
 
 
 class _TwoWells(torch.nn.Module):
@@ -286,8 +314,10 @@ def test_data_space_reconstruction_tasks_run_end_to_end(name, tasks, tmp_path):
             "eval.n_test=6", "eval.invert_iters=4", "eval.completions=2", "eval.interp_pairs=2", "eval.interp_points=3", "eval.fid_n=0", "eval.invert_starts=2"]
     for task in tasks:
         m = TASKS[task].run(load_config(name, overrides=over, extra={"task": task}), RunDir(tmp_path / task))
-        assert "x_hat optimised" in m["inference"] and "best of 2" in m["inference"]
+        assert "x_hat optimised" in m["inference"] and "best of 2" in m["inference"] and "paper protocol" in m["inference"]
         assert math.isfinite(m["mse"] if task != "interpolation" else m["end_mse"])
+        if task == "reconstruction":
+            assert "summed over channels" in m["mse_unit"]
     if "reconstruction" in tasks:
         assert len(json_curve := m_curve(tmp_path)) >= 1 and all(math.isfinite(v) for _, v in json_curve)
 

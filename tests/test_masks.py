@@ -13,6 +13,15 @@ def test_center_mask_hides_exactly_the_centre_square():
     assert (m[:, :, 7:21, 7:21] == 0).all() and m[:, :, :7].eq(1).all()
 
 
+def test_center_mask_at_a_corner_as_the_coopflow_inpainting_script():
+    m = make_masks(2, (3, 32, 32), "center", size=16, corner=7)
+    assert (m[:, :, 7:23, 7:23] == 0).all() and (1 - m).sum().item() == 2 * 256
+    from genflows.errors import GenflowsError
+
+    with pytest.raises(GenflowsError, match="does not fit"):
+        make_masks(1, (3, 32, 32), "center", size=16, corner=20)
+
+
 @pytest.mark.parametrize("size", [9, 13, 18])
 def test_square_masks_hide_one_square_of_the_stated_size_at_varying_places(size):
     m = make_masks(200, SHAPE, "square", size=size, seed=3)

@@ -40,6 +40,7 @@ MODES = ("coopflow", "flow", "ebm-sr")
 
 class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
+    interp_points = 21  # the authors' test_interp.py: 21 frames per line
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import GenflowsError
+
 __all__ = ["make_masks", "default_square", "MASK_KINDS"]
 
 MASK_KINDS = ("center", "square", "pepper")
@@ -30,10 +32,13 @@ def make_masks(
     fraction: float = 0.5,
     seed: int = 0,
     offset: int = 0,
+    corner: int | None = None,
 ) -> torch.Tensor:
     """Masks for images ``offset .. offset + n - 1`` of a dataset.
 
-    - ``center``: the centred ``size`` x ``size`` square is hidden (supervised inpainting).
+    - ``center``: the centred ``size`` x ``size`` square is hidden (supervised inpainting), or with
+      ``corner`` the one whose top-left pixel is (corner, corner) (the CoopFlow authors'
+      test_impaint.py: 16 x 16 at 7 on 32 x 32).
     - ``square``: one ``size`` x ``size`` square at a uniformly random position per image.
     - ``pepper``: each pixel hidden independently with probability ``fraction`` (salt-and-pepper
       occlusion; the hidden fraction per image is ``fraction`` up to binomial noise).
@@ -42,7 +47,9 @@ def make_masks(
     size = size or default_square(image_shape)
     if kind == "center":
         m = torch.ones(1, 1, h, w)
-        top, left = (h - size) // 2, (w - size) // 2
+        top, left = ((h - size) // 2, (w - size) // 2) if corner is None else (corner, corner)
+        if top + size > h or left + size > w:
+            raise GenflowsError(f"mask.corner {corner} + mask.size {size} does not fit a {h}x{w} image")
         m[..., top : top + size, left : left + size] = 0
         return m.expand(n, 1, h, w).clone()
     # One generator stream per call, advanced past the first `offset` images, so masks of a

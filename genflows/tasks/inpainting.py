@@ -39,7 +39,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
     e, m, seed = cfg.eval, cfg.mask, cfg.train.seed
     x = test_x[: e.n_test] if e.n_test else test_x
-    mask = make_masks(x.shape[0], tuple(x.shape[1:]), m.kind, m.size, m.fraction, m.seed)
+    mask = make_masks(x.shape[0], tuple(x.shape[1:]), m.kind, m.size, m.fraction, m.seed, corner=m.corner)
     t0 = time.perf_counter()
     filled, how = complete(model, x, mask, e, seed, progress=progress)
     secs = time.perf_counter() - t0
@@ -52,7 +52,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "mse": float(per.mean()),  # over hidden pixels, images and completions, [-1, 1] scale
         "mse_01": float(per.mean()) / 4,
         "mse_best_completion": float(per.min(0).values.mean()),
-        "mask": {"kind": m.kind, "size": m.size, "fraction": m.fraction, "hidden_fraction": float(1 - mask.mean())},
+        "mask": {"kind": m.kind, "size": m.size, "fraction": m.fraction, "corner": m.corner, "hidden_fraction": float(1 - mask.mean())},
         "completions": e.completions,
         "n_test": int(x.shape[0]),
         "inference": how,

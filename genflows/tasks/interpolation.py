@@ -32,10 +32,11 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     e, seed = cfg.eval, cfg.train.seed
     n = min(2 * e.interp_pairs, test_x.shape[0] - test_x.shape[0] % 2)
     x = test_x[:n]
+    points = e.interp_points or model.interp_points
     z, how = model.encode_batched(x, e, seed, progress=progress)
-    line = interpolate(z[0::2], z[1::2], e.interp_points)
-    frames = model.decode_batched(line.flatten(0, 1), e.batch_size)
-    ends = frames.view(n // 2, e.interp_points, *frames.shape[1:])[:, [0, -1]].flatten(0, 1)
+    line = interpolate(z[0::2], z[1::2], points)
+    frames = model.decode_batched(line.flatten(0, 1), e)
+    ends = frames.view(n // 2, points, *frames.shape[1:])[:, [0, -1]].flatten(0, 1)
     order = torch.stack([x[0::2], x[1::2]], 1).flatten(0, 1)
     metrics = {
         "model": cfg.model,
@@ -43,7 +44,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "data": cfg.data.name,
         "seed": seed,
         "pairs": n // 2,
-        "points": e.interp_points,
+        "points": points,
         "end_mse": float(pixel_mse(order, ends).mean()),  # how well the ends reconstruct their images
         "inference": how,
         "epochs": len(history),
@@ -54,5 +55,5 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "history": history,
     }
     out.json("metrics.json", metrics)
-    out.image_grid("interpolation.png", frames, nrow=e.interp_points)
+    out.image_grid("interpolation.png", frames, nrow=points)
     return metrics

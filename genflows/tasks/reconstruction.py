@@ -4,7 +4,9 @@ Latent models (latent-flow paper Section 4.2, Table 3): z*, then g_beta(z*). Lan
 longer noise-free run (``eval.steps``); VAE models: the encoder mean, then ``eval.refine_steps``
 optional Langevin refinement steps. Data-space models (CoopFlow Section 5.3, A.8, Table 7):
 x_hat* = argmin ||x - F_theta(x_hat)||^2 from a flow sample, then F_theta(x_hat*); the MSE after
-every 10 optimisation steps is kept (Figure 13)."""
+every 10 optimisation steps is kept (Figure 13). Under ``eval.recon_protocol=paper`` (the CoopFlow
+default) the MSE is in the authors' unit, the squared error summed over channels / (H W): three
+times the per-value mean on RGB images, the same on greyscale."""
 
 from __future__ import annotations
 
@@ -32,12 +34,17 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     x_hat, curve, how = model.reconstruct_batched(x, None, e, seed, progress=progress)
     secs = time.perf_counter() - t0
     mse = pixel_mse(x, x_hat)
+    if e.recon_protocol == "paper":  # the authors' unit (test_recons.py): squared error summed over channels / (H W)
+        mse, unit = mse * x.shape[1], "squared error summed over channels / (H W), pixels in [-1, 1] (the CoopFlow paper's unit)"
+    else:
+        unit = "mean squared error over C H W, pixels in [-1, 1]"
     metrics = {
         "model": cfg.model,
         "task": "reconstruction",
         "data": cfg.data.name,
         "seed": seed,
         "mse": float(mse.mean()),
+        "mse_unit": unit,
         "mse_01": float(mse.mean()) / 4,  # the same error on the [0, 1] pixel scale
         "n_test": int(x.shape[0]),
         "inference": how,
@@ -55,5 +62,5 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     k = min(32, x.shape[0])
     out.image_grid("reconstructions.png", torch.stack([x[:k], x_hat[:k]], 1).flatten(0, 1), nrow=16)  # pairs: original, reconstruction
     if log:
-        log(f"reconstruction MSE {metrics['mse']:.5f} per pixel on [-1, 1] ({metrics['inference']})")
+        log(f"reconstruction MSE {metrics['mse']:.5f}, {unit} ({metrics['inference']})")
     return metrics

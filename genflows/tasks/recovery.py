@@ -35,7 +35,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     train_x, test_x = run_data(cfg)
     e, m, seed = cfg.eval, cfg.mask, cfg.train.seed
     shape = tuple(train_x.shape[1:])
-    masks = make_masks(train_x.shape[0], shape, m.kind, m.size, m.fraction, m.seed).bool()
+    masks = make_masks(train_x.shape[0], shape, m.kind, m.size, m.fraction, m.seed, corner=m.corner).bool()
     # The model never sees hidden pixels: zero them in the data it trains on, too.
     seen = train_x * masks
     n_eval = min(e.n_test or train_x.shape[0], train_x.shape[0])
