@@ -205,6 +205,18 @@ def _image_model(mode="coopflow"):
     return CoopFlow(flow, ConvEnergy((1, 8, 8), width=8), mode=mode, n_steps=4, step_size=0.1, clamp_data=1.0, data_shape=(1, 8, 8)).eval()
 
 
+def test_flow_likelihood_stays_float32_under_bf16_autocast():
+    m = _image_model()
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    torch.manual_seed(5)  # dequantisation noise
+    want = m.flow_nll(x)
+    torch.manual_seed(5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = m.flow_nll(x)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want)
+
+
 def test_flow_map_is_the_noise_free_langevin_flow_and_differentiable():
     m = _image_model()
     xhat = (torch.rand(3, 1, 8, 8) * 2 - 1).requires_grad_(True)

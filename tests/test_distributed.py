@@ -19,6 +19,7 @@ from genflows import GaussianPrior, LangevinInference, LatentModel, Trainer, loa
 from genflows._runtime import distributed as gdist
 from genflows.generators import Generator
 from genflows.registry import build_model
+from genflows.tasks._evaluate import _features
 from genflows.tasks.anomaly import anomaly_scores
 
 N, BATCH, EPOCHS, NZ = 16, 16, 3, 3
@@ -54,6 +55,11 @@ def _deterministic_model() -> LatentModel:
     return LatentModel(GaussianPrior(NZ), MLPGenerator(), ZeroStartLangevin(n_steps=5, step_size=0.3, noise=False))
 
 
+def _fake_inception(x: torch.Tensor):
+    """2048 numbers per image, like Inception's pool features, at no cost."""
+    return x.flatten(1).double().repeat(1, 2048 // x[0].numel()).numpy()
+
+
 def _data() -> torch.Tensor:
     return torch.rand(N, 1, 4, 4, generator=torch.Generator().manual_seed(1)) * 2 - 1
 
@@ -70,6 +76,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         model = _deterministic_model()
         Trainer(model, _train_cfg(), progress=False).fit(_data(), epochs=EPOCHS)
         scores, _ = anomaly_scores(model, _data()[:13], n_steps=4, step_size=0.1, batch_size=4, seed=5)
+        features = _features(_fake_inception, _data()[:13])  # FID's features: each rank its share, then gathered
 
         # lfbm-mcmc has nflows ActNorm (data-dependent init) and BatchNorm: ranks must still agree.
         cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=2", "train.batch_size=8", "train.seed=2"])
@@ -82,7 +89,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         tdist.all_reduce(spread, op=tdist.ReduceOp.MAX)
         low = flat.clone()
         tdist.all_reduce(low, op=tdist.ReduceOp.MIN)
-        torch.save({"state": model.state_dict(), "scores": scores, "flow_spread": float((spread - low).abs().max()),
+        torch.save({"state": model.state_dict(), "scores": scores, "features": features, "flow_spread": float((spread - low).abs().max()),
                     "prior_draws": draws},
                    Path(out) / f"rank{rank}.pt")
     finally:
@@ -122,6 +129,13 @@ def test_gathered_scores_equal_single_process_scores(two_ranks):
     for r in range(2):
         assert two_ranks[r]["scores"].shape == (13,)  # 13 = 7 + 6: unequal shards, padded and trimmed
         torch.testing.assert_close(two_ranks[r]["scores"], single, atol=1e-5, rtol=1e-5)
+
+
+def test_fid_features_are_shared_out_and_gathered_in_order(two_ranks):
+    single = _features(_fake_inception, _data()[:13])
+    assert single.shape == (13, 2048)
+    for r in range(2):
+        torch.testing.assert_close(two_ranks[r]["features"], single)
 
 
 def test_no_process_group_without_torchrun():

@@ -162,7 +162,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
                 self.flow.log_prob(x, dequantize=True)
         phase = self.phase
         if phase == "flow":  # MLE of the flow on the observed (dequantised) data
-            loss = -self.flow.log_prob(x, dequantize=True).mean()
+            loss = self.flow_nll(x)
             return loss, {"flow_loss": loss.detach()}
         scale = 0.0
         if self.noise:
@@ -179,7 +179,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
             # on -1 / 1, point masses on which a continuous density grows without bound (measured on
             # MNIST: the flow's loss fell from 2600 to -550 nats within two joint epochs and its
             # samples turned grey). 2-D flows ignore ``dequantize``.
-            flow_loss = -self.flow.log_prob(x_tilde, dequantize=True).mean()
+            flow_loss = self.flow_nll(x_tilde)
             stats["flow_loss"] = flow_loss.detach()
             if self.flow_data_weight:
                 flow_loss = (1 - self.flow_data_weight) * flow_loss + self.flow_data_weight * self.flow_data_loss(x, stats)
@@ -199,9 +199,16 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         trains on its own samples; at CPU scale on MNIST they are far less likely than data under
         the flow itself (10 800 vs 2 400 nats; two fifths of their pixels background, against four fifths of
         MNIST's), and in 200 joint iterations the flow's NLL of the data doubled (docs/results.md)."""
-        loss = -self.flow.log_prob(x, dequantize=True).mean()
+        loss = self.flow_nll(x)
         stats["flow_data_loss"] = loss.detach()
         return loss
+
+    def flow_nll(self, x: torch.Tensor) -> torch.Tensor:
+        """-mean log q_alpha(x) of dequantised x, in float32 even under ``--amp``: the flow's
+        log-likelihood sums one log-determinant per pixel, which bfloat16's 8-bit mantissa would
+        round by whole nats; only the EBM runs in bfloat16."""
+        with torch.autocast(x.device.type, enabled=False):
+            return -self.flow.log_prob(x.float(), dequantize=True).mean()
 
     def lr_factor(self, iteration: int) -> float:
         """The authors' linear warm-up: iteration / ``lr_warmup_iters``, capped at 1 (the first update at 0)."""

@@ -54,5 +54,7 @@ class FlowPrior(Prior):
         return z
 
     def learning_loss(self, z: torch.Tensor) -> torch.Tensor:
-        # Eq. (6): maximise the log-likelihood of the inferred latent vectors.
-        return -self.log_prob(z.detach()).mean()
+        # Eq. (6): maximise the log-likelihood of the inferred latent vectors; in float32 even
+        # under --amp, whose bfloat16 would round the summed log-determinants.
+        with torch.autocast(z.device.type, enabled=False):
+            return -self.log_prob(z.detach().float()).mean()

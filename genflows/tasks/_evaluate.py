@@ -47,24 +47,32 @@ def check_fid(cfg) -> None:
 _REAL_FEATURES: dict = {}
 
 
+def _features(feats, x: torch.Tensor) -> torch.Tensor:
+    """Inception features of every row of ``x``, each rank computing its :func:`shard_bounds`
+    share: under torchrun every rank works and the collective comes only at the end (rank 0 alone
+    on 50 000 images would keep the others waiting in a broadcast past NCCL's timeout)."""
+    a, b = dist.shard_bounds(x.shape[0])
+    part = torch.from_numpy(feats(x[a:b])) if b > a else torch.empty(0, 2048, dtype=torch.float64)
+    return dist.gather_rows([part], x.shape[0], (part.shape[1],))
+
+
 def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: int = 500, log=None, sampler=None, what: str = "",
               ref: str = "test") -> dict:
     """FID between n samples of the model (or of ``sampler``, logged as ``what``) and the first n
-    images of ``test_x``, which are the ``ref`` split's (N and the split are part of the result)."""
+    images of ``test_x``, which are the ``ref`` split's (N and the split are part of the result).
+    Every rank draws the same seeded samples, so the result does not depend on the world size."""
     from ..metrics.fid import InceptionFeatures, frechet_distance
 
-    if not dist.is_main():  # Inception runs once, on rank 0; the others receive its result
-        return dist.broadcast_object()
     n = min(n, test_x.shape[0])
     t0 = time.perf_counter()
     feats = InceptionFeatures.shared(next(model.parameters()).device)  # on the run's device, in batches
     fake = sample_batched(model, n, seed=seed, batch_size=batch_size, sampler=sampler)
     real = test_x[:n].contiguous()
-    key = hashlib.sha1(real.numpy().tobytes()).hexdigest()
-    if key not in _REAL_FEATURES:  # the test side is the same for every model compared in a process
-        _REAL_FEATURES[key] = feats(real)
-    fid = frechet_distance(feats(fake), _REAL_FEATURES[key])
+    key = (hashlib.sha1(real.numpy().tobytes()).hexdigest(), dist.world_size())
+    if key not in _REAL_FEATURES:  # the real side is the same for every model compared in a process
+        _REAL_FEATURES[key] = _features(feats, real).numpy()
+    fid = frechet_distance(_features(feats, fake).numpy(), _REAL_FEATURES[key])
     secs = time.perf_counter() - t0
     if log:
         log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} {ref} images, {secs:.0f}s)")
-    return dist.broadcast_object({"fid": fid, "fid_n": n, "fid_ref": ref, "fid_seconds": secs})
+    return {"fid": fid, "fid_n": n, "fid_ref": ref, "fid_seconds": secs}
