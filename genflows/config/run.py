@@ -184,18 +184,27 @@ def load_config(
     overrides: list[str] | None = None,
     extra: dict | None = None,
 ) -> RunConfig:
-    """Merge dataclass defaults <- registry spec <- YAML file <- ``extra`` <- ``--set`` overrides."""
+    """Merge dataclass defaults <- registry spec <- task defaults <- YAML file <- ``extra`` <-
+    ``--set`` overrides. Task defaults: the toy task's data is the spiral, and CoopFlow's
+    cooperative modes get :data:`~genflows.coopflow.config.TOY_RECIPE` there."""
+    from ..coopflow.config import TOY_RECIPE
     from ..registry import MODELS
 
-    data: dict = {}
+    user: dict = {}
     if config_file is not None:
-        data = read_yaml(config_file)
+        user = read_yaml(config_file)
     if model is not None:
-        data = merge(data, {"model": model})
-    name = data.get("model", RunConfig.model)
-    if isinstance(name, str) and name in MODELS:
-        # The registry fixes the components; the file and flags may still override them.
-        data = merge(MODELS[name].config_defaults(), data)
+        user = merge(user, {"model": model})
     if extra:
-        data = merge(data, extra)
-    return parse(apply_overrides(data, overrides or []))
+        user = merge(user, extra)
+    name = user.get("model", RunConfig.model)
+    spec = MODELS.get(name) if isinstance(name, str) else None
+    # The registry fixes the components; the file and flags may still override them.
+    base = spec.config_defaults() if spec else {}
+    merged = apply_overrides(merge(base, user), overrides or [])
+    if merged.get("task") == "toy":
+        task_defaults: dict = {"data": {"name": "spiral"}}
+        if spec is not None and spec.family == "coopflow" and (merged.get("coop") or {}).get("mode", "coopflow") == "coopflow":
+            task_defaults.update(TOY_RECIPE)
+        merged = apply_overrides(merge(merge(base, task_defaults), user), overrides or [])
+    return parse(merged)

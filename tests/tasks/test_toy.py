@@ -7,7 +7,7 @@ from genflows.data import TOYS, sample_toy
 from genflows.metrics import mmd
 
 CONFIG = ["coop.step_size=0.1", "coop.flow_lr=3e-4", "coop.ebm_lr=3e-4", "coop.noise=true", "coop.noise_decay_epochs=6",
-          "train.epochs=6", "coop.flow_depth=3"]
+          "train.epochs=6", "coop.flow_depth=3", "coop.energy_l2=0", "coop.flow_transform=coupling"]
 
 
 def test_toy_samplers_and_mmd():
