@@ -41,7 +41,7 @@ __all__ = ["score", "resolve_checkpoint", "check_overrides", "score_name", "EVAL
 
 # What --set may change: prefixes ending in '.' cover a section, other entries one key.
 EVAL_KEYS = (
-    "anomaly.score_steps", "anomaly.score_step_size", "anomaly.score_batch_size", "anomaly.score_checkpoints", "anomaly.score_subset",
+    "anomaly.score_steps", "anomaly.score_step_size", "anomaly.score_batch_size", "anomaly.score_checkpoints", "anomaly.score_subset", "anomaly.score_seed",
     "eval.",
     "inference.autocast", "inference.clamp_update", "inference.clamp_state",
     "coop.test_step_ratio",

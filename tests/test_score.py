@@ -67,6 +67,21 @@ def test_other_settings_on_an_earlier_checkpoint_score_that_model(trained, capsy
     assert s["auprc"] == pytest.approx(auprc(split.test_is_anomaly.numpy()[keep], scores.numpy())["auprc"], abs=1e-9)
 
 
+def test_another_scoring_seed_scores_the_same_model_from_other_starts(trained, capsys):
+    code, _, err = run_cli(["score", trained, "--threads", "1", "--name", "seed7", "--set", "anomaly.score_seed=7", "--set", "anomaly.score_subset=150",
+                            "--set", "anomaly.score_checkpoints=[]"], capsys)
+    assert code == 0, err
+    s = json.loads((trained / "score-seed7.json").read_text())
+    assert s["score_seed"] == 7 and s["seed"] == 1
+    cfg, model = load_model(trained)
+    x, y = load_dataset(cfg.data.name)
+    split = anomaly_split(x, y, cfg.data.holdout)
+    keep = np.random.RandomState(0).permutation(len(split.test))[:150]
+    by_seed = {k: anomaly_scores(model, split.test[keep], cfg.anomaly.score_steps, cfg.anomaly.score_step_size, 500, seed=k)[0] for k in (1, 7)}
+    assert s["auprc"] == pytest.approx(auprc(split.test_is_anomaly.numpy()[keep], by_seed[7].numpy())["auprc"], abs=1e-9)
+    assert not np.allclose(by_seed[1].numpy(), by_seed[7].numpy())  # other starts, other scores
+
+
 BAD = [
     ["score", "{tmp}/nope"],
     ["score", "{tmp}/empty"],

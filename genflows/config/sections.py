@@ -66,6 +66,7 @@ class AnomalyConfig:
     score_batch_size: int = 500  # images per scoring batch; scores do not depend on it (eval mode)
     score_checkpoints: list[int] = field(default_factory=lambda: [50, 100, 200])  # also report AUPRC at these steps (same chains)
     score_subset: int = 0  # score a fixed random subset of N test images (the tracking subset's order); 0: all
+    score_seed: int | None = None  # seed of the scoring chains' starts z0 (None: train.seed); rescoring with others measures scoring variance
     track_every: int = 0  # every N epochs, AUPRC on a fixed test subset (0: off)
     track_subset: int = 2000  # size of that subset
     track_steps: int = 100  # scoring steps for tracking

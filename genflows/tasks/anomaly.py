@@ -117,6 +117,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         keep = np.random.RandomState(0).permutation(len(split.test))[: acfg.score_subset]
         test_x, test_y, test_index = test_x[keep], test_y[keep], test_index[keep]
 
+    score_seed = seed if acfg.score_seed is None else acfg.score_seed
     t1 = time.perf_counter()
     scores, partial = anomaly_scores(
         model,
@@ -124,7 +125,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         acfg.score_steps,
         acfg.score_step_size,
         acfg.score_batch_size,
-        seed=seed,
+        seed=score_seed,
         record=tuple(acfg.score_checkpoints),
         progress=progress,
     )
@@ -139,6 +140,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "holdout": cfg.data.holdout,
         "protocol": cfg.data.protocol,
         "seed": seed,
+        "score_seed": score_seed,
         "auprc": res["auprc"],
         "average_precision": res["average_precision"],
         "anomaly_fraction": res["anomaly_fraction"],
