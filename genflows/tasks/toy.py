@@ -2,10 +2,13 @@
 model, then draw the learned densities of q_alpha and p_theta and samples of q_alpha and of
 the two-flow generator, and score samples against the true distribution by MMD
 (:func:`genflows.metrics.mmd`: the mean of Gaussian kernels at bandwidths 0.1 to 2) on 2000
-fresh true points."""
+fresh true points. Whether the EBM itself learned the density is measured apart from the samples,
+which the flow and the clamps can make good on their own: the correlation of exp f_theta with the
+true density on the figure's grid, and the MMD of long-run Langevin samples of p_theta from noise."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -14,19 +17,24 @@ from .._runtime.output import RunDir, pyplot
 from .._runtime.rng import seeded
 from ..metrics import mmd as toy_mmd
 from ..data.toy import sample_toy
+from ..langevin import frozen, langevin
 from ._evaluate import machine
 from ._fit import fit, run_data
 
-__all__ = ["run", "HEADLINE", "density_figure"]
+__all__ = ["run", "HEADLINE", "density_figure", "density_corr", "longrun_samples"]
 
-HEADLINE = ("mmd", "mmd_flow", "train_seconds")
+HEADLINE = ("mmd", "mmd_flow", "ebm_density_corr", "mmd_ebm_longrun", "train_seconds")
 VALIDATION_FID = False
 
 N_EVAL = 2000
+LIM, GRID = 4.0, 120  # the density grid: [-LIM, LIM]^2 in GRID x GRID cells
+# Long-run chains of p_theta alone: from N(0, I), with noise, no clamps, a small step so that the
+# chain samples exp f_theta rather than its short-run flow's basins (diffusion ~ sqrt(K) s = 3.6).
+LONGRUN_N, LONGRUN_STEPS, LONGRUN_STEP = 1000, 2000, 0.08
 
 
 @torch.no_grad()
-def _grid_density(fn, lim: float, device: torch.device, n: int = 120) -> torch.Tensor:
+def _grid_density(fn, lim: float, device: torch.device, n: int = GRID) -> torch.Tensor:
     t = torch.linspace(-lim, lim, n, device=device)
     xx, yy = torch.meshgrid(t, t, indexing="xy")
     pts = torch.stack([xx.flatten(), yy.flatten()], 1)
@@ -34,7 +42,36 @@ def _grid_density(fn, lim: float, device: torch.device, n: int = 120) -> torch.T
     return torch.softmax(logp, 0).view(n, n).cpu()  # normalised on the grid
 
 
-def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tensor, title: str, lim: float = 4.0):
+def true_grid_density(name: str, lim: float = LIM, n: int = GRID, n_points: int = 400_000) -> torch.Tensor:
+    """The true density on the grid (cells as in :func:`_grid_density`), by a histogram of exact samples."""
+    x = sample_toy(name, n_points, seed=3)
+    idx = ((x + lim) / (2 * lim) * n).floor().long()
+    inside = ((idx >= 0) & (idx < n)).all(1)
+    flat = idx[inside, 1] * n + idx[inside, 0]  # row = y, column = x, as meshgrid "xy"
+    return torch.bincount(flat, minlength=n * n).float().div(n_points).view(n, n)
+
+
+def density_corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two grid densities (1: the same shape up to scale).
+
+    >>> g = torch.rand(5, 5)
+    >>> round(density_corr(g, 3 * g), 6)
+    1.0
+    """
+    a, b = a.flatten().double(), b.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-300))
+
+
+def longrun_samples(energy, n: int, device: torch.device, steps: int = LONGRUN_STEPS, step_size: float = LONGRUN_STEP) -> torch.Tensor:
+    """n samples of p_theta ~ exp f_theta alone: ``steps`` noisy Langevin steps from N(0, I);
+    ``energy``: f_theta (a module, frozen meanwhile, or any function of x)."""
+    with frozen(energy) if isinstance(energy, torch.nn.Module) else contextlib.nullcontext():
+        x0 = torch.randn(n, 2, device=device)
+        return langevin(lambda x: -energy(x), x0, steps, step_size, noise=True, what="long-run p_theta x").detach()
+
+
+def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tensor, title: str, lim: float = LIM, longrun=None):
     plt = pyplot()
     device = next(model.parameters()).device
     panels = [("data", true, None)]
@@ -42,6 +79,8 @@ def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tenso
         panels += [("q_alpha density", None, _grid_density(model.flow.log_prob, lim, device)), ("q_alpha samples", flow_samples, None)]
     if model.energy is not None:
         panels.append(("p_theta density (exp f, on the grid)", None, _grid_density(model.energy, lim, device)))
+    if longrun is not None:
+        panels.append((f"p_theta alone: {LONGRUN_STEPS} Langevin steps from noise", longrun, None))
     panels.append(("model samples" if model.mode != "coopflow" else "CoopFlow samples", samples, None))
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
     for ax, (name, pts, dens) in zip(axes, panels):
@@ -68,6 +107,16 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     with seeded(seed, next(model.parameters()).device):
         samples = model.sample(N_EVAL).cpu()
         flow_samples = model.sample_flow(N_EVAL).cpu() if model.flow is not None else None
+    device = next(model.parameters()).device
+    ebm, longrun = {}, None
+    if model.energy is not None:
+        truth = true_grid_density(cfg.data.name)
+        with seeded(seed + 1, device):
+            longrun = longrun_samples(model.energy, LONGRUN_N, device).cpu()
+        ebm = {"ebm_density_corr": density_corr(_grid_density(model.energy, LIM, device), truth), "mmd_ebm_longrun": toy_mmd(longrun, true),
+               "ebm_longrun": {"n": LONGRUN_N, "steps": LONGRUN_STEPS, "step_size": LONGRUN_STEP, "start": "N(0, I)", "noise": True}}
+        if model.flow is not None:
+            ebm["flow_density_corr"] = density_corr(_grid_density(model.flow.log_prob, LIM, device), truth)
     metrics = {
         "model": cfg.model,
         "task": "toy",
@@ -75,6 +124,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "seed": seed,
         "mmd": toy_mmd(samples, true),
         "mmd_flow": toy_mmd(flow_samples, true) if flow_samples is not None else None,
+        **ebm,
         "n_eval": N_EVAL,
         "langevin_steps": model.n_steps if model.mode != "flow" else 0,
         "epochs": len(history),
@@ -85,8 +135,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "history": history,
     }
     title = f"{cfg.model} on {cfg.data.name}, T = {metrics['langevin_steps']}: MMD {metrics['mmd']:.4f}"
-    out.figure("toy.png", density_figure(model, true, flow_samples, samples, title))
+    out.figure("toy.png", density_figure(model, true, flow_samples, samples, title, longrun=longrun))
     out.json("metrics.json", metrics)  # last: a rerun skips a seed whose metrics.json exists
     if log:
-        log(title + (f" (flow alone {metrics['mmd_flow']:.4f})" if flow_samples is not None else ""))
+        log(title + (f" (flow alone {metrics['mmd_flow']:.4f})" if flow_samples is not None else "")
+            + (f"; EBM alone: density correlation {ebm['ebm_density_corr']:.3f}, long-run MMD {ebm['mmd_ebm_longrun']:.4f}" if ebm else ""))
     return metrics
