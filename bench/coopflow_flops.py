@@ -30,14 +30,14 @@ def count(path: str, tflops: float) -> str:
     cfg = load_config(config_file=path)
     c, bs, shape = cfg.coop, cfg.train.batch_size, (3, 32, 32)
     with torch.device("meta"):
-        ebm = build_energy(shape, c.energy_width, c.energy_arch)
+        ebm = build_energy(shape, c.size("energy_width", shape), c.energy_arch)
     x = torch.empty(bs, *shape, device="meta")
     ebm.requires_grad_(False)  # a Langevin step: forward and the gradient in x only
     step = _flops(lambda: ebm(x.clone().requires_grad_(True)).sum().backward())
     ebm.requires_grad_(True)
     update = _flops(lambda: (ebm(x.clone().requires_grad_(True)).mean() - ebm(x).mean()).backward())
     torch.manual_seed(0)
-    flow = build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)
+    flow = build_data_flow(shape, c.flow_transform, c.size("flow_depth", shape), c.size("flow_hidden", shape), c.size("flow_levels", shape))
     xc = torch.rand(4, *shape) * 2 - 1
     flow.log_prob(xc, dequantize=True)  # data-dependent initialisation outside the count
     sample = _flops(lambda: flow.sample(4)) / 4 * bs

@@ -99,8 +99,9 @@ def build_coopflow(c, shape: tuple[int, ...], data: str | None = None):
     from .coopflow.config import TEST_STEPS
 
     is_image = len(shape) == 3
-    flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.flow_depth, c.flow_hidden, c.flow_levels)
-    energy = None if c.mode == "flow" else build_energy(shape, c.energy_width or (32 if is_image else 128), c.energy_arch)
+    flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.size("flow_depth", shape), c.size("flow_hidden", shape),
+                                                            c.size("flow_levels", shape))
+    energy = None if c.mode == "flow" else build_energy(shape, c.size("energy_width", shape), c.energy_arch)
     return CoopFlow(
         flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
         test_step_size=c.test_step_size if c.test_step_size is not None else TEST_STEPS.get(data),

@@ -82,7 +82,7 @@ def test_a_run_holds_only_its_familys_sections_and_keys():
     d = to_dict(coop)
     assert {"generator", "prior", "inference", "anomaly"}.isdisjoint(d) and "lr" not in d["train"] and "steps" not in d["eval"]
     assert "coop" not in to_dict(latent) and "invert_lr" not in to_dict(latent)["eval"]
-    assert d["version"] == to_dict(latent)["version"] == 2
+    assert d["version"] == to_dict(latent)["version"] == 3
 
 
 def test_a_version_1_config_is_migrated_by_dropping_what_its_family_never_read():
@@ -94,8 +94,10 @@ def test_a_version_1_config_is_migrated_by_dropping_what_its_family_never_read()
     old["train"].update(lr=0.5, beta1=0.5, beta2=0.999, lr_decay=1.0)
     old["eval"].update(steps=200, step_size=0.1, refine_steps=0, track_every=10)
     cfg = parse(migrate(old))
-    assert cfg.version == 2 and cfg.prior is None and cfg.train.lr is None
-    assert to_dict(cfg) == to_dict(load_config("coopflow", extra={"task": "generation"}))
+    assert cfg.version == 3 and cfg.prior is None and cfg.train.lr is None
+    # ... and gets the CPU-scale networks that an unset size meant before version 3
+    then = ["coop.energy_width=32", "coop.flow_depth=4", "coop.flow_hidden=64", "coop.flow_levels=2"]
+    assert to_dict(cfg) == to_dict(load_config("coopflow", overrides=then, extra={"task": "generation"}))
     with pytest.raises(GenflowsError, match="applies to the latent-variable family"):
         parse(old)  # unversioned = written by hand now: no silent dropping
 

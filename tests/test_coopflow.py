@@ -149,8 +149,9 @@ def test_phases_of_coopflow_pre_and_noise_decay():
 
 
 def test_per_flow_adam_settings_reach_the_optimizer():
-    cfg = load_config("coopflow", extra={"task": "toy", "data": {"name": "moons"}})
-    model = build_model(cfg, (2,))
+    tiny = ["coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4"]
+    cfg = load_config("coopflow", overrides=tiny, extra={"task": "generation"})
+    model = build_model(cfg, (1, 8, 8))
     groups = Trainer(model, cfg.train, progress=False).optimizer.param_groups
     assert [(g["name"], g["lr"], g["betas"]) for g in groups] == [("flow", 1e-4, (0.9, 0.999)), ("ebm", 1e-4, (0.5, 0.5))]
 
@@ -167,7 +168,8 @@ def test_joint_lrs_and_a_fresh_flow_adam_state_when_joint_training_starts_surviv
     state = copy.deepcopy(trainer.state_dict())  # tensors and history are live references
     history = trainer.fit(data, epochs=4)
     flow_lrs = [r["lr"] for r in history]  # the flow's group comes first
-    assert flow_lrs == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5])
+    lr0 = cfg.coop.flow_lr  # the toy task's recipe: 1e-3
+    assert flow_lrs == pytest.approx([lr0, lr0, 1e-5, 1e-5])
     assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([1e-5, 2e-5])
     resumed = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
     resumed.load_state_dict(state)

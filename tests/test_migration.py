@@ -30,9 +30,28 @@ def test_a_version_1_run_folder_is_extended_with_its_config_migrated(name, other
     assert new["epochs"] == 2 and len(new["history"]) == 2
     assert new["history"][0] == old_metrics["history"][0]  # epoch 1 was not retrained
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    assert cfg["version"] == 2 and cfg["train"]["epochs"] == 2 and other not in cfg
+    assert cfg["version"] == 3 and cfg["train"]["epochs"] == 2 and other not in cfg
     # Fewer epochs than done is refused in one line; a resume without --epochs reads the run back.
     code, _, err = run_cli(["run", "--resume", run, "--epochs", "1"], capsys)
     assert code == 2 and err.count("\n") == 1 and "fewer than the 2 epochs" in err
     code, out, _ = run_cli(["run", "--resume", run, "--no-progress"], capsys)
     assert code == 0 and "already finished" in out
+
+
+def test_a_version_2_coopflow_image_run_keeps_its_cpu_scale_networks():
+    from genflows.config.run import migrate, parse
+
+    old = {"version": 2, "model": "coopflow", "task": "generation", "data": {"name": "digits"},
+           "coop": {"energy_width": None, "flow_depth": 4, "flow_hidden": 64, "flow_levels": 2}}
+    cfg = parse(migrate(old))
+    assert cfg.version == 3 and (cfg.coop.energy_width, cfg.coop.flow_depth, cfg.coop.flow_hidden, cfg.coop.flow_levels) == (32, 4, 64, 2)
+    toy = parse(migrate({"version": 2, "model": "coopflow", "task": "toy", "data": {"name": "moons"}, "coop": {"energy_width": None}}))
+    assert toy.coop.energy_width is None  # 2-D: null meant 128 before and after
+
+
+def test_coopflow_defaults_are_the_papers_sizes():
+    from genflows.coopflow.config import CoopConfig
+
+    c = CoopConfig()
+    assert [c.size(k, (3, 32, 32)) for k in ("energy_width", "flow_levels", "flow_depth", "flow_hidden")] == [128, 3, 16, 512]
+    assert c.size("flow_levels", (1, 28, 28)) == 2  # 28 -> 14 -> 7 halves evenly twice

@@ -30,7 +30,7 @@ from .sections import AnomalyConfig, DataConfig, EvalConfig, MaskConfig, TrainCo
 __all__ = ["RunConfig", "CONFIG_VERSION", "load_config", "parse", "migrate", "to_dict", "family"]
 
 # 1: every section for every model (before per-family sections); 2: one family's sections only.
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 
 # Where a model of each family keeps what the other family's keys set.
 _INSTEAD = {"latent": "sections 'generator', 'prior', 'inference' (learning rate: train.lr)",
@@ -116,7 +116,9 @@ def _foreign(data: dict, fam: str):
 
 def migrate(data: dict) -> dict:
     """A stored config brought to :data:`CONFIG_VERSION`. Version 1 held every family's sections;
-    the other family's were never read, so dropping them changes nothing about the run."""
+    the other family's were never read, so dropping them changes nothing about the run. Before
+    version 3 CoopFlow's network sizes defaulted to CPU scale (``coop.energy_width`` null meant 32
+    for images; the flow 2 levels x 4 steps x 64 channels): those values are written in."""
     data = dict(data)
     version = data.pop("version", 1)
     fam = family(data.get("model", RunConfig.model))
@@ -127,7 +129,17 @@ def migrate(data: dict) -> dict:
             else:
                 section, sub = key.split(".")
                 data[section] = {k: v for k, v in data[section].items() if k != sub}
-    data["version"] = CONFIG_VERSION if version == 1 else version
+    if version < 3 and fam == "coopflow":
+        from ..data import DATASETS
+
+        coop = dict(data.get("coop") or {})
+        name = (data.get("data") or {}).get("name", "digits")
+        if coop.get("energy_width") is None and name in DATASETS and len(DATASETS[name].shape) == 3:
+            coop["energy_width"] = 32
+        for key, old in (("flow_depth", 4), ("flow_hidden", 64), ("flow_levels", 2)):
+            coop[key] = coop[key] if coop.get(key) is not None else old
+        data["coop"] = coop
+    data["version"] = CONFIG_VERSION
     return data
 
 

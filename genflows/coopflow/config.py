@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..config.base import check as _check
 
-__all__ = ["CoopConfig", "TEST_STEPS", "TOY_RECIPE"]
+__all__ = ["CoopConfig", "TEST_STEPS", "TOY_RECIPE", "PAPER_SIZES"]
 
 # Test-time Langevin step per dataset where the authors' code sets one (main_svhn.py, main_celeba.py).
 TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
@@ -17,6 +17,13 @@ TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
 TOY_RECIPE: dict = {
     "train": {"epochs": 20},
     "coop": {"step_size": 0.3, "energy_l2": 1.0, "flow_transform": "spline", "flow_lr": 1e-3, "ebm_lr": 1e-3},
+}
+
+
+# The sizes a None in CoopConfig stands for, per kind of data (see CoopConfig).
+PAPER_SIZES = {
+    "image": {"flow_depth": 16, "flow_hidden": 512, "flow_levels": 3, "energy_width": 128},
+    "vector": {"flow_depth": 4, "flow_hidden": 64, "flow_levels": 1, "energy_width": 128},
 }
 
 
@@ -34,10 +41,14 @@ class CoopConfig:
     clamp_update: float | None = 0.1  # per-step update clamp (reference code)
     clamp_data: float | None = None  # None: [-1, 1] for images, off for 2-D data
     flow_transform: str = "coupling"  # 2-D data: coupling | maf | spline
-    flow_depth: int = 4  # coupling steps (per level for images)
-    flow_hidden: int = 64
-    flow_levels: int = 2  # image flow: multi-scale levels
-    energy_width: int | None = None  # ConvNet EBM: channels of its first conv (paper 128; None: 32); MLP EBM: hidden units (None: 128)
+    # Sizes: None is the paper's scale. Images: a Glow-style flow of 3 levels x 16 steps x 512
+    # channels (the paper's Flow++ is about as large) and the authors' width-128 EBM (17.1 M
+    # parameters on 32 x 32); 2-D data: 4 steps x 64 units and a 128-unit MLP. CPU-scale runs set
+    # smaller sizes in their configs (configs/coopflow-mnist.yaml).
+    flow_depth: int | None = None  # coupling steps (per level for images)
+    flow_hidden: int | None = None
+    flow_levels: int | None = None  # image flow: multi-scale levels
+    energy_width: int | None = None  # ConvNet EBM: channels of its first conv; MLP EBM: hidden units
     energy_arch: str = "official"  # ConvNet residual block: official (the authors' code) | compact (genflows' first; see energies)
     flow_lr: float = 1e-4
     joint_flow_lr: float | None = None  # flow lr once joint training starts (None: flow_lr); CoopFlow(Pre) only
@@ -57,6 +68,25 @@ class CoopConfig:
     lr_warmup_iters: int = 200
     flow_data_init: bool = True
 
+    def size(self, key: str, shape: tuple[int, ...]) -> int:
+        """The network size ``key`` as set, or the paper's for data of ``shape`` (images: at most
+        as many flow levels as the side halves evenly, e.g. 2 on 28 x 28).
+
+        >>> CoopConfig().size("flow_levels", (1, 28, 28)), CoopConfig().size("energy_width", (3, 32, 32))
+        (2, 128)
+        """
+        v = getattr(self, key)
+        if v is not None:
+            return v
+        image = len(shape) == 3
+        v = PAPER_SIZES["image" if image else "vector"][key]
+        if key == "flow_levels" and image:
+            side, halvings = min(shape[1:]), 0
+            while side % 2 == 0 and halvings < v:
+                side, halvings = side // 2, halvings + 1
+            v = max(1, halvings)
+        return v
+
     def validate(self) -> None:
         from ..flows import TRANSFORMS
         from .model import MODES
@@ -69,9 +99,8 @@ class CoopConfig:
             _check(getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
         for k in ("joint_flow_lr", "joint_ebm_lr", "test_step_size"):
             _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0, got {getattr(self, k)}")
-        _check(self.energy_width is None or self.energy_width >= 1, f"coop.energy_width must be >= 1, got {self.energy_width}")
-        for k in ("flow_depth", "flow_hidden", "flow_levels"):
-            _check(getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
+        for k in ("energy_width", "flow_depth", "flow_hidden", "flow_levels"):
+            _check(getattr(self, k) is None or getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
         for k in ("flow_grad_clip", "ebm_grad_clip"):
             _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0 (or null: off), got {getattr(self, k)}")
         from .energies import ENERGY_ARCHS
