@@ -52,8 +52,8 @@ def montage(rows: list[tuple[str, Path]], path: Path) -> None:
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(rows), 1, figsize=(15, 3.3 * len(rows)))
-    for ax, (name, png) in zip(axes, rows):
+    fig, axes = plt.subplots(len(rows), 1, figsize=(15, 3.3 * len(rows)), squeeze=False)
+    for ax, (name, png) in zip(axes[:, 0], rows):
         ax.imshow(mpimg.imread(png))
         ax.set_axis_off()
     fig.tight_layout()

@@ -109,6 +109,6 @@ def test_the_toy_task_brings_its_data_and_coopflows_toy_recipe():
     assert cfg.data.name == "spiral" and cfg.train.epochs == TOY_RECIPE["train"]["epochs"]
     assert all(getattr(cfg.coop, k) == v for k, v in TOY_RECIPE["coop"].items())
     mine = load_config("coopflow", extra={"task": "toy", "data": {"name": "moons"}}, overrides=["coop.step_size=0.05"])
-    assert (mine.data.name, mine.coop.step_size, mine.coop.energy_l2) == ("moons", 0.05, 1.0)  # the user's keys win
+    assert (mine.data.name, mine.coop.step_size, mine.coop.energy_l2) == ("moons", 0.05, TOY_RECIPE["coop"]["energy_l2"])  # the user's keys win
     assert load_config("ebm-sr", extra={"task": "toy"}).coop.energy_l2 == 0  # the recipe is for the cooperative modes only
     assert load_config("coopflow", extra={"task": "generation"}).data.name == "digits"
