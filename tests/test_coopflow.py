@@ -271,6 +271,7 @@ def test_paper_recipe_is_plain_gradient_descent_on_f_theta_without_clamps():
     torch.testing.assert_close(got, (start - 0.05 * g).clamp(-1, 1).detach())
     assert curve[0][1] == pytest.approx(float((err.detach() / 64).mean()), rel=1e-5)  # one channel: sum over C = the value
     assert not torch.allclose(m.flow_map(start, clamps=False), m.flow_map(start))
+    torch.testing.assert_close(m.decode(start.detach(), clamps=False), m.flow_map(start, clamps=False).detach(), atol=1e-5, rtol=1e-5)
 
 
 def test_recipes_follow_the_authors_test_scripts_and_config_overrides():

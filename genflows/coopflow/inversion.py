@@ -152,13 +152,6 @@ class Inversion:
             err[:, k] = _visible_sq_error(x, self.langevin_flow(cand[:, k]), m)
         return cand[torch.arange(b, device=x.device), err.argmin(1)].clone()
 
-    def _final(self, xhat: torch.Tensor, clamps: bool) -> torch.Tensor:
-        """F_theta(x_hat), noise off, with or without its clamps (no graph kept)."""
-        if clamps or self.mode == "flow":
-            return self.decode(xhat)
-        with torch.enable_grad():
-            return self.flow_map(xhat.detach().requires_grad_(True), clamps=False).detach()
-
     def _invert_batched(self, x: torch.Tensor, mask: torch.Tensor | None, e, seed: int, purpose: str, progress: bool):
         """(F_theta(x_hat*) or, for ``purpose`` interpolate, x_hat* itself; mean error curve; how) for
         every image: :meth:`invert` by the recipe of ``e.recon_protocol`` in batches of
@@ -177,7 +170,7 @@ class Inversion:
             mb = None if mask is None else mask[i : i + xb.shape[0]].to(device, xb.dtype)
             with seeded(seed + i, device):  # the starting samples x_hat_0 depend on (seed, index) only
                 xhat, curve = self.invert(xb, mb, recipe, n_starts=e.invert_starts, per_channel_sum=paper_unit)
-            outs.append((xhat if purpose == "interpolate" else self._final(xhat, recipe.clamps)).cpu())
+            outs.append((xhat if purpose == "interpolate" else self.decode(xhat, recipe.clamps)).cpu())
             steps = [k for k, _ in curve]
             part = torch.tensor([v for _, v in curve], dtype=torch.float64) * xb.shape[0]
             total = part if total is None else total + part
@@ -216,4 +209,4 @@ class Inversion:
         device = next(self.parameters()).device
         clamps = recipe_for(e, "interpolate").clamps
         with torch.no_grad():
-            return torch.cat([self._final(self.decode_flow(c.to(device)), clamps).cpu() for c in codes.split(e.batch_size)])
+            return torch.cat([self.decode(self.decode_flow(c.to(device)), clamps).cpu() for c in codes.split(e.batch_size)])

@@ -102,9 +102,11 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         with torch.no_grad():
             return self.flow.sample(n)
 
-    def langevin_flow(self, x0: torch.Tensor, n_steps: int | None = None, step_size: float | None = None, noise_scale: float = 0.0) -> torch.Tensor:
+    def langevin_flow(self, x0: torch.Tensor, n_steps: int | None = None, step_size: float | None = None, noise_scale: float = 0.0,
+                      clamps: bool = True) -> torch.Tensor:
         """Eq. (3) toward f_theta: x <- x + (delta^2/2) grad f(x) + noise_scale * delta * eps, with the
-        reference code's per-step update clamp and data-range clamp."""
+        reference code's per-step update clamp and data-range clamp (unless ``clamps`` is false, as
+        in the authors' test scripts)."""
         with frozen(self.energy):
             return langevin(
                 lambda x: -self.energy(x),
@@ -113,8 +115,8 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
                 self.step_size if step_size is None else step_size,
                 noise=noise_scale > 0,
                 noise_scale=noise_scale,
-                clamp_update=self.clamp_update,
-                clamp_state=self.clamp_data,
+                clamp_update=self.clamp_update if clamps else None,
+                clamp_state=self.clamp_data if clamps else None,
                 what="Langevin-flow x",
             )
 
@@ -139,9 +141,9 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
 
     # ------------------------------------------------------------------ CoopFlow as a latent-variable model
     @torch.no_grad()
-    def decode(self, xhat: torch.Tensor) -> torch.Tensor:
-        """F_theta(x_hat): the Langevin flow at its training step size with e = 0."""
-        return self.langevin_flow(xhat) if self.mode != "flow" else xhat
+    def decode(self, xhat: torch.Tensor, clamps: bool = True) -> torch.Tensor:
+        """F_theta(x_hat): the Langevin flow at its training step size with e = 0, with or without its clamps."""
+        return self.langevin_flow(xhat, clamps=clamps) if self.mode != "flow" else xhat
 
     def encode_flow(self, xhat: torch.Tensor) -> torch.Tensor:
         """z = g_alpha^{-1}(x_hat) (Section 5.4)."""
