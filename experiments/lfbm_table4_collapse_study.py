@@ -6,6 +6,8 @@ as a first look, the AUPRC on 2000 test images with 30 scoring steps. Finished s
 back; writes experiments/results/collapse-lfbm-mcmc-mnist-h4.json and prints a table.
 
     python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 [--threads 1]
+    python experiments/lfbm_table4_collapse_study.py ... --tag refflow --set prior.transform=reference
+      (one change against the default: its own run folders and collapse-lfbm-mcmc-mnist-h4-TAG.json)
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--seeds", default="1-5")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--runs", default=str(HERE / "runs" / "collapse"))
+    ap.add_argument("--runs", default=None, help="run folders (default: experiments/runs/collapse[-TAG])")
+    ap.add_argument("--tag", default=None, help="names the change made with --set")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config change (repeatable)")
     args = ap.parse_args()
+    if bool(args.tag) != bool(args.set):
+        raise GenflowsError("--tag and --set go together: name the change you make")
+    suffix = f"-{args.tag}" if args.tag else ""
+    runs = Path(args.runs or HERE / "runs" / f"collapse{suffix}")
     rows = []
     for seed in _seeds(args.seeds):
-        run = Path(args.runs) / f"seed{seed}"
+        run = runs / f"seed{seed}"
         if not (run / "metrics.json").is_file():
             cmd = [sys.executable, "-m", "genflows", "run", "lfbm-mcmc", "--config", str(ROOT / "configs" / "lfbm-mcmc-mnist.yaml"),
                    "--epochs", "1", "--seed", str(seed), "--threads", str(args.threads), "--no-tensorboard", "--no-progress",
                    "--set", "anomaly.score_subset=2000", "--set", "anomaly.score_steps=30", "--set", "anomaly.score_checkpoints=[]",
-                   "--out", str(run)] + (["--data-root", args.data_root] if args.data_root else [])
+                   "--out", str(run)] + [a for kv in args.set for a in ("--set", kv)] + (["--data-root", args.data_root] if args.data_root else [])
             subprocess.run(cmd, check=True)
         m = json.loads((run / "metrics.json").read_text())
         h = m["history"][0]
@@ -56,8 +64,9 @@ def main() -> None:
                      "posterior_displacement": h["posterior_displacement"], "collapsed": bool(h.get("collapsed")),
                      "auprc_2000_30steps": m["auprc"], "epoch_seconds": h["seconds"], "threads": m["torch_threads"], "cpu": m["cpu"]})
     out = {"date": time.strftime("%Y-%m-%d"), "what": "MNIST holdout 4 (MEG protocol), LFBM-MCMC, configs/lfbm-mcmc-mnist.yaml, first epoch",
+           "changes": args.set,
            "collapsed": sum(r["collapsed"] for r in rows), "seeds": len(rows), "rows": rows}
-    (HERE / "results" / "collapse-lfbm-mcmc-mnist-h4.json").write_text(json.dumps(out, indent=2))
+    (HERE / "results" / f"collapse-lfbm-mcmc-mnist-h4{suffix}.json").write_text(json.dumps(out, indent=2))
     print("| seed | gen loss | share of the way to the mean image | displacement | collapsed | AUPRC (2000 images, 30 steps) | epoch s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

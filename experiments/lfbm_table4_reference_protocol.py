@@ -2,6 +2,7 @@
 
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100]
+    ... [--subset 2000]   # only the anomaly task's fixed subset (anomaly.score_subset) of the test split
 
 The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
 global numpy RNG, so 37 % of its "test" normals were training images. A model scores
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import time
 
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from genflows.data import anomaly_split, load_dataset
+from genflows.data import load_anomaly_split
 from genflows.errors import guarded
 from genflows.langevin import frozen
 from genflows.metrics import auprc
@@ -66,10 +68,13 @@ def main() -> None:
     ap.add_argument("--bn-train", action="store_true", help="score with BatchNorm in training mode (the reference code's way)")
     ap.add_argument("--shuffle", action="store_true", help="with --bn-train: score the test images in a random order")
     ap.add_argument("--batch", type=int, default=None, help="scoring batch size (the reference code: 100; default: the run's anomaly.score_batch_size)")
+    ap.add_argument("--subset", type=int, default=0, help="score the anomaly task's fixed N-image subset of the test split (anomaly.score_subset); 0: all")
     ap.add_argument("--out", default=None, help="also write the JSON result here")
     args = ap.parse_args()
     if not 0 <= args.leak <= 1:
         ap.error(f"--leak must be in [0, 1], got {args.leak}")
+    if args.subset < 0:
+        ap.error(f"--subset must be >= 0, got {args.subset}")
     if args.batch is not None and args.batch < 1:
         ap.error(f"--batch must be >= 1, got {args.batch}")
     torch.set_num_threads(args.threads)
@@ -78,8 +83,10 @@ def main() -> None:
     if args.bn_train:
         _batchnorm_in_train_mode(model)
         args.leak = 0.0
-    x, y = load_dataset(cfg.data.name, cfg.data.root)
-    split = anomaly_split(x, y, cfg.data.holdout)
+    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root)
+    if args.subset:  # the same images, in the same order, as the anomaly task's score_subset
+        keep = torch.from_numpy(np.random.RandomState(0).permutation(len(split.test))[: args.subset])
+        split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
     is_anom = split.test_is_anomaly.numpy()
     normal_pos = np.flatnonzero(~is_anom)
     rng = np.random.RandomState(0)
@@ -104,7 +111,7 @@ def main() -> None:
     keep[replaced] = False
     labels_leaky = np.concatenate([is_anom[keep], np.zeros(n_leak, bool)])
     res = {"run_dir": args.run_dir, "checkpoint": args.checkpoint, "bn_train": args.bn_train, "shuffle": args.shuffle,
-           "batch": batch, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
+           "batch": batch, "subset": args.subset, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
            "seconds": secs, "clean": {}, "leaky": {},
            "mean_score": {"test_normals": float(scores[steps[-1]][normal_pos].mean()),
                           "train_images": float(scores[steps[-1]][n_test:].mean()) if n_leak else None,

@@ -1,0 +1,123 @@
+"""Latent-flow paper, Table 4 (digit 4): what each difference from the reference code is worth, one
+row per change, on the same training seeds, at the first-epoch CPU budget of the collapse study
+(one MNIST epoch of configs/lfbm-mcmc-mnist.yaml, 2000 test images of the MEG split).
+
+Reads what these wrote (finished runs are never redone):
+
+    python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 --threads 2 --runs runs/collapse
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit --set generator.init=torch --runs runs/collapse-torchinit
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow --set prior.transform=reference --runs runs/collapse-refflow
+    genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
+        --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
+    python experiments/lfbm_table4_reference_protocol.py runs/collapse/seedS --subset 2000 --steps 30 [--bn-train --shuffle --batch 100]
+
+and writes experiments/results/changes-lfbm-mcmc-mnist-h4.json plus a Markdown table on stdout.
+
+    python experiments/lfbm_table4_changes.py [--runs runs] [--seeds 1-3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from genflows.errors import GenflowsError, guarded
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _stat(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (1 seed)"
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def _row(name: str, per_seed: dict[int, dict], seeds: list[int]) -> dict:
+    have = [s for s in seeds if s in per_seed]
+    return {"change": name, "seeds": have,
+            **{k: [per_seed[s][k] for s in have if per_seed[s].get(k) is not None]
+               for k in ("auprc_30", "auprc_400", "collapsed", "epoch_seconds")}}
+
+
+def _trained(runs: Path, folder: str, seeds: list[int]) -> dict[int, dict]:
+    """First-epoch runs of one variant: their 30-step AUPRC, collapse flag, 400-step AUPRC if scored."""
+    out = {}
+    for s in seeds:
+        m = _read(runs / folder / f"seed{s}" / "metrics.json")
+        if m is None:
+            continue
+        h = m["history"][0]
+        s400 = _read(runs / folder / f"seed{s}" / "score-s400.json")
+        out[s] = {"auprc_30": m["auprc"], "collapsed": bool(h.get("collapsed")), "epoch_seconds": h["seconds"],
+                  "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None,
+                  "auprc_30_in_400": s400["auprc_at_steps"]["30"] if s400 else None}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="runs", help="the folder holding collapse/, collapse-torchinit/, collapse-refflow/")
+    ap.add_argument("--seeds", default="1-3")
+    args = ap.parse_args()
+    try:
+        a, b = (int(v) for v in args.seeds.split("-"))
+    except ValueError:
+        raise GenflowsError(f"--seeds expects A-B, got '{args.seeds}'") from None
+    seeds = list(range(a, b + 1))
+    runs = Path(args.runs)
+    base = _trained(runs, "collapse", seeds)
+    if not base:
+        raise GenflowsError(f"no first-epoch runs under {runs / 'collapse'}; run experiments/lfbm_table4_collapse_study.py first")
+
+    rows = [_row("default: reference init, coupling flow prior, float32 chains, clean split, eval-mode BatchNorm", base, seeds)]
+    rows.append(_row("PyTorch's default init (generator.init=torch)", _trained(runs, "collapse-torchinit", seeds), seeds))
+    rows.append(_row("the reference code's flow prior (prior.transform=reference)", _trained(runs, "collapse-refflow", seeds), seeds))
+    leak, bn = {}, {}
+    for s in seeds:
+        r = _read(RESULTS / f"refprotocol-collapse-seed{s}-leak.json")
+        if r:
+            leak[s] = {"auprc_30": r["leaky"]["30"], "clean_check": r["clean"]["30"]}
+        r = _read(RESULTS / f"refprotocol-collapse-seed{s}-bntrain100.json")
+        if r:
+            bn[s] = {"auprc_30": r["clean"]["30"]}
+    rows.append(_row("the reference split's leak (37 % of test normals are training images)", leak, seeds))
+    rows.append(_row("train-mode BatchNorm, shuffled scoring batches of 100 (the reference's scoring)", bn, seeds))
+
+    # Scoring-seed against training-seed variance, along the same 400-step chains.
+    steps = ("30", "100", "200", "400")
+    by_training_seed = {s: _read(runs / "collapse" / f"seed{s}" / "score-s400.json") for s in seeds}
+    by_scoring_seed = {"own": by_training_seed.get(seeds[0])}
+    for k in (101, 102):
+        by_scoring_seed[str(k)] = _read(runs / "collapse" / f"seed{seeds[0]}" / f"score-s400-scoreseed{k}.json")
+    variance = {}
+    for label, group in (("training seeds", by_training_seed), (f"scoring seeds on training seed {seeds[0]}", by_scoring_seed)):
+        got = {k: v for k, v in group.items() if v}
+        variance[label] = {"members": list(got), **{st: [v["auprc_at_steps"][st] for v in got.values()] for st in steps}}
+
+    out = {"date": time.strftime("%Y-%m-%d"), "budget": "one MNIST epoch of configs/lfbm-mcmc-mnist.yaml; 2000 test images (MEG split, anomaly.score_subset)",
+           "rows": rows, "variance": variance}
+    (RESULTS / "changes-lfbm-mcmc-mnist-h4.json").write_text(json.dumps(out, indent=2) + "\n")
+    print("| change (one at a time) | seeds | AUPRC, 30 steps | AUPRC, 400 steps | collapsed |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        col = f"{sum(r['collapsed'])} of {len(r['collapsed'])}" if r["collapsed"] else "–"
+        print(f"| {r['change']} | {','.join(map(str, r['seeds'])) or '–'} | {_stat(r['auprc_30'])} | {_stat(r['auprc_400'])} | {col} |")
+    print()
+    print("| spread over | members | " + " | ".join(f"{st} steps" for st in steps) + " |")
+    print("|---|---|" + "---|" * len(steps))
+    for label, v in variance.items():
+        print(f"| {label} | {', '.join(map(str, v['members'])) or '–'} | " + " | ".join(_stat(v[st]) for st in steps) + " |")
+
+
+if __name__ == "__main__":
+    guarded(main, "lfbm_table4_changes")
