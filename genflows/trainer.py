@@ -168,7 +168,7 @@ class Trainer:
                         moved = moved + c.displacement
                         n_chains += 1
                 for k, v in stats.items():
-                    sums[k] = sums.get(k, 0.0) + v
+                    sums[k] = sums.get(k, 0.0) + (v.detach().float() if torch.is_tensor(v) else v)  # bf16 terms (--amp) would round the sum
                 done += 1
                 if show and b % 25 == 0:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})

@@ -219,6 +219,15 @@ def test_flow_likelihood_stays_float32_under_bf16_autocast():
     torch.testing.assert_close(got, want)
 
 
+def test_flow_data_initialisation_stays_float32_under_bf16_autocast():
+    torch.manual_seed(0)
+    flow = ImageFlow((1, 8, 8), levels=1, depth=2, hidden=8)
+    m = CoopFlow(flow, ConvEnergy((1, 8, 8), width=8), n_steps=2, step_size=0.1, clamp_data=1.0, data_shape=(1, 8, 8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        m.training_loss(torch.rand(4, 1, 8, 8) * 2 - 1)
+    assert {p.dtype for p in m.parameters()} == {torch.float32}
+
+
 def test_flow_map_is_the_noise_free_langevin_flow_and_differentiable():
     m = _image_model()
     xhat = (torch.rand(3, 1, 8, 8) * 2 - 1).requires_grad_(True)

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from ..errors import GenflowsError
 
 __all__ = [
+    "all_reduce_sum",
     "wrap",
     "LossModule",
     "has_lazy_init",
@@ -140,6 +141,17 @@ def gather_rows(parts: list[torch.Tensor], n: int, row_shape: tuple = ()) -> tor
     return torch.cat([p[:k] for p, k in zip(gathered, lengths)]).cpu()
 
 
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """The sum of ``t`` over every rank, on ``t``'s device (NCCL reduces CUDA tensors only, gloo
+    CPU ones: the tensor travels to the backend's device and back)."""
+    if not active():
+        return t
+    backend_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    local = t.to(backend_device, copy=True)
+    dist.all_reduce(local)
+    return local.to(t.device)
+
+
 def broadcast_object(obj=None):
     """Rank 0's ``obj`` on every rank (any picklable object)."""
     if not active():
@@ -182,9 +194,12 @@ def wrap(model, first: torch.Tensor, first_mask: torch.Tensor | None):
     parameters and buffers to every rank."""
     from torch.nn.parallel import DistributedDataParallel
 
+    device = next(model.parameters()).device
     if has_lazy_init(model):
         model.training_loss(first, first_mask)
-    device = next(model.parameters()).device
+        # nflows' ActNorm swaps its `initialized` buffer for a new CPU tensor when it initialises;
+        # DDP's constructor broadcasts every buffer, and NCCL takes device tensors only.
+        model.to(device)
     # CoopFlow's phases leave one flow out of the loss; latent models use every parameter.
     return DistributedDataParallel(LossModule(model), device_ids=[device.index] if device.type == "cuda" else None,
                                    find_unused_parameters=model.phased)

@@ -178,8 +178,7 @@ class Inversion:
         x_hat = dist.gather_rows(outs, n, tuple(x.shape[1:]))
         if dist.active():  # ranks with images share their step list; sum every rank's totals
             steps = dist.broadcast_object(steps)
-            total = torch.zeros(len(steps), dtype=torch.float64) if total is None else total
-            torch.distributed.all_reduce(total)
+            total = dist.all_reduce_sum(torch.zeros(len(steps), dtype=torch.float64) if total is None else total)
         curve = [(k, float(v) / n) for k, v in zip(steps, total if total is not None else [])]
         start = "N(0, I) noise" if self.mode == "ebm-sr" else "a flow sample"
         if e.invert_starts > 1:

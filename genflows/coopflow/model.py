@@ -160,8 +160,10 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         if mask is not None:
             raise ValueError("CoopFlow trains on complete data only")
         if self.flow_data_init and self.flow is not None and self.training and has_lazy_init(self.flow):
-            with torch.no_grad():  # data-dependent initialisation (ActNorm) on data, not on x_tilde
-                self.flow.log_prob(x, dequantize=True)
+            # data-dependent initialisation (ActNorm) on data, not on x_tilde; in float32 (under
+            # --amp's autocast nflows would store bf16 statistics as the parameters)
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+                self.flow.log_prob(x.float(), dequantize=True)
         phase = self.phase
         if phase == "flow":  # MLE of the flow on the observed (dequantised) data
             loss = self.flow_nll(x)

@@ -63,7 +63,10 @@ class LangevinInference(Inference):
         def U(z: torch.Tensor) -> torch.Tensor:
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
                 ll = generator.log_likelihood(x, z, mask)
-            return -(log_prior(z) + ll.float())
+            # float32 even inside --amp's autocast: bf16 would round the flow's log-determinants
+            with torch.autocast(device_type, enabled=False):
+                lp = log_prior(z)
+            return -(lp + ll.float())
 
         return U
 

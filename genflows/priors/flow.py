@@ -35,8 +35,10 @@ class FlowPrior(Prior):
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        # Eq. (5): log q0(z0) + sum_l log|det dz_{l-1}/dz_l|, one pass of f^{-1}.
-        return self._eq5(*self.transform(z))
+        # Eq. (5): log q0(z0) + sum_l log|det dz_{l-1}/dz_l|, one pass of f^{-1}. Always float32:
+        # under autocast nflows' ActNorm would initialise its parameters as bf16 copies of a batch.
+        with torch.autocast(z.device.type, enabled=False):
+            return self._eq5(*self.transform(z))
 
     def _eq5(self, u: torch.Tensor, logabsdet: torch.Tensor) -> torch.Tensor:
         return -0.5 * (u * u).sum(1) - 0.5 * self.nz * math.log(2 * math.pi) + logabsdet

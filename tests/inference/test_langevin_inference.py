@@ -66,7 +66,8 @@ def test_autocast_auto_uses_bf16_only_where_it_is_fast(monkeypatch):
     real = mod.torch.autocast
 
     def spy(device_type, dtype=None, enabled=True):
-        seen.append(enabled)
+        if dtype is torch.bfloat16:  # the generator's autocast (the prior's only switches it off)
+            seen.append(enabled)
         return real(device_type, dtype=dtype, enabled=enabled)
 
     monkeypatch.setattr(mod.torch, "autocast", spy)
@@ -77,3 +78,22 @@ def test_autocast_auto_uses_bf16_only_where_it_is_fast(monkeypatch):
         assert seen == [fast, fast] and model.inference.uses_bf16("cpu") is fast
     model.inference.autocast = False
     assert not model.inference.uses_bf16("cuda")
+
+
+def test_posterior_energy_keeps_the_prior_in_float32_under_outer_autocast():
+    # --amp wraps the training loss in bf16 autocast; the chain's prior term must not follow it.
+    model = _model()
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    z = torch.randn(4, 6)
+    with torch.no_grad():
+        want = model.prior.log_prob(z)
+    seen = []
+    log_prob = model.prior.log_prob
+    model.prior.log_prob = lambda v: seen.append(log_prob(v).dtype) or log_prob(v)
+    model.prior.chain_log_prob = lambda: model.prior.log_prob
+    U = model.inference.energy(model.prior, model.generator, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        u = U(z)
+    assert seen == [torch.float32] and u.dtype == torch.float32
+    assert {p.dtype for p in model.prior.parameters()} == {torch.float32}
+    torch.testing.assert_close(-u - model.generator.log_likelihood(x, z).float(), want, atol=1e-4, rtol=1e-4)

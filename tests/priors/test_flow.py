@@ -141,3 +141,16 @@ def test_reference_flow_starts_as_the_reference_code_initialises_it():
     torch.testing.assert_close(out[:, :10], z[:, :10])  # the first half conditions the second
     torch.testing.assert_close(out[:, 10:], z[:, 10:] * torch.sigmoid(torch.tensor(2.0)))  # zero output layer
     torch.testing.assert_close(logdet, torch.full((7,), 10 * math.log(torch.sigmoid(torch.tensor(2.0)).item())))
+
+
+def test_actnorm_initialises_in_float32_under_bf16_autocast():
+    # Under --amp the first log-density (inside the first posterior chain) initialises nflows'
+    # ActNorm from a batch; in bf16 that would turn its parameters into bf16 tensors.
+    torch.manual_seed(0)
+    prior = FlowPrior(6, depth=3, hidden=16)
+    z = torch.randn(32, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        lp = prior.log_prob(z)
+    assert lp.dtype == torch.float32
+    assert {p.dtype for p in prior.parameters()} == {torch.float32}
+    torch.testing.assert_close(prior.log_prob(z), lp)
