@@ -50,6 +50,10 @@ def test_every_model_runs_every_task_on_the_device(name, task, amp, tmp_path):
     _run(args + (["--amp"] if amp else []))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == task
+    # --amp computes in bf16 but must never store it: a bf16 parameter would stop training well
+    # (Adam's updates round away) and break float32 evaluation (nflows' ActNorm once did this).
+    state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
 
 
 def test_fid_runs_on_the_device(tmp_path):
@@ -72,3 +76,16 @@ def test_nccl_ddp_on_two_gpus(tmp_path):
         cmd += ["--set", kv]
     subprocess.run(cmd, check=True, timeout=600)
     assert json.loads((out / "metrics.json").read_text())["task"] == "anomaly"
+
+
+@pytest.mark.skipif(DEVICE != "cuda" or torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_nccl_ddp_coopflow_reconstruction_on_two_gpus(tmp_path):
+    # CoopFlow's evaluation sums its per-step error curve over ranks (a collective NCCL takes on
+    # the device only) and its flow initialises lazily before DDP broadcasts buffers.
+    out = tmp_path / "ddp-coop"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "genflows", "run", "coopflow", "--task", "reconstruction",
+           "--data", "digits", "--device", "cuda", "--out", str(out), "--no-progress", "--no-tensorboard"]
+    for kv in [*TINY["coopflow"], *COMMON]:
+        cmd += ["--set", kv]
+    subprocess.run(cmd, check=True, timeout=600)
+    assert json.loads((out / "metrics.json").read_text())["task"] == "reconstruction"
