@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from genflows.errors import GenflowsError, guarded
+from lfbm_table4_collapse_study import _seeds  # this folder is on sys.path when a script here runs
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -59,8 +60,7 @@ def _trained(runs: Path, folder: str, seeds: list[int]) -> dict[int, dict]:
         h = m["history"][0]
         s400 = _read(runs / folder / f"seed{s}" / "score-s400.json")
         out[s] = {"auprc_30": m["auprc"], "collapsed": bool(h.get("collapsed")), "epoch_seconds": h["seconds"],
-                  "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None,
-                  "auprc_30_in_400": s400["auprc_at_steps"]["30"] if s400 else None}
+                  "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None}
     return out
 
 
@@ -69,11 +69,7 @@ def main() -> None:
     ap.add_argument("--runs", default="runs", help="the folder holding collapse/, collapse-torchinit/, collapse-refflow/")
     ap.add_argument("--seeds", default="1-3")
     args = ap.parse_args()
-    try:
-        a, b = (int(v) for v in args.seeds.split("-"))
-    except ValueError:
-        raise GenflowsError(f"--seeds expects A-B, got '{args.seeds}'") from None
-    seeds = list(range(a, b + 1))
+    seeds = _seeds(args.seeds)
     runs = Path(args.runs)
     base = _trained(runs, "collapse", seeds)
     if not base:

@@ -178,8 +178,7 @@ class Trainer:
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
             if world > 1:  # epoch means over every rank's examples: one all-reduce per epoch
                 keys = sorted(sums)
-                vec = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys]).to(next(self.model.parameters()).device)
-                torch.distributed.all_reduce(vec)
+                vec = dist.all_reduce_sum(torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys]))
                 sums = {k: v / world for k, v in zip(keys, vec.cpu())}
             for k, v in sums.items():
                 record[k] = float(v) / done  # one host sync per epoch

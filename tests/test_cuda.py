@@ -68,24 +68,14 @@ def test_fid_runs_on_the_device(tmp_path):
 
 
 @pytest.mark.skipif(DEVICE != "cuda" or torch.cuda.device_count() < 2, reason="needs two CUDA devices")
-def test_nccl_ddp_on_two_gpus(tmp_path):
+@pytest.mark.parametrize("name,task", [("lfbm-mcmc", "anomaly"), ("coopflow", "reconstruction")])
+def test_nccl_ddp_on_two_gpus(name, task, tmp_path):
+    # CoopFlow's case: its evaluation sums the per-step error curve over ranks (a collective NCCL
+    # takes on the device only), and its flow initialises lazily before DDP broadcasts buffers.
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "genflows", "run", "lfbm-mcmc", "--task", "anomaly",
-           "--device", "cuda", "--out", str(out), "--no-progress", "--no-tensorboard"]
-    for kv in [*TINY["latent"], *COMMON]:
-        cmd += ["--set", kv]
-    subprocess.run(cmd, check=True, timeout=600)
-    assert json.loads((out / "metrics.json").read_text())["task"] == "anomaly"
-
-
-@pytest.mark.skipif(DEVICE != "cuda" or torch.cuda.device_count() < 2, reason="needs two CUDA devices")
-def test_nccl_ddp_coopflow_reconstruction_on_two_gpus(tmp_path):
-    # CoopFlow's evaluation sums its per-step error curve over ranks (a collective NCCL takes on
-    # the device only) and its flow initialises lazily before DDP broadcasts buffers.
-    out = tmp_path / "ddp-coop"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "genflows", "run", "coopflow", "--task", "reconstruction",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "genflows", "run", name, "--task", task,
            "--data", "digits", "--device", "cuda", "--out", str(out), "--no-progress", "--no-tensorboard"]
-    for kv in [*TINY["coopflow"], *COMMON]:
+    for kv in [*TINY[MODELS[name].family], *COMMON]:
         cmd += ["--set", kv]
     subprocess.run(cmd, check=True, timeout=600)
-    assert json.loads((out / "metrics.json").read_text())["task"] == "reconstruction"
+    assert json.loads((out / "metrics.json").read_text())["task"] == task

@@ -119,6 +119,12 @@ def shard_bounds(n: int) -> tuple[int, int]:
     return _bounds(n, rank(), world_size())
 
 
+def _backend_device() -> torch.device:
+    """Where the process group's collectives take their tensors: this rank's GPU under NCCL, the
+    CPU under gloo."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def gather_rows(parts: list[torch.Tensor], n: int, row_shape: tuple = ()) -> torch.Tensor:
     """Concatenate this rank's row blocks (its :func:`shard_bounds` share of n; rows of
     ``row_shape`` when the share is empty) with every other rank's, in rank order, on CPU.
@@ -131,8 +137,7 @@ def gather_rows(parts: list[torch.Tensor], n: int, row_shape: tuple = ()) -> tor
     w = world_size()
     lengths = [b - a for a, b in (_bounds(n, r, w) for r in range(w))]
     longest = max(lengths)
-    backend_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    local = t.to(backend_device)
+    local = t.to(_backend_device())
     if local.shape[0] < longest:
         pad = local.new_zeros((longest - local.shape[0], *local.shape[1:]))
         local = torch.cat([local, pad])
@@ -146,8 +151,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     CPU ones: the tensor travels to the backend's device and back)."""
     if not active():
         return t
-    backend_device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    local = t.to(backend_device, copy=True)
+    local = t.to(_backend_device(), copy=True)
     dist.all_reduce(local)
     return local.to(t.device)
 
@@ -165,8 +169,7 @@ def all_finite(loss: torch.Tensor) -> bool:
     """True when the loss is finite on every rank, so all ranks stop together on a divergence."""
     ok = torch.isfinite(loss.detach()).to(torch.float32).reshape(1)
     if active():
-        if dist.get_backend() != "nccl":
-            ok = ok.cpu()
+        ok = ok.to(_backend_device())
         dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     return bool(ok)
 

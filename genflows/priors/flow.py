@@ -57,6 +57,5 @@ class FlowPrior(Prior):
 
     def learning_loss(self, z: torch.Tensor) -> torch.Tensor:
         # Eq. (6): maximise the log-likelihood of the inferred latent vectors; in float32 even
-        # under --amp, whose bfloat16 would round the summed log-determinants.
-        with torch.autocast(z.device.type, enabled=False):
-            return -self.log_prob(z.detach().float()).mean()
+        # under --amp (log_prob turns autocast off), whose bfloat16 would round the log-determinants.
+        return -self.log_prob(z.detach().float()).mean()
