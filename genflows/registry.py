@@ -105,7 +105,7 @@ def build_coopflow(c, shape: tuple[int, ...], data: str | None = None):
     return CoopFlow(
         flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
         test_step_size=c.test_step_size if c.test_step_size is not None else TEST_STEPS.get(data),
-        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
+        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, test_noise=c.test_noise, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
         clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
         pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
         flow_grad_clip=c.flow_grad_clip, ebm_grad_clip=c.ebm_grad_clip, lr_warmup_iters=c.lr_warmup_iters, flow_data_init=c.flow_data_init,

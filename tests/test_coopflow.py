@@ -415,3 +415,24 @@ def test_the_test_step_follows_the_dataset_where_the_authors_set_one():
     assert step["cifar10"] == pytest.approx(0.03 * 4 / 3) and step["svhn"] == step["celeba32"] == 0.035
     cfg = load_config("coopflow", overrides=[*small, "coop.test_step_size=0.05"], extra={"task": "generation", "data": {"name": "svhn"}})
     assert build_model(cfg, (3, 32, 32)).test_step_size == 0.05
+
+
+class _StandardNormal(torch.nn.Module):
+    def forward(self, x):
+        return -0.5 * x.pow(2).sum(1)  # f of N(0, I)
+
+
+@pytest.mark.parametrize("test_noise", [False, True])
+def test_test_noise_samples_p_theta_instead_of_contracting_onto_its_mode(test_noise):
+    # p_theta = N(0, I): unit-noise Langevin keeps unit variance, the noise-free test chain (A.3) shrinks toward the mode
+    m = CoopFlow(VectorFlow(2, depth=1, hidden=8), _StandardNormal(), n_steps=400, step_size=0.1, test_step_ratio=1.0,
+                 clamp_update=None, clamp_data=None, test_noise=test_noise)
+    torch.manual_seed(0)
+    var = m.sample(4000).var(0)
+    if test_noise:
+        torch.testing.assert_close(var, torch.ones(2), atol=0.08, rtol=0)
+    else:
+        assert (var < 0.05).all()
+    cfg = load_config("coopflow", overrides=[f"coop.test_noise={str(test_noise).lower()}", "coop.flow_depth=1", "coop.flow_hidden=4"],
+                      extra={"task": "toy", "data": {"name": "spiral"}})
+    assert build_model(cfg, (2,)).test_noise is test_noise

@@ -39,6 +39,7 @@ class CoopConfig:
     test_step_size: float | None = None  # the test-time step itself; None: TEST_STEPS for the dataset, else delta x test_step_ratio
     noise: bool = False  # A.2: noise off
     noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
+    test_noise: bool = False  # A.3: test-time chains noise-free; true samples a noise-trained p_theta as it was trained
     clamp_update: float | None = 0.1  # per-step update clamp (reference code)
     clamp_data: float | None = None  # None: [-1, 1] for images, off for 2-D data
     flow_transform: str = "coupling"  # 2-D data: coupling | maf | spline

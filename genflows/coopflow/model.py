@@ -53,6 +53,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         test_step_size: float | None = None,
         noise: bool = False,
         noise_decay_epochs: int = 0,
+        test_noise: bool = False,
         clamp_update: float | None = 0.1,
         clamp_data: float | None = 1.0,
         energy_l2: float = 0.0,
@@ -79,7 +80,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         self.flow, self.energy, self.mode = flow, energy, mode
         self.n_steps, self.step_size, self.test_step_ratio = n_steps, step_size, test_step_ratio
         self.test_step_size = step_size * test_step_ratio if test_step_size is None else test_step_size
-        self.noise, self.noise_decay_epochs = noise, noise_decay_epochs
+        self.noise, self.noise_decay_epochs, self.test_noise = noise, noise_decay_epochs, test_noise
         self.clamp_update, self.clamp_data = clamp_update, clamp_data
         self.energy_l2 = energy_l2
         self.flow_data_weight = flow_data_weight
@@ -123,11 +124,12 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Test-time samples of the two-flow generator: flow init, Langevin flow with the step
-        size x ``test_step_ratio`` (or ``test_step_size``) and no noise (A.2-A.3). The flow alone
-        for mode 'flow'."""
+        size x ``test_step_ratio`` (or ``test_step_size``) and no noise (A.2-A.3), or with unit
+        noise if ``test_noise`` (a p_theta trained with noisy chains is sampled the way its chains
+        ran; noise-free, those chains contract onto f_theta's ridges). The flow alone for mode 'flow'."""
         if self.mode == "flow":
             return self.flow.sample(n)
-        return self.langevin_flow(self.initial(n), step_size=self.test_step_size)
+        return self.langevin_flow(self.initial(n), step_size=self.test_step_size, noise_scale=1.0 if self.test_noise else 0.0)
 
     @torch.no_grad()
     def sample_flow(self, n: int) -> torch.Tensor:
