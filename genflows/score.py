@@ -46,6 +46,7 @@ EVAL_KEYS = (
     "inference.autocast", "inference.clamp_update", "inference.clamp_state",
     "coop.test_step_ratio",
     "coop.test_step_size",
+    "coop.test_noise",
     "data.root", "data.download",
     "train.threads",
 )
@@ -63,7 +64,7 @@ def check_overrides(overrides: list[str], task: str) -> None:
             raise GenflowsError(
                 f"--set {key}: genflows score re-evaluates the trained model, so only evaluation settings may change "
                 f"(anomaly.score_*, eval.*{', mask.*' if task == 'inpainting' else ''}, inference.autocast, inference.clamp_*, "
-                f"coop.test_step_ratio, data.root, train.threads); pick another checkpoint with --checkpoint"
+                f"coop.test_step_ratio/size, coop.test_noise, data.root, train.threads); pick another checkpoint with --checkpoint"
             )
 
 

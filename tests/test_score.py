@@ -110,3 +110,12 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(argv, trained, tmp_pat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genflows: error:") and "Traceback" not in err + out
     assert _snapshot(trained) == before
+
+
+def test_test_time_sampling_settings_are_evaluation_settings_and_training_ones_are_not():
+    from genflows.errors import GenflowsError
+    from genflows.score import check_overrides
+
+    check_overrides(["coop.test_noise=true", "coop.test_step_ratio=1"], "toy")  # how p_theta is sampled after training
+    with pytest.raises(GenflowsError, match="coop.noise"):
+        check_overrides(["coop.noise=true"], "toy")  # how the chains ran in training
