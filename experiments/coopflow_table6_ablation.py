@@ -57,27 +57,30 @@ def train(model: str, args, out: Path) -> dict:
     return json.loads(metrics.read_text())
 
 
-def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters: int | None = None, starts: int = 1) -> dict:
+def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters: int | None = None, starts: int = 1,
+                protocol: str | None = None) -> dict:
     """x_hat* reconstruction of the first n test images by the trained model in ``out``; ``lr`` and
     ``iters`` replace the config's ``eval.invert_lr`` / ``eval.invert_iters`` (the paper gives 200
     steps of gradient descent and no step size); ``starts`` is ``eval.invert_starts``, the starting
-    points drawn per image (the paper: 1). A finished result for the same n, lr, steps and starts is
+    points drawn per image (the paper: 1); ``protocol`` replaces ``eval.recon_protocol`` (``paper``: the
+    authors' test script, see docs/results.md). A finished result for the same n, lr, steps and starts is
     read back (also from the config-default file ``reconstruction.json``); ``x_hat_box`` marks results
     of the projected optimisation (``CoopFlow.invert`` keeps x_hat in the data range since
     2026-11-30), so older files are recomputed."""
     named = (("lr", lr), ("it", iters), ("starts", starts if starts > 1 else None), ("n", n if n != N_RECON else None))
-    suffix = "".join(f"-{k}{v:g}" for k, v in named if v is not None)  # one file per setting: a rerun never overwrites another
+    suffix = "".join(f"-{k}{v:g}" for k, v in named if v is not None) + (f"-{protocol}" if protocol else "")  # one file per setting: a rerun never overwrites another
     path = out / f"reconstruction{suffix}.json"
-    for cached in (path, out / "reconstruction.json"):
+    for cached in (path, *([] if protocol else [out / "reconstruction.json"])):
         if cached.is_file():
             r = json.loads(cached.read_text())
-            if r["n"] == n and r.get("x_hat_box") and (lr is None or r["invert_lr"] == lr) and (iters is None or r["invert_iters"] == iters) and r.get("invert_starts", 1) == starts:
+            if r["n"] == n and r.get("protocol") == protocol and r.get("x_hat_box") and (lr is None or r["invert_lr"] == lr) and (iters is None or r["invert_iters"] == iters) and r.get("invert_starts", 1) == starts:
                 return r
     import torch
 
     from genflows._runtime.io import write_json
     from genflows.runner import load_model
     from genflows.tasks._fit import run_data
+    from genflows.coopflow.inversion import recipe_for
     from genflows.metrics import pixel_mse
 
     torch.set_num_threads(threads)
@@ -87,13 +90,21 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     if iters is not None:
         cfg.eval.invert_iters = iters
     cfg.eval.invert_starts = starts
+    if protocol:  # the protocol's own lr unless one is given (the config pins the adam protocol's 0.03)
+        cfg.eval.recon_protocol = protocol
+        cfg.eval.invert_lr = lr
     _, test_x = run_data(cfg)
     x = test_x[:n]
     t0 = time.perf_counter()
     x_hat, curve, how = model.reconstruct_batched(x, None, cfg.eval, cfg.train.seed)
+    recipe = recipe_for(cfg.eval, "reconstruct")  # what was run: the protocol's lr / steps unless replaced
     per_image = pixel_mse(x, x_hat)
+    paper_unit = cfg.eval.recon_protocol == "paper"
+    if paper_unit:  # the authors' unit, as the reconstruction task reports it: summed over channels / (H W)
+        per_image = per_image * x.shape[1]
     res = {"mse": float(per_image.mean()), "mse_per_image": per_image.tolist(), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
-           "seconds": time.perf_counter() - t0, "x_hat_box": True, "invert_iters": cfg.eval.invert_iters, "invert_lr": cfg.eval.invert_lr, "invert_starts": starts}
+           "seconds": time.perf_counter() - t0, "x_hat_box": True, "invert_iters": recipe.iters, "invert_lr": recipe.lr, "invert_starts": starts,
+           "protocol": protocol, "recon_protocol": cfg.eval.recon_protocol, "mse_unit": "squared error summed over channels / (H W)" if paper_unit else "mean over C H W"}
     write_json(path, res)
     print(f"  reconstruction MSE {res['mse']:.4f} ({res['seconds']:.0f} s)", flush=True)
     return res
@@ -135,6 +146,8 @@ def main() -> None:
     ap.add_argument("--invert-iters", type=int, default=None, help="its steps (default: the config's eval.invert_iters, 200 as in A.8)")
     ap.add_argument("--invert-starts", type=int, default=1, help="starting points drawn per image, the one F_theta maps closest to the image kept "
                     "(eval.invert_starts; default 1, the paper's protocol, whatever the config says)")
+    ap.add_argument("--recon-protocol", default=None, choices=["paper", "adam"],
+                    help="eval.recon_protocol for the reconstruction (default: the config's); results get a -PROTOCOL suffix")
     ap.add_argument("--models", nargs="+", default=["flow", "coopflow-pre", "ebm-sr"])
     ap.add_argument("--set", action="append", default=[], help="extra config override for every model")
     ap.add_argument("--threads", type=int, default=2)
@@ -154,7 +167,7 @@ def main() -> None:
                # eval.val_fid_every: the epoch chosen by FID against held-out training images, and that curve
                "selected_epoch": m.get("selected_epoch"), "val_fid": {h["epoch"]: h["val_fid"] for h in m["history"] if "val_fid" in h}}
         if model != "flow":  # the flow alone is invertible: its reconstruction is exact, nothing to compare
-            grid = [reconstruct(runs / model, args.n_recon, args.threads, lr, args.invert_iters, args.invert_starts) for lr in args.invert_lr]
+            grid = [reconstruct(runs / model, args.n_recon, args.threads, lr, args.invert_iters, args.invert_starts, args.recon_protocol) for lr in args.invert_lr]
             r = min(grid, key=lambda g: g["mse"])  # the paper gives no step size: each model at its best lr of one grid
             row.update(mse=r["mse"], recon_n=r["n"], recon_seconds=r["seconds"], invert_iters=r["invert_iters"], invert_lr=r["invert_lr"], mse_curve=r["mse_curve"],
                        mse_by_lr={f"{g['invert_lr']:g}": g["mse"] for g in grid})
@@ -163,7 +176,7 @@ def main() -> None:
 
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    stem = results / name.replace("coop-", "coopflow-", 1)
+    stem = results / (name.replace("coop-", "coopflow-", 1) + (f"-recon-{args.recon_protocol}" if args.recon_protocol else ""))
     info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "invert_starts": args.invert_starts, "invert_lr_grid": sorted({lr for r in rows for lr in r.get("mse_by_lr", {})}, key=float), "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
             "paper_cifar10": PAPER, "runs": rows}
     write_json(stem.with_suffix(".json"), info)
@@ -177,7 +190,7 @@ def main() -> None:
     recon_lr = f" (lr {grid[0]})" if len(grid) == 1 else f" at each lr of {{{', '.join(grid)}}}, the best per model" if grid else ""
     lines = [f"CoopFlow ablation on {args.data} ({info['date']}, {rows[0]['threads']} threads, `{info['config']}`"
              + (f", {' '.join(args.set)}" if args.set else "") + f"): FID with N = {n_fid} samples vs {n_fid} test images; "
-             f"reconstruction = per-pixel MSE on [-1, 1] of the first {args.n_recon} test images after {iters} Adam steps{recon_lr} on x̂" + (f" from the best of {args.invert_starts} starts per image" if args.invert_starts > 1 else "") + "; "
+             f"reconstruction = per-pixel MSE on [-1, 1] of the first {args.n_recon} test images after {iters} {'gradient-descent steps (the paper protocol)' if args.recon_protocol == 'paper' else 'Adam steps'}{recon_lr} on x̂" + (f" from the best of {args.invert_starts} starts per image" if args.invert_starts > 1 else "") + "; "
              f"per model: {PER_MODEL}. "
              "Paper: CIFAR-10, FID of 50 000 samples (Table 6), MSE of 1000 images (Table 7).", "",
              "| model | FID (ours) | FID of its flow q_α | reconstruction MSE (ours) | MSE by x̂ lr | paper FID | paper MSE | epochs | train s | recon s (one lr) |",
