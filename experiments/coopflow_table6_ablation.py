@@ -81,7 +81,7 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     from genflows.runner import load_model
     from genflows.tasks._fit import run_data
     from genflows.coopflow.inversion import recipe_for
-    from genflows.metrics import pixel_mse
+    from genflows.tasks.reconstruction import reconstruction_mse
 
     torch.set_num_threads(threads)
     cfg, model = load_model(out)
@@ -98,13 +98,10 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     t0 = time.perf_counter()
     x_hat, curve, how = model.reconstruct_batched(x, None, cfg.eval, cfg.train.seed)
     recipe = recipe_for(cfg.eval, "reconstruct")  # what was run: the protocol's lr / steps unless replaced
-    per_image = pixel_mse(x, x_hat)
-    paper_unit = cfg.eval.recon_protocol == "paper"
-    if paper_unit:  # the authors' unit, as the reconstruction task reports it: summed over channels / (H W)
-        per_image = per_image * x.shape[1]
+    per_image, unit = reconstruction_mse(x, x_hat, cfg.eval.recon_protocol)  # the reconstruction task's unit
     res = {"mse": float(per_image.mean()), "mse_per_image": per_image.tolist(), "n": int(x.shape[0]), "inference": how, "mse_curve": curve,
            "seconds": time.perf_counter() - t0, "x_hat_box": True, "invert_iters": recipe.iters, "invert_lr": recipe.lr, "invert_starts": starts,
-           "protocol": protocol, "recon_protocol": cfg.eval.recon_protocol, "mse_unit": "squared error summed over channels / (H W)" if paper_unit else "mean over C H W"}
+           "protocol": protocol, "recon_protocol": cfg.eval.recon_protocol, "mse_unit": unit}
     write_json(path, res)
     print(f"  reconstruction MSE {res['mse']:.4f} ({res['seconds']:.0f} s)", flush=True)
     return res

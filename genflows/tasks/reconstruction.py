@@ -19,9 +19,17 @@ from ..metrics import pixel_mse
 from ._evaluate import machine
 from ._fit import fit, run_data
 
-__all__ = ["run", "HEADLINE"]
+__all__ = ["run", "HEADLINE", "reconstruction_mse"]
 
 HEADLINE = ("mse", "train_seconds")
+
+
+def reconstruction_mse(x: torch.Tensor, x_hat: torch.Tensor, protocol: str | None) -> tuple[torch.Tensor, str]:
+    """Per-image error in the unit of ``eval.recon_protocol``, and that unit's name."""
+    mse = pixel_mse(x, x_hat)
+    if protocol == "paper":  # the authors' unit (test_recons.py): squared error summed over channels / (H W)
+        return mse * x.shape[1], "squared error summed over channels / (H W), pixels in [-1, 1] (the CoopFlow paper's unit)"
+    return mse, "mean squared error over C H W, pixels in [-1, 1]"
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
@@ -33,11 +41,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     t0 = time.perf_counter()
     x_hat, curve, how = model.reconstruct_batched(x, None, e, seed, progress=progress)
     secs = time.perf_counter() - t0
-    mse = pixel_mse(x, x_hat)
-    if e.recon_protocol == "paper":  # the authors' unit (test_recons.py): squared error summed over channels / (H W)
-        mse, unit = mse * x.shape[1], "squared error summed over channels / (H W), pixels in [-1, 1] (the CoopFlow paper's unit)"
-    else:
-        unit = "mean squared error over C H W, pixels in [-1, 1]"
+    mse, unit = reconstruction_mse(x, x_hat, e.recon_protocol)
     metrics = {
         "model": cfg.model,
         "task": "reconstruction",
