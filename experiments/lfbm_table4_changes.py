@@ -2,18 +2,21 @@
 row per change, on the same training seeds, at the first-epoch CPU budget of the collapse study
 (one MNIST epoch of configs/lfbm-mcmc-mnist.yaml, 2000 test images of the MEG split).
 
-Reads what these wrote (finished runs are never redone):
+Reads the result files these wrote into experiments/results/ (the run folders are not needed, so
+the table can be rebuilt from the record alone):
 
     python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 --threads 2 --runs runs/collapse
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit --set generator.init=torch --runs runs/collapse-torchinit
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow --set prior.transform=reference --runs runs/collapse-refflow
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit --set generator.init=torch
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow --set prior.transform=reference
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag bf16 --set inference.autocast=true
     genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
         --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
+      (copied to experiments/results/score-collapse-seedS-s400[-scoreseedK].json)
     python experiments/lfbm_table4_reference_protocol.py runs/collapse/seedS --subset 2000 --steps 30 [--bn-train --shuffle --batch 100]
 
 and writes experiments/results/changes-lfbm-mcmc-mnist-h4.json plus a Markdown table on stdout.
 
-    python experiments/lfbm_table4_changes.py [--runs runs] [--seeds 1-3]
+    python experiments/lfbm_table4_changes.py [--seeds 1-3]
 """
 
 from __future__ import annotations
@@ -47,37 +50,36 @@ def _row(name: str, per_seed: dict[int, dict], seeds: list[int]) -> dict:
     have = [s for s in seeds if s in per_seed]
     return {"change": name, "seeds": have,
             **{k: [per_seed[s][k] for s in have if per_seed[s].get(k) is not None]
-               for k in ("auprc_30", "auprc_400", "collapsed", "epoch_seconds")}}
+               for k in ("auprc_30", "auprc_400", "collapsed", "epoch_seconds", "capability")}}
 
 
-def _trained(runs: Path, folder: str, seeds: list[int]) -> dict[int, dict]:
-    """First-epoch runs of one variant: their 30-step AUPRC, collapse flag, 400-step AUPRC if scored."""
+def _trained(tag: str, seeds: list[int]) -> dict[int, dict]:
+    """First-epoch runs of one variant (its collapse-study record): 30-step AUPRC, collapse flag, epoch
+    seconds and CPU, plus the 400-step AUPRC where the default's checkpoints were rescored."""
+    rec = _read(RESULTS / f"collapse-lfbm-mcmc-mnist-h4{'-' + tag if tag else ''}.json")
     out = {}
-    for s in seeds:
-        m = _read(runs / folder / f"seed{s}" / "metrics.json")
-        if m is None:
+    for r in (rec or {}).get("rows", []):
+        if r["seed"] not in seeds:
             continue
-        h = m["history"][0]
-        s400 = _read(runs / folder / f"seed{s}" / "score-s400.json")
-        out[s] = {"auprc_30": m["auprc"], "collapsed": bool(h.get("collapsed")), "epoch_seconds": h["seconds"],
-                  "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None}
+        s400 = _read(RESULTS / f"score-collapse-seed{r['seed']}-s400.json") if not tag else None
+        out[r["seed"]] = {"auprc_30": r["auprc_2000_30steps"], "collapsed": r["collapsed"], "epoch_seconds": r["epoch_seconds"],
+                          "capability": r.get("capability") or "AVX2", "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None}
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", default="runs", help="the folder holding collapse/, collapse-torchinit/, collapse-refflow/")
     ap.add_argument("--seeds", default="1-3")
     args = ap.parse_args()
     seeds = _seeds(args.seeds)
-    runs = Path(args.runs)
-    base = _trained(runs, "collapse", seeds)
+    base = _trained("", seeds)
     if not base:
-        raise GenflowsError(f"no first-epoch runs under {runs / 'collapse'}; run experiments/lfbm_table4_collapse_study.py first")
+        raise GenflowsError(f"no first-epoch records in {RESULTS}; run experiments/lfbm_table4_collapse_study.py first")
 
     rows = [_row("default: reference init, coupling flow prior, float32 chains, clean split, eval-mode BatchNorm", base, seeds)]
-    rows.append(_row("PyTorch's default init (generator.init=torch)", _trained(runs, "collapse-torchinit", seeds), seeds))
-    rows.append(_row("the reference code's flow prior (prior.transform=reference)", _trained(runs, "collapse-refflow", seeds), seeds))
+    rows.append(_row("PyTorch's default init (generator.init=torch)", _trained("torchinit", seeds), seeds))
+    rows.append(_row("the reference code's flow prior (prior.transform=reference)", _trained("refflow", seeds), seeds))
+    rows.append(_row("generator in bf16 inside the chains (inference.autocast=true)", _trained("bf16", seeds), seeds))
     leak, bn, clean = {}, {}, {}
     for s in seeds:
         r = _read(RESULTS / f"refprotocol-collapse-seed{s}-leak.json")
@@ -93,10 +95,10 @@ def main() -> None:
 
     # Scoring-seed against training-seed variance, along the same 400-step chains.
     steps = ("30", "100", "200", "400")
-    by_training_seed = {s: _read(runs / "collapse" / f"seed{s}" / "score-s400.json") for s in seeds}
+    by_training_seed = {s: _read(RESULTS / f"score-collapse-seed{s}-s400.json") for s in seeds}
     by_scoring_seed = {"own": by_training_seed.get(seeds[0])}
     for k in (101, 102):
-        by_scoring_seed[str(k)] = _read(runs / "collapse" / f"seed{seeds[0]}" / f"score-s400-scoreseed{k}.json")
+        by_scoring_seed[str(k)] = _read(RESULTS / f"score-collapse-seed{seeds[0]}-s400-scoreseed{k}.json")
     variance = {}
     for label, group in (("training seeds", by_training_seed), (f"scoring seeds on training seed {seeds[0]}", by_scoring_seed)):
         got = {k: v for k, v in group.items() if v}
@@ -105,11 +107,11 @@ def main() -> None:
     out = {"date": time.strftime("%Y-%m-%d"), "budget": "one MNIST epoch of configs/lfbm-mcmc-mnist.yaml; 2000 test images (MEG split, anomaly.score_subset)",
            "rows": rows, "variance": variance}
     (RESULTS / "changes-lfbm-mcmc-mnist-h4.json").write_text(json.dumps(out, indent=2) + "\n")
-    print("| change (one at a time) | seeds | AUPRC, 30 steps | AUPRC, 400 steps | collapsed |")
-    print("|---|---|---|---|---|")
+    print("| change (one at a time) | seeds | AUPRC, 30 steps | AUPRC, 400 steps | collapsed | trained on |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         col = f"{sum(r['collapsed'])} of {len(r['collapsed'])}" if r["collapsed"] else "–"
-        print(f"| {r['change']} | {','.join(map(str, r['seeds'])) or '–'} | {_stat(r['auprc_30'])} | {_stat(r['auprc_400'])} | {col} |")
+        print(f"| {r['change']} | {','.join(map(str, r['seeds'])) or '–'} | {_stat(r['auprc_30'])} | {_stat(r['auprc_400'])} | {col} | {', '.join(sorted(set(r['capability']))) or '–'} |")
     print()
     print("| spread over | members | " + " | ".join(f"{st} steps" for st in steps) + " |")
     print("|---|---|" + "---|" * len(steps))

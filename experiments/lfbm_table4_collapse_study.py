@@ -62,7 +62,8 @@ def main() -> None:
         h = m["history"][0]
         rows.append({"seed": seed, "gen_loss": h["gen_loss"], "gen_loss_vs_mean_image": h["gen_loss_vs_mean_image"],
                      "posterior_displacement": h["posterior_displacement"], "collapsed": bool(h.get("collapsed")),
-                     "auprc_2000_30steps": m["auprc"], "epoch_seconds": h["seconds"], "threads": m["torch_threads"], "cpu": m["cpu"]})
+                     "auprc_2000_30steps": m["auprc"], "epoch_seconds": h["seconds"], "threads": m["torch_threads"], "cpu": m["cpu"],
+                     "capability": m.get("capability"), "chain_dtype": m.get("chain_dtype")})
     out = {"date": time.strftime("%Y-%m-%d"), "what": "MNIST holdout 4 (MEG protocol), LFBM-MCMC, configs/lfbm-mcmc-mnist.yaml, first epoch",
            "changes": args.set,
            "collapsed": sum(r["collapsed"] for r in rows), "seeds": len(rows), "rows": rows}
