@@ -174,7 +174,7 @@ def main() -> None:
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     stem = results / (name.replace("coop-", "coopflow-", 1) + (f"-recon-{args.recon_protocol}" if args.recon_protocol else ""))
-    info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "invert_starts": args.invert_starts, "invert_lr_grid": sorted({lr for r in rows for lr in r.get("mse_by_lr", {})}, key=float), "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
+    info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "recon_protocol": args.recon_protocol or "adam", "invert_starts": args.invert_starts, "invert_lr_grid": sorted({lr for r in rows for lr in r.get("mse_by_lr", {})}, key=float), "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
             "paper_cifar10": PAPER, "runs": rows}
     write_json(stem.with_suffix(".json"), info)
 

@@ -30,8 +30,10 @@ def summarize(infos: list[dict]) -> dict:
     models: dict[str, dict] = {}
     for info in infos:
         for r in info["runs"]:
-            m = models.setdefault(r["model"], {"seed": [], "fid": [], "fid_flow": [], "mse": [], "selected_epoch": []})
+            m = models.setdefault(r["model"], {"seed": [], "fid": [], "fid_flow": [], "mse": [], "selected_epoch": [], "recon_protocol": []})
             m["seed"].append(seed_of(info))
+            if r.get("mse") is not None:
+                m["recon_protocol"].append(info["recon_protocol"])
             for k in ("fid", "fid_flow", "mse", "selected_epoch"):
                 m[k].append(r.get(k))
     for m in models.values():
@@ -61,7 +63,10 @@ def main() -> None:
         path = HERE / "results" / f"coopflow-ablation-{args.data}-{tag}.json"
         if not path.is_file():
             raise GenflowsError(f"{path} is missing: run experiments/coopflow_table6_ablation.py --tag {tag} first")
-        infos.append(json.loads(path.read_text()))
+        info = json.loads(path.read_text())
+        # Older results lack the key; the ablation names a paper-protocol result ...-recon-paper.
+        info.setdefault("recon_protocol", "paper" if tag.endswith("-recon-paper") else "adam")
+        infos.append(info)
     models = summarize(infos)
     n_fid = infos[0]["runs"][0]["fid_n"]
     other = sorted({s for i in infos for s in i["overrides"] if not s.startswith("train.seed=")})
@@ -76,16 +81,20 @@ def main() -> None:
     lines = [f"CoopFlow ablation on {args.data} over training seeds {seeds} (`{infos[0]['config']}`" + (f", {' '.join(other)}" if other else "")
              + f"; FID with N = {n_fid} samples vs {n_fid} test images; reconstruction MSE of the first {infos[0]['runs'][-1].get('recon_n', '–')} test images). "
              "Tags: " + ", ".join(args.tags) + ".", "",
-             "| model | FID per seed | FID mean ± sd | its flow q_α per seed | selected epoch per seed | beats the flow alone | recon MSE mean |",
+             "| model | FID per seed | FID mean ± sd | its flow q_α per seed | selected epoch per seed | beats the flow alone | recon MSE mean ± sd (protocol) |",
              "|---|---|---|---|---|---|---|"]
     for name, m in models.items():
         sd = f" ± {f(m['fid_sd'])}" if m["fid_sd"] is not None else ""
         wins = f"{sum(m['beats_flow'])} of {len(m['beats_flow'])}" if "beats_flow" in m else "–"
+        protocols = sorted(set(m["recon_protocol"]))
+        if len(protocols) > 1:
+            raise GenflowsError(f"{name}: reconstruction MSEs of different protocols ({', '.join(protocols)}) cannot be averaged; pass one protocol's tags")
+        mse = f(m["mse_mean"], 4) + (f" ± {f(m['mse_sd'], 4)}" if m["mse_sd"] is not None else "") + (f" ({protocols[0]})" if protocols else "")
         def per_seed(key, fmt=f):
             return ", ".join(f"s{s} {fmt(v)}" for s, v in zip(m["seed"], m[key]))
 
         lines.append(f"| {name} | {per_seed('fid')} | {f(m['fid_mean'])}{sd} | {per_seed('fid_flow')} "
-                     f"| {per_seed('selected_epoch', lambda e: str(e) if e else '–')} | {wins} | {f(m['mse_mean'], 4)} |")
+                     f"| {per_seed('selected_epoch', lambda e: str(e) if e else '–')} | {wins} | {mse} |")
     write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
