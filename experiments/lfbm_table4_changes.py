@@ -11,6 +11,7 @@ the table can be rebuilt from the record alone):
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag bf16 --set inference.autocast=true
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1 --tag f32-avx512 --set inference.autocast=false
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit-bf16 --set generator.init=torch --set inference.autocast=true
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow-bf16 --set prior.transform=reference --set inference.autocast=true
     genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
         --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
       (copied to experiments/results/score-collapse-seedS-s400[-scoreseedK].json)
@@ -86,6 +87,7 @@ def main() -> None:
     rows.append(_row("default, trained on another CPU (float32 chains)", _trained("f32-avx512", seeds), seeds))
     rows.append(_row("generator in bf16 inside the chains (inference.autocast=true)", _trained("bf16", seeds), seeds))
     rows.append(_row("PyTorch's default init, bf16 chains (against the bf16 row)", _trained("torchinit-bf16", seeds), seeds))
+    rows.append(_row("the reference code's flow prior, bf16 chains (against the bf16 row)", _trained("refflow-bf16", seeds), seeds))
     leak, bn, clean = {}, {}, {}
     for s in seeds:
         r = _read(RESULTS / f"refprotocol-collapse-seed{s}-leak.json")
