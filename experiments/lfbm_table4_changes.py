@@ -30,6 +30,7 @@ import statistics
 import time
 from pathlib import Path
 
+from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 from lfbm_table4_collapse_study import _seeds  # this folder is on sys.path when a script here runs
 
@@ -66,6 +67,7 @@ def _trained(tag: str, seeds: list[int]) -> dict[int, dict]:
             continue
         s400 = _read(RESULTS / f"score-collapse-seed{r['seed']}-s400.json") if not tag else None
         out[r["seed"]] = {"auprc_30": r["auprc_2000_30steps"], "collapsed": r["collapsed"], "epoch_seconds": r["epoch_seconds"],
+                          # records written before the key existed were all trained on the AVX2 CPU
                           "capability": r.get("capability") or "AVX2", "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None}
     return out
 
@@ -114,7 +116,7 @@ def main() -> None:
 
     out = {"date": time.strftime("%Y-%m-%d"), "budget": "one MNIST epoch of configs/lfbm-mcmc-mnist.yaml; 2000 test images (MEG split, anomaly.score_subset)",
            "rows": rows, "variance": variance}
-    (RESULTS / "changes-lfbm-mcmc-mnist-h4.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "changes-lfbm-mcmc-mnist-h4.json", out)  # atomic
     print("| change (one at a time) | seeds | AUPRC, 30 steps | AUPRC, 400 steps | collapsed | trained on |")
     print("|---|---|---|---|---|---|")
     for r in rows:

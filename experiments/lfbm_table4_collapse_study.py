@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +68,7 @@ def main() -> None:
     out = {"date": time.strftime("%Y-%m-%d"), "what": "MNIST holdout 4 (MEG protocol), LFBM-MCMC, configs/lfbm-mcmc-mnist.yaml, first epoch",
            "changes": args.set,
            "collapsed": sum(r["collapsed"] for r in rows), "seeds": len(rows), "rows": rows}
-    (HERE / "results" / f"collapse-lfbm-mcmc-mnist-h4{suffix}.json").write_text(json.dumps(out, indent=2))
+    write_json(HERE / "results" / f"collapse-lfbm-mcmc-mnist-h4{suffix}.json", out)  # atomic
     print("| seed | gen loss | share of the way to the mean image | displacement | collapsed | AUPRC (2000 images, 30 steps) | epoch s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

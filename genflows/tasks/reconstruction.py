@@ -22,6 +22,7 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE", "reconstruction_mse"]
 
 HEADLINE = ("mse", "train_seconds")
+VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
 def reconstruction_mse(x: torch.Tensor, x_hat: torch.Tensor, protocol: str | None) -> tuple[torch.Tensor, str]:
@@ -30,7 +31,6 @@ def reconstruction_mse(x: torch.Tensor, x_hat: torch.Tensor, protocol: str | Non
     if protocol == "paper":  # the authors' unit (test_recons.py): squared error summed over channels / (H W)
         return mse * x.shape[1], "squared error summed over channels / (H W), pixels in [-1, 1] (the CoopFlow paper's unit)"
     return mse, "mean squared error over C H W, pixels in [-1, 1]"
-VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
