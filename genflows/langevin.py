@@ -32,7 +32,7 @@ from torch import nn
 
 from .errors import DivergenceError
 
-__all__ = ["langevin", "frozen", "ChainStats", "watch_chains"]
+__all__ = ["langevin", "frozen", "cast_weights", "ChainStats", "watch_chains"]
 
 Energy = Callable[[torch.Tensor], torch.Tensor]
 
@@ -88,6 +88,30 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
         for b, m in zip(bns, momenta):
             b.momentum = m
+
+
+@contextlib.contextmanager
+def cast_weights(module: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
+    """The weights and biases of ``module``'s linear and convolution layers held in ``dtype`` for
+    the block (their Parameter objects kept, their float32 values restored after); ``None``: no-op.
+
+    Why: a chain runs its generator under bf16 autocast, which casts every float32 weight to bf16
+    at every call; its cast cache keeps only leaves that require grad, and a chain freezes them,
+    so K steps cast the weights K times. Cast once, autocast passes them through unchanged: the
+    same numbers (the same rounding of the same values), one cast per chain. Use inside
+    :func:`frozen` and under autocast to ``dtype``; normalisation layers keep float32 as autocast does.
+    """
+    saved = []
+    if dtype is not None:
+        layers = (nn.Linear, nn.modules.conv._ConvNd)
+        saved = [(p, p.data) for m in module.modules() if isinstance(m, layers) for p in m.parameters(recurse=False)]
+    try:
+        for p, data in saved:
+            p.data = data.to(dtype)
+        yield
+    finally:
+        for p, data in saved:
+            p.data = data
 
 
 def langevin(

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from genflows.errors import DivergenceError
-from genflows.langevin import frozen, langevin
+from genflows.langevin import cast_weights, frozen, langevin
 
 
 def test_noise_free_chain_descends_a_quadratic():
@@ -85,3 +85,35 @@ def test_chains_outside_a_watch_block_or_in_a_disabled_one_report_nothing():
     langevin(energy, torch.ones(3, 2), n_steps=2, step_size=0.1)
     assert off == [] and [c.n_steps for c in outer] == [2, 3] and [c.n_steps for c in inner] == [3]
     assert _WATCHERS == []
+
+
+def test_cast_weights_holds_bf16_for_the_block_and_restores_the_same_parameters():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ConvTranspose2d(4, 2, 2, 2))
+    before = {n: (p, p.detach().clone()) for n, p in net.named_parameters()}
+    with pytest.raises(RuntimeError, match="mid-chain"):
+        with cast_weights(net, torch.bfloat16):
+            assert {n: p.dtype for n, p in net.named_parameters()} == {
+                "0.weight": torch.bfloat16, "0.bias": torch.bfloat16, "1.weight": torch.float32,  # BatchNorm stays float32
+                "1.bias": torch.float32, "2.weight": torch.bfloat16, "2.bias": torch.bfloat16}
+            raise RuntimeError("mid-chain")
+    for n, p in net.named_parameters():
+        assert p is before[n][0] and p.dtype == torch.float32 and torch.equal(p, before[n][1])
+    with cast_weights(net, None):
+        assert {p.dtype for p in net.parameters()} == {torch.float32}
+
+
+def test_bf16_chain_with_weights_cast_once_equals_casting_at_every_step():
+    from genflows import ConvGenerator, FlowPrior, LangevinInference
+
+    torch.manual_seed(0)
+    prior, gen = FlowPrior(6, depth=2, hidden=16), ConvGenerator(6, (1, 8, 8), hidden=32, channels=16)
+    inf = LangevinInference(n_steps=15, step_size=0.1, autocast=True)
+    x, z0 = torch.rand(16, 1, 8, 8) * 2 - 1, torch.randn(16, 6)
+    prior.log_prob(torch.randn(32, 6))  # initialises actnorm
+    for mode in (True, False):  # training chains (batch statistics) and scoring chains
+        gen.train(mode)
+        once = inf(prior, gen, x, z0=z0, noise=False)
+        with frozen(prior, gen):  # the energy alone: autocast casts the float32 weights at every step
+            every = langevin(inf.energy(prior, gen, x), z0, n_steps=15, step_size=0.1, noise=False)
+        torch.testing.assert_close(once, every, rtol=0, atol=1e-6)
+        assert {p.dtype for p in gen.parameters()} == {torch.float32}

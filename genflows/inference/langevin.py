@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..hardware import bf16_helps
-from ..langevin import frozen, langevin
+from ..langevin import cast_weights, frozen, langevin
 from .base import Inference
 
 __all__ = ["LangevinInference"]
@@ -54,7 +54,8 @@ class LangevinInference(Inference):
         :meth:`forward` does): the prior precomputes what stays fixed for the chain.
 
         Under bf16 (:meth:`uses_bf16`) the generator's forward/backward run in bfloat16; z, the
-        prior, the residual and the update stay float32.
+        prior, the residual and the update stay float32. :meth:`forward` also holds the generator's
+        weights in bf16 for the chain (:func:`~genflows.langevin.cast_weights`).
         """
         device_type = x.device.type
         bf16 = self.uses_bf16(x.device)
@@ -90,7 +91,9 @@ class LangevinInference(Inference):
     ):
         if z0 is None:
             z0 = torch.randn(x.shape[0], generator.nz, device=x.device)
-        with frozen(prior, generator):
+        # The generator's matrix-product weights are cast to bf16 once per chain, not per step.
+        bf16 = torch.bfloat16 if self.uses_bf16(x.device) else None
+        with frozen(prior, generator), cast_weights(generator, bf16):
             return langevin(
                 self.energy(prior, generator, x, mask),
                 z0,
