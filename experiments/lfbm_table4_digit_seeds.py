@@ -1,13 +1,13 @@
-"""Latent-flow paper, Table 4, digit 4: all five models over training seeds, same initialisation
-and schedule, at the first-epoch CPU budget of the collapse study.
+"""Latent-flow paper, Table 4, one held-out digit: all five models over training seeds, same
+initialisation and schedule, at the first-epoch CPU budget of the collapse study.
 
-    python experiments/lfbm_table4_digit4_seeds.py --data-root DATA [--seeds 3] [--runs experiments/runs/digit4-epoch1]
+    python experiments/lfbm_table4_digit_seeds.py --data-root DATA [--holdout 4] [--seeds 3] [--runs experiments/runs/digitH-epoch1]
 
 Runs (or reads back) ``genflows table anomaly --budget full`` with one epoch on all training
 normals and 2000 test images of the MEG split scored with 30 steps, then records per model and
 seed the AUPRC, whether the first epoch collapsed (the generator loss's share of the way to the
 mean image's) and the times, and the mean ± sd per model, in
-``experiments/results/digit4-five-models-epoch1.{json,md}``.
+``experiments/results/digitH-five-models-epoch1.{json,md}``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ MODELS = ["vae", "lfbm-vae", "abp", "lfbm-mcmc", "lebm"]
 OVERRIDES = ["train.epochs=1", "anomaly.score_subset=2000"]
 
 
-def command(data_root: str | None, seeds: int, runs: Path) -> list[str]:
-    return ([sys.executable, "-m", "genflows", "table", "anomaly", "--budget", "full", "--seeds", str(seeds), "--holdouts", "4",
+def command(data_root: str | None, holdout: int, seeds: int, runs: Path) -> list[str]:
+    return ([sys.executable, "-m", "genflows", "table", "anomaly", "--budget", "full", "--seeds", str(seeds), "--holdouts", str(holdout),
              "--models", ",".join(MODELS), "--out", str(runs)] + [a for kv in OVERRIDES for a in ("--set", kv)]
             + (["--data-root", data_root] if data_root else []))
 
@@ -37,19 +37,21 @@ def command(data_root: str | None, seeds: int, runs: Path) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--holdout", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--runs", default=str(HERE / "runs" / "digit4-epoch1"))
+    ap.add_argument("--runs", default=None)
     args = ap.parse_args()
-    runs = Path(args.runs)
-    cmd = command(args.data_root, args.seeds, runs)
+    h = args.holdout
+    runs = Path(args.runs or HERE / "runs" / f"digit{h}-epoch1")
+    cmd = command(args.data_root, h, args.seeds, runs)
     subprocess.run(cmd, check=True)  # finished cells are read back, not rerun
     rows, per_model = [], {}
     for m in MODELS:
         for seed in range(1, args.seeds + 1):
-            r = json.loads((runs / f"{m}-h4" / f"seed{seed}" / "metrics.json").read_text())
-            h = r["history"][0]
+            r = json.loads((runs / f"{m}-h{h}" / f"seed{seed}" / "metrics.json").read_text())
+            first = r["history"][0]
             rows.append({"model": m, "seed": seed, "auprc": r["auprc"], "anomaly_fraction": r["anomaly_fraction"],
-                         "gen_loss_vs_mean_image": h.get("gen_loss_vs_mean_image"), "collapsed": bool(h.get("collapsed")),
+                         "gen_loss_vs_mean_image": first.get("gen_loss_vs_mean_image"), "collapsed": bool(first.get("collapsed")),
                          "train_seconds": r["train_seconds"], "score_seconds": r["score_seconds"], "chain_dtype": r.get("chain_dtype"),
                          "threads": r["torch_threads"], "cpu": r["cpu"], "capability": r.get("capability")})
         mine = [x for x in rows if x["model"] == m]
@@ -65,14 +67,14 @@ def main() -> None:
                      + f"{min(x['train_seconds'] for x in mine):.0f}-{max(x['train_seconds'] for x in mine):.0f} | "
                      + f"{min(x['score_seconds'] for x in mine):.0f}-{max(x['score_seconds'] for x in mine):.0f} |")
     lines.append(f"| chance (anomaly fraction) | {rows[0]['anomaly_fraction']:.3f} |" + " |" * (args.seeds + 3))
-    md = ("\n".join(lines) + "\n\nPaper (10 runs, full training):\n\n| model | digit 4 |\n|---|---|\n"
-          + "\n".join(paper_table4_rows([4])) + "\n")
+    md = ("\n".join(lines) + f"\n\nPaper (10 runs, full training):\n\n| model | digit {h} |\n|---|---|\n"
+          + "\n".join(paper_table4_rows([h])) + "\n")
     out = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *cmd[1:]]),
-           "what": "MNIST holdout 4, MEG protocol, first epoch on all training normals, 2000 test images, 30 scoring steps; "
+           "what": f"MNIST holdout {h}, MEG protocol, first epoch on all training normals, 2000 test images, 30 scoring steps; "
                    "AUPRC (in brackets: the generator loss's share of the way to the mean image's after the epoch)",
            "per_model": per_model, "rows": rows}
-    write_json(HERE / "results" / "digit4-five-models-epoch1.json", out)  # atomic
-    write_text(HERE / "results" / "digit4-five-models-epoch1.md", md)
+    write_json(HERE / "results" / f"digit{h}-five-models-epoch1.json", out)  # atomic
+    write_text(HERE / "results" / f"digit{h}-five-models-epoch1.md", md)
     print(md)
 
 
