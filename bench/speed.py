@@ -15,10 +15,13 @@ interleaved, median of ``--repeats``:
       and the ratio (a)/(b);
   the step's FLOPs (``torch.utils.flop_counter.FlopCounterMode`` on one energy + input gradient),
   the achieved GFLOP/s and the **utilisation**: achieved / this machine's peak for that dtype,
-  measured in the same process with the same threads (a 2048 x 2048 matmul);
+  measured in the same process with the same threads (a 2048 x 2048 matmul); the step's matrix
+  products replayed alone (``products_ms``) and the utilisation they would allow if the rest of
+  the step were free (``utilisation_ceiling``): where that ceiling is below a goal, no work outside
+  the products can reach it;
   (c) one training iteration and the implied epoch; (d) scoring throughput of latent models
   (eval mode, noise-free; images per second for 100-step chains) at several batch sizes
-  (``--score-batches``). On a CPU without native bf16 a bfloat16 row times chain steps only.
+  (``--score-batches``), and the rate the chains' matrix products alone would allow. On a CPU without native bf16 a bfloat16 row times chain steps only.
 
 ``--dtypes``: ``float32`` and/or ``bfloat16`` (the generator under bf16 autocast inside chains).
 ``--baseline COMMIT`` imports that commit's ``genflows`` (``git archive``) beside the working
@@ -47,6 +50,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 import genflows
@@ -107,6 +111,43 @@ def step_flops(energy, x0: torch.Tensor, params) -> int:
         for p, f in zip(params, flags):
             p.requires_grad_(f)
     return fc.get_total_flops()
+
+
+_aten = torch.ops.aten
+PRODUCTS = {_aten.mm.default, _aten.addmm.default, _aten.bmm.default, _aten.baddbmm.default,
+            _aten.convolution.default, _aten.convolution_backward.default}
+
+
+class _Products(TorchDispatchMode):
+    """Records every matrix product / convolution (after autocast's casts) with its operands."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in PRODUCTS:  # detached: a parameter's data may be swapped back after the chain (cast_weights)
+            keep = lambda v: v.detach() if isinstance(v, torch.Tensor) else v  # noqa: E731
+            self.calls.append((func, tuple(keep(v) for v in args), {n: keep(v) for n, v in kwargs.items()}))
+        return func(*args, **kwargs)
+
+
+def products_ms(chain, steps: int, repeats: int) -> float:
+    """Milliseconds per step of the chain's matrix products alone: the products of one run of
+    ``chain`` (``steps`` steps) replayed back to back with their own operands, shapes, strides and
+    dtypes. What a step would cost if everything else (normalisation, activations, copies, the
+    update, Python) were free; flops / this / peak is the ceiling of the step's utilisation."""
+    with _Products() as rec:
+        chain()
+
+    def replay():
+        with torch.no_grad():
+            for func, a, k in rec.calls:
+                func(*a, **k)
+
+    replay()
+    return statistics.median(_time(replay) for _ in range(repeats)) * 1e3 / steps
 
 
 def _bare_chain(energy, x0: torch.Tensor, steps: int, step_size: float, noise: bool, params, clamp=None):
@@ -221,6 +262,7 @@ def measure(name: str, dtype: str, args, base) -> list[dict]:
         for a, b, *_ in fns[s].values():
             a(), b()
     flops = {k: step_flops(e, x0, params) for k, (_, _, e, x0, params) in fns["now"].items()}
+    prod = {k: products_ms(a, args.steps, args.repeats) for k, (a, *_) in fns["now"].items()}
     times: dict = {(s, k, w): [] for s in sides for k in fns[s] for w in ("tk", "bare")}
     its: dict = {s: [] for s in sides}
     for r in range(args.repeats):
@@ -244,6 +286,8 @@ def measure(name: str, dtype: str, args, base) -> list[dict]:
                 run()
                 # images per second for 100-step chains, from chains of --steps steps
                 score[(s, bs)] = bs * args.steps / 100 / statistics.median(_time(run) for _ in range(args.score_repeats))
+                if s == "now":  # what the products alone would allow: no work elsewhere can beat it
+                    score[("ceiling", bs)] = bs * 10 / products_ms(run, args.steps, args.score_repeats)
     peak = args.peaks[dtype]
     med = lambda v: statistics.median(v) if v else None  # noqa: E731
     rows = []
@@ -253,12 +297,16 @@ def measure(name: str, dtype: str, args, base) -> list[dict]:
                "ratio": a and a / b, "gflop_per_step": flops[k] / 1e9 if k in flops else None,
                "gflops": flops[k] / a / 1e9 if k in flops else None, "peak_gflops": peak,
                "utilisation": flops[k] / a / 1e9 / peak if k in flops else None,
+               # the step's matrix products alone, and the utilisation they would allow if nothing else cost time
+               "products_ms": prod.get(k), "products_share": prod[k] / (a * 1e3) if k in prod and a else None,
+               "utilisation_ceiling": flops[k] / (prod[k] / 1e3) / 1e9 / peak if k in flops and prod.get(k) else None,
                "train_iter_s": med(its["now"]), "iters_per_epoch": (60000 if sides["now"].coop else 50500) // sides["now"].cfg.train.batch_size}
         row["epoch_min"] = row["train_iter_s"] and row["train_iter_s"] * row["iters_per_epoch"] / 60
         if score:
             best = max((bs for (s, bs) in score if s == "now"), key=lambda bs: score[("now", bs)])
             row["score_images_per_s"] = {str(bs): v for (s, bs), v in score.items() if s == "now"}
             row["score_best_batch"] = best
+            row["score_ceiling_images_per_s"] = {str(bs): v for (s, bs), v in score.items() if s == "ceiling"}
         if "base" in sides:
             ba = med(times.get(("base", k, "tk"), []))
             row["base_step_ms"] = ba and ba * 1e3
@@ -339,7 +387,8 @@ def regressions(record: dict) -> list[str]:
 def markdown(rows: list[dict]) -> str:
     f = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
     base = any("base_step_ms" in r for r in rows)
-    head = "| model | chain | dtype | step ms | bare ms | (a)/(b) | GFLOP/step | GFLOP/s | utilisation | train iter s | scoring img/s (batch) |"
+    head = ("| model | chain | dtype | step ms | bare ms | (a)/(b) | GFLOP/step | GFLOP/s | utilisation | products alone ms | their ceiling "
+            "| train iter s | scoring img/s (batch) | products alone would allow |")
     if base:
         head += " baseline step ms | baseline util. | baseline iter s | baseline scoring img/s |"
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -347,7 +396,9 @@ def markdown(rows: list[dict]) -> str:
         sc = r.get("score_images_per_s")
         line = (f"| {r['model']} | {r['chain']} | {r['dtype']} | {f(r['langevin_step_ms'], '.2f')} | {f(r['bare_step_ms'], '.2f')} | "
                 f"{f(r['ratio'], '.2f')} | {f(r['gflop_per_step'], '.3f')} | {f(r['gflops'], '.1f')} | {f(r['utilisation'], '.2f')} | "
-                f"{f(r['train_iter_s'], '.3f')} | {f(sc and sc[str(r['score_best_batch'])], '.1f')}{' (' + str(r['score_best_batch']) + ')' if sc else ''} |")
+                f"{f(r.get('products_ms'), '.2f')} | {f(r.get('utilisation_ceiling'), '.2f')} | "
+                f"{f(r['train_iter_s'], '.3f')} | {f(sc and sc[str(r['score_best_batch'])], '.1f')}{' (' + str(r['score_best_batch']) + ')' if sc else ''} | "
+                f"{f(sc and r.get('score_ceiling_images_per_s', {}).get(str(r['score_best_batch'])), '.1f')} |")
         if base:
             line += (f" {f(r.get('base_step_ms'), '.2f')} | {f(r.get('base_utilisation'), '.2f')} | {f(r.get('base_train_iter_s'), '.3f')} | "
                      f"{f(r.get('base_score_images_per_s'), '.1f')} |")
