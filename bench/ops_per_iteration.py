@@ -25,6 +25,7 @@ from genflows import Trainer, build_model, load_config
 from genflows.errors import guarded
 from genflows.hardware import describe_cpu
 from genflows._runtime.io import write_json
+from speed import _time  # this folder is on sys.path when a script here runs
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,12 +41,7 @@ class _Count(TorchDispatchMode):
 
 
 def _median_s(fn, repeats: int) -> float:
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return statistics.median(_time(fn) for _ in range(repeats))
 
 
 def main() -> None:

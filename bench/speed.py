@@ -287,7 +287,7 @@ def measure(name: str, dtype: str, args, base) -> list[dict]:
                 # images per second for 100-step chains, from chains of --steps steps
                 score[(s, bs)] = bs * args.steps / 100 / statistics.median(_time(run) for _ in range(args.score_repeats))
                 if s == "now":  # what the products alone would allow: no work elsewhere can beat it
-                    score[("ceiling", bs)] = bs * 10 / products_ms(run, args.steps, args.score_repeats)
+                    score[("ceiling", bs)] = bs / (products_ms(run, args.steps, args.score_repeats) * 100 / 1e3)
     peak = args.peaks[dtype]
     med = lambda v: statistics.median(v) if v else None  # noqa: E731
     rows = []
