@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from genflows._runtime.io import write_json, write_text
+from genflows.errors import GenflowsError, guarded
 from genflows.table import paper_table4_rows
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +43,8 @@ def main() -> None:
     ap.add_argument("--runs", default=None)
     args = ap.parse_args()
     h = args.holdout
+    if not 0 <= h <= 9 or args.seeds < 1:
+        raise GenflowsError(f"--holdout must be a digit 0-9 and --seeds at least 1, got {h} and {args.seeds}")
     runs = Path(args.runs or HERE / "runs" / f"digit{h}-epoch1")
     cmd = command(args.data_root, h, args.seeds, runs)
     subprocess.run(cmd, check=True)  # finished cells are read back, not rerun
@@ -79,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guarded(main, "lfbm_table4_digit_seeds")
