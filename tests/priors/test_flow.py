@@ -101,6 +101,29 @@ def test_chain_log_prob_equals_log_prob_in_float32():
     assert torch.allclose(gb, ga, rtol=1e-6, atol=1e-6 * ga.abs().max().item())
 
 
+def test_frozen_flow_written_out_gradient_is_the_transforms_vector_jacobian_product():
+    from genflows.flows import frozen_evaluator
+
+    prior = _float_prior()
+    for p in prior.parameters():  # couplings away from their zero initialisation
+        p.add_(0.1 * torch.randn_like(p))
+    fast = frozen_evaluator(prior.transform)
+    z = (torch.randn(64, 20) * 1.5).requires_grad_(True)
+    gu, gld = torch.randn(64, 20), torch.randn(64)
+    u, ld = prior.transform(z)
+    (want,) = torch.autograd.grad((u * gu).sum() + (ld * gld).sum(), z)
+    u2, ld2 = fast(z)
+    # u2 is u with its features permuted: match them by value, then pull the same gradient back.
+    order = torch.stack([(u2[:, j : j + 1] - u).abs().amax(0).argmin() for j in range(20)])
+    assert sorted(order.tolist()) == list(range(20))
+    assert torch.allclose(u2, u[:, order], atol=1e-5) and torch.allclose(ld2, ld, atol=1e-5)
+    (got,) = torch.autograd.grad((u2 * gu[:, order]).sum() + (ld2 * gld).sum(), z)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5 * want.abs().max().item())
+    with pytest.raises(RuntimeError):  # once differentiable: a second derivative is refused, not wrong
+        (g,) = torch.autograd.grad(fast(z)[1].sum(), z, create_graph=True)
+        torch.autograd.grad(g.sum(), z)
+
+
 def test_chain_log_prob_falls_back_where_no_shortcut_applies():
     for transform in ("maf", "spline"):
         prior = _prior(transform=transform)
