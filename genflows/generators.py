@@ -30,6 +30,11 @@ class Generator(nn.Module):
         """
         return self.gaussian_log_likelihood(x, self(z), mask)
 
+    def chain_log_likelihood(self):
+        """:meth:`log_likelihood` for a Langevin chain, during which the weights stay fixed (call
+        it after freezing them): a subclass may precompute, or write the z-gradient out."""
+        return self.log_likelihood
+
     def gaussian_log_likelihood(self, x: torch.Tensor, mean: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log N(x; mean, sigma^2 I) over visible pixels, per example (B,); ``mean`` broadcasts."""
         diff = x - mean
@@ -119,6 +124,14 @@ class ConvGenerator(Generator):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+    def chain_log_likelihood(self):
+        # Its layers replayed with the z-gradient written out (genflows.frozen_generator); only
+        # while forward is net(z), which a subclass may change.
+        from .frozen_generator import frozen_log_likelihood
+
+        fast = frozen_log_likelihood(self) if type(self).forward is ConvGenerator.forward else None
+        return fast or self.log_likelihood
 
 
 class DCGANGenerator(Generator):

@@ -235,12 +235,10 @@ class Trainer:
 
     def _save(self, path: Path, record: dict) -> None:
         best = self._is_best(record)
-        state = self.state_dict()
-        save_checkpoint(path, state)
-        if best:
-            save_checkpoint(path.with_name(f"{path.stem}-best{path.suffix}"), state)
+        copies = [path.with_name(f"{path.stem}-best{path.suffix}")] if best else []
         if self.cfg.keep_checkpoints:
-            save_checkpoint(path.with_name(f"{path.stem}-epoch{self.epoch}{path.suffix}"), state)
+            copies.append(path.with_name(f"{path.stem}-epoch{self.epoch}{path.suffix}"))
+        save_checkpoint(path, self.state_dict(), *copies)
 
     def state_dict(self) -> dict:
         return {

@@ -9,8 +9,9 @@ iteration as the step of every event:
   its first and last step and mean displacement (``langevin/<chain>/*``);
 - every epoch: the epoch means and whatever the task's epoch hook measured (``epoch/*``: tracked
   AUPRC, validation FID, ...), each parameter group's learning rate (``lr/<group>``), a grid of
-  64 seeded samples (``samples``, every ``watch.images_every`` epochs) and ``curves.png`` (on
-  epochs shorter than ten drawings of it, only as often as keeps it under a tenth of the time);
+  64 seeded samples (``samples``, every ``watch.images_every`` epochs) and ``curves.png`` (each
+  only as often as keeps its drawing under ``watch.max_share`` of the time: every epoch of a real
+  run, every few of a run whose epochs take a second);
 - at the end: the task's headline metrics (``final/*``) and, for the anomaly task, the PR curve
   and score histograms (``anomaly/*``).
 
@@ -65,8 +66,7 @@ class Watcher:
         self._resumed = any(Path(out.path).glob(EVENT_GLOB)) if self.tensorboard else False
         self._start = start_step
         self._writer = None
-        self._curves_drawn: float | None = None  # perf_counter when curves.png was last drawn
-        self._curves_cost = 0.0  # seconds that drawing took
+        self._paced: dict[str, tuple[float, float]] = {}  # what -> (perf_counter when last drawn, seconds it took)
 
     # ------------------------------------------------------------------ the writer
     @property
@@ -130,15 +130,20 @@ class Watcher:
             self.scalars({f"lr/{g.get('name', i)}": g["lr"] for i, g in enumerate(param_groups)}, step)
             every = self.cfg.images_every
             if model is not None and every and record["epoch"] % every == 0:
-                self.samples(model, step)
-        now = time.perf_counter()
-        # Drawing takes about 0.4 s: after every epoch of a real run, but on epochs of a second or
-        # two (small data, tests) only once ten times that has passed, so it stays under a tenth.
-        if last or self._curves_drawn is None or now - self._curves_drawn >= 10 * self._curves_cost:
-            self.out.figure("curves.png", curves_figure(history), dpi=100, tight=False)
-            self._curves_drawn = time.perf_counter()
-            self._curves_cost = self._curves_drawn - now
+                self._pace("samples", last, lambda: self.samples(model, step))
+        self._pace("curves", last, lambda: self.out.figure("curves.png", curves_figure(history), dpi=100, tight=False))
         self.flush()
+
+    def _pace(self, what: str, last: bool, draw) -> None:
+        """``draw()`` unless its last drawing took more than ``watch.max_share`` of the time passed
+        since (curves.png: ~0.4 s, a sample grid: ~0.03 s, against digits epochs of 0.7 s); always
+        on the last epoch."""
+        now = time.perf_counter()
+        before = self._paced.get(what)
+        if last or before is None or before[1] <= self.cfg.max_share * (now - before[0]):
+            draw()
+            done = time.perf_counter()
+            self._paced[what] = (done, done - now)
 
     def samples(self, model, step: int, n: int = 64) -> None:
         """A grid of ``n`` samples drawn on the run's seed in a forked random stream (the training

@@ -128,7 +128,8 @@ def test_chain_tags_are_tag_path_parts():
     assert chain_tag("Langevin-flow x") == "langevin-flow_x"
 
 
-def test_curves_are_redrawn_every_epoch_unless_epochs_are_shorter_than_ten_drawings(tmp_path, monkeypatch):
+@pytest.mark.parametrize("share, want", [(0.1, [1, 6, 7, 8, 10]), (0.02, [1, 7, 8, 10])])
+def test_curves_are_redrawn_every_epoch_unless_drawing_would_take_more_than_its_share(tmp_path, monkeypatch, share, want):
     import genflows.watch as watch
     from genflows.config import WatchConfig
     from genflows._runtime.output import RunDir
@@ -143,12 +144,12 @@ def test_curves_are_redrawn_every_epoch_unless_epochs_are_shorter_than_ten_drawi
         return watch.pyplot().figure()
 
     monkeypatch.setattr(watch, "curves_figure", figure)
-    w = watch.Watcher(RunDir(tmp_path), WatchConfig(tensorboard=False))
+    w = watch.Watcher(RunDir(tmp_path), WatchConfig(tensorboard=False, max_share=share))
     history = []
     for epoch, seconds in enumerate([1, 1, 1, 1, 1, 1, 60, 60, 1, 1], start=1):
         clock[0] += seconds
         history.append({"epoch": epoch, "loss": 1.0})
         w.epoch(epoch, history, last=epoch == 10)
-    # First epoch; then after 5 s (ten drawings) have passed; every long epoch; always the last.
-    assert drawn == [1, 6, 7, 8, 10]
+    # First epoch; then once 0.5 s / share has passed; every long epoch; always the last.
+    assert drawn == want
     assert (tmp_path / "curves.png").is_file()

@@ -62,10 +62,13 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
 
-def save_checkpoint(path: str | Path, state: dict) -> None:
+def save_checkpoint(path: str | Path, state: dict, *copies: str | Path) -> None:
+    """``state`` to ``path`` and to each of ``copies``, serialised once (each file atomic)."""
     buf = _io.BytesIO()
     torch.save(state, buf)
-    write_bytes(path, buf.getvalue())
+    data = buf.getvalue()
+    for p in (path, *copies):
+        write_bytes(p, data)
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -157,7 +157,11 @@ class WatchConfig:
     tensorboard: bool = True  # event files in the run folder (rank 0 only under torchrun); --no-tensorboard
     every: int = 10  # per-iteration scalars (losses, Langevin chain health) every N iterations; 0: per epoch only
     images_every: int = 1  # a sample grid in the event files every N epochs; 0: none
+    # The most of the run's time that drawing curves.png and the sample grids may take: on epochs
+    # shorter than their drawing time / max_share they are drawn less often (always after the last).
+    max_share: float = 0.02
 
     def validate(self) -> None:
         _check(self.every >= 0, f"watch.every must be >= 0, got {self.every}")
         _check(self.images_every >= 0, f"watch.images_every must be >= 0, got {self.images_every}")
+        _check(0 < self.max_share <= 1, f"watch.max_share must be in (0, 1], got {self.max_share}")

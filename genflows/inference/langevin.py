@@ -51,7 +51,8 @@ class LangevinInference(Inference):
     def energy(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None):
         """U(z) = -log p_alpha(z) - log p_beta(x | z, mask): the posterior's negative log-density
         up to a constant, per example. Build it with prior and generator frozen (as
-        :meth:`forward` does): the prior precomputes what stays fixed for the chain.
+        :meth:`forward` does): both precompute what stays fixed for the chain and write their
+        gradients out where they can (float32 chains).
 
         Under bf16 (:meth:`uses_bf16`) the generator's forward/backward run in bfloat16; z, the
         prior, the residual and the update stay float32. :meth:`forward` also holds the generator's
@@ -60,10 +61,12 @@ class LangevinInference(Inference):
         device_type = x.device.type
         bf16 = self.uses_bf16(x.device)
         log_prior = prior.chain_log_prob()
+        written_out = not bf16 and hasattr(generator, "chain_log_likelihood")  # user generators may lack it
+        log_lik = generator.chain_log_likelihood() if written_out else generator.log_likelihood
 
         def U(z: torch.Tensor) -> torch.Tensor:
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-                ll = generator.log_likelihood(x, z, mask)
+                ll = log_lik(x, z, mask)
             # float32 even inside --amp's autocast: bf16 would round the flow's log-determinants
             with torch.autocast(device_type, enabled=False):
                 lp = log_prior(z)
