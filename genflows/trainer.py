@@ -49,7 +49,9 @@ class Trainer:
         # train.lr/betas/lr_decay are the latent family's (None for CoopFlow, whose groups carry
         # their own lr and betas and whose lr does not decay: A.2).
         adam = {} if cfg.lr is None else {"lr": cfg.lr, "betas": (cfg.beta1, cfg.beta2)}
-        self.optimizer = torch.optim.Adam(model.parameter_groups(cfg.lr), **adam)
+        # foreach: one multi-tensor call per update step instead of ~15 per parameter (the same
+        # numbers; 1.3 -> 0.9 ms per step for the digits model's 74 parameters on 2 cores).
+        self.optimizer = torch.optim.Adam(model.parameter_groups(cfg.lr), foreach=True, **adam)
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=1.0 if cfg.lr_decay is None else cfg.lr_decay)
         self.progress = progress_enabled(progress)
         # Data order has its own generator, so extra draws elsewhere never change it.

@@ -57,7 +57,7 @@ def frozen_evaluator(transform: nn.Module) -> Callable[[torch.Tensor], tuple[tor
     return evaluate
 
 
-# One step of the plan: (W, b, k, hidden layers [(A, a, negative slope)], (A_out, a_out)).
+# One step of the plan: (W, W^T, b, k, hidden layers [(A, A^T, a, negative slope)], (A_out, A_out^T, a_out + [0, 2])).
 _Step = tuple
 
 
@@ -91,7 +91,11 @@ def _plan(transform: nn.Module) -> tuple[torch.Tensor, list[_Step]] | None:
             out = torch.cat([c.identity_features, c.transform_features])
             # Rows: the coupling's [identity | transform] order; columns: the order the previous
             # step left its features in.
-            plan.append((weight[out][:, perm].contiguous(), bias[out].contiguous(), c.num_identity_features, hidden, last))
+            weight = weight[out][:, perm].contiguous()
+            w_out, b_out = last
+            nt = c.num_transform_features
+            b_out = torch.cat([b_out[:nt], b_out[nt:] + 2])  # nflows' scale is sigmoid(r + 2): the 2 folded in
+            plan.append((weight, weight.t(), bias[out].contiguous(), c.num_identity_features, hidden, (w_out, w_out.t(), b_out)))
             perm = out
     return const, plan
 
@@ -106,7 +110,8 @@ def _conditioner(net: nn.Sequential):
     for lin, act in zip(mods[:-1:2], mods[1:-1:2]):
         if not isinstance(lin, nn.Linear) or type(act) not in (nn.LeakyReLU, nn.ReLU):
             return None
-        hidden.append((lin.weight.detach(), lin.bias.detach(), float(getattr(act, "negative_slope", 0.0))))
+        w = lin.weight.detach()
+        hidden.append((w, w.t(), lin.bias.detach(), float(getattr(act, "negative_slope", 0.0))))
     return hidden, (mods[-1].weight.detach(), mods[-1].bias.detach())
 
 
@@ -125,17 +130,17 @@ class _FrozenFlow(torch.autograd.Function):
     def forward(ctx, z, const, plan):
         logdet = const.expand(z.shape[0])
         saved = []
-        for weight, bias, k, hidden, (w_out, b_out) in plan:
-            y = torch.addmm(bias, z, weight.t())
+        for _, wt, bias, k, hidden, (_, w_out_t, b_out) in plan:
+            y = torch.addmm(bias, z, wt)
             ident, rest = y[:, :k], y[:, k:]
             h, pres = ident, []
-            for w, b, slope in hidden:
-                pre = torch.addmm(b, h, w.t())
+            for _, w_t, b, slope in hidden:
+                pre = torch.addmm(b, h, w_t)
                 pres.append(pre)
                 h = F.leaky_relu(pre, slope)
-            params = torch.addmm(b_out, h, w_out.t())
+            params = torch.addmm(b_out, h, w_out_t)
             nt = rest.shape[1]
-            sig = torch.sigmoid(params[:, nt:] + 2)
+            sig = torch.sigmoid(params[:, nt:])
             scale = sig + 1e-3
             logdet = logdet + torch.log(scale).sum(1)
             z = torch.cat([ident, torch.addcmul(params[:, :nt], rest, scale)], 1)
@@ -147,12 +152,12 @@ class _FrozenFlow(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g, g_ld):
         g_ld = g_ld[:, None]
-        for (weight, _, k, hidden, (w_out, _)), (rest, sig, scale, pres) in zip(reversed(ctx.plan), reversed(ctx.saved)):
+        for (weight, _, _, k, hidden, (w_out, _, _)), (rest, sig, scale, pres) in zip(reversed(ctx.plan), reversed(ctx.saved)):
             g_ident, g_rest = g[:, :k], g[:, k:]
             g_scale = torch.addcmul(g_ld / scale, g_rest, rest)
             g_params = torch.cat([g_rest, torch.ops.aten.sigmoid_backward(g_scale, sig)], 1)
             gh = g_params @ w_out
-            for (w, _, slope), pre in zip(reversed(hidden), reversed(pres)):
+            for (w, _, _, slope), pre in zip(reversed(hidden), reversed(pres)):
                 gh = torch.ops.aten.leaky_relu_backward(gh, pre, slope, False) @ w
             g = torch.cat([g_ident + gh, g_rest * scale], 1) @ weight
         del ctx.saved
