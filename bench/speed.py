@@ -423,7 +423,8 @@ def main() -> None:
     args = ap.parse_args()
     args.dtypes = args.dtypes.split(",")
     args.score_batches = [int(b) for b in args.score_batches.split(",")]
-    bad = [d for d in args.dtypes if d not in DTYPES] + [m for m in args.models.split(",") if m not in genflows.MODELS]
+    models = [m for m in args.models.split(",") if m]  # --models "": the main job alone
+    bad = [d for d in args.dtypes if d not in DTYPES] + [m for m in models if m not in genflows.MODELS]
     if bad:
         raise GenflowsError(f"unknown dtype or model: {', '.join(bad)}")
     torch.set_num_threads(args.threads)
@@ -435,7 +436,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base, base_src = baseline_package(args.baseline, Path(tmp)) if args.baseline else (None, None)
         rows = []
-        for name in args.models.split(","):
+        for name in models:
             for dtype in args.dtypes:
                 for r in measure(name, dtype, args, base):
                     rows.append(r)
