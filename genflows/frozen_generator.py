@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .langevin import WithGradient
+
 __all__ = ["frozen_log_likelihood"]
 
 aten = torch.ops.aten
@@ -55,7 +57,16 @@ def frozen_log_likelihood(generator) -> Callable[..., torch.Tensor] | None:
             return generator.log_likelihood(x, z, mask)
         return _FrozenGenerator.apply(z, x, mask, layers, sigma)
 
-    return log_likelihood
+    def value_and_grad(x: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None):
+        if torch.is_autocast_enabled(z.device.type) or z.dtype != torch.float32:
+            with torch.enable_grad():
+                z = z.detach().requires_grad_(True)
+                ll = generator.log_likelihood(x, z, mask)
+                return ll.detach(), torch.autograd.grad(ll.sum(), z)[0]
+        ll, diff, saved = _forward(z, x, mask, layers, sigma)
+        return ll, _backward(layers, saved, diff if mask is None else diff * mask, 1 / sigma**2)
+
+    return WithGradient(log_likelihood, value_and_grad)
 
 
 # Each layer: (forward(h) -> (out, saved), backward(g, saved) -> g_in), built once per chain.
@@ -127,33 +138,45 @@ def _patch_conv(m):
     return forward, backward
 
 
+def _forward(z, x, mask, layers, sigma):
+    """(log-likelihood, m (x - g(z)), what each layer's backward needs)."""
+    h, saved = z, []
+    for fwd, _ in layers:
+        h, s = fwd(h)
+        saved.append(s)
+    diff = x - h
+    if mask is not None:
+        diff = diff * mask
+        n_vis = mask.expand_as(x).flatten(1).sum(1)
+    else:
+        n_vis = x[0].numel()
+    ll = diff.flatten(1).pow(2).sum(1).div(-2 * sigma**2) - n_vis * math.log(sigma * math.sqrt(2 * math.pi))
+    return ll, diff, saved
+
+
+def _backward(layers, saved, g_mean, scale):
+    """Pull ``scale * g_mean`` (the gradient in g(z), up to its scale: a number or a (B, 1, 1, 1)
+    tensor) back to z through the layers' backward kernels in reverse order."""
+    g = g_mean * scale
+    for (_, bwd), s in zip(reversed(layers), reversed(saved)):
+        g = bwd(g, s)
+    return g
+
+
 class _FrozenGenerator(torch.autograd.Function):
     """log N(x; g(z), sigma^2 I) over the visible pixels; backward: d/dg = m^2 (x - g) / sigma^2
     pulled back through the layers' backward kernels in reverse order."""
 
     @staticmethod
     def forward(ctx, z, x, mask, layers, sigma):
-        h, saved = z, []
-        for fwd, _ in layers:
-            h, s = fwd(h)
-            saved.append(s)
-        diff = x - h
-        if mask is not None:
-            diff = diff * mask
-            n_vis = mask.expand_as(x).flatten(1).sum(1)
-        else:
-            n_vis = x[0].numel()
-        ll = diff.flatten(1).pow(2).sum(1).div(-2 * sigma**2) - n_vis * math.log(sigma * math.sqrt(2 * math.pi))
-        ctx.layers, ctx.saved = layers, saved
-        ctx.diff, ctx.mask, ctx.sigma = diff, mask, sigma
+        ll, ctx.diff, ctx.saved = _forward(z, x, mask, layers, sigma)
+        ctx.layers, ctx.mask, ctx.sigma = layers, mask, sigma
         return ll
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g_ll):
         diff = ctx.diff if ctx.mask is None else ctx.diff * ctx.mask  # masked once already: m^2 (x - g)
-        g = diff * (g_ll / ctx.sigma**2).view(-1, *([1] * (diff.dim() - 1)))
-        for (_, bwd), s in zip(reversed(ctx.layers), reversed(ctx.saved)):
-            g = bwd(g, s)
+        g = _backward(ctx.layers, ctx.saved, diff, (g_ll / ctx.sigma**2).view(-1, *([1] * (diff.dim() - 1))))
         del ctx.saved, ctx.diff
         return g, None, None, None, None

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from genflows.errors import DivergenceError
-from genflows.langevin import cast_weights, frozen, langevin
+from genflows.langevin import WithGradient, cast_weights, frozen, langevin
 
 
 def test_noise_free_chain_descends_a_quadratic():
@@ -117,3 +117,21 @@ def test_bf16_chain_with_weights_cast_once_equals_casting_at_every_step():
             every = langevin(inf.energy(prior, gen, x), z0, n_steps=15, step_size=0.1, noise=False)
         torch.testing.assert_close(once, every, rtol=0, atol=1e-6)
         assert {p.dtype for p in gen.parameters()} == {torch.float32}
+
+
+def test_an_energy_with_its_gradient_written_out_runs_the_same_chain_without_autograd():
+    a = torch.tensor([1.0, 3.0])
+    energy = lambda x: 0.5 * (a * x * x).sum(1)  # noqa: E731
+    calls = []
+
+    def value_and_grad(x):
+        calls.append(torch.is_grad_enabled())
+        return energy(x), a * x
+
+    x0 = torch.randn(5, 2)
+    torch.manual_seed(3)
+    want = langevin(energy, x0, n_steps=30, step_size=0.2)
+    torch.manual_seed(3)
+    got = langevin(WithGradient(energy, value_and_grad), x0, n_steps=30, step_size=0.2)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert len(calls) == 30 and not any(calls)  # every step, with no graph recorded

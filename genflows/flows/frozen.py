@@ -54,6 +54,13 @@ def frozen_evaluator(transform: nn.Module) -> Callable[[torch.Tensor], tuple[tor
     def evaluate(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _FrozenFlow.apply(z, const, steps)
 
+    def with_pullback(z: torch.Tensor):
+        """``((u', logabsdet), pullback)`` without autograd: ``pullback(g_u, g_logabsdet)`` is the
+        gradient in z of ``sum(g_u * u') + sum(g_logabsdet * logabsdet)``."""
+        u, logdet, saved = _forward(z, const, steps)
+        return (u, logdet), lambda g, g_ld: _backward(steps, saved, g, g_ld)
+
+    evaluate.with_pullback = with_pullback
     return evaluate
 
 
@@ -115,6 +122,40 @@ def _conditioner(net: nn.Sequential):
     return hidden, (mods[-1].weight.detach(), mods[-1].bias.detach())
 
 
+def _forward(z: torch.Tensor, const: torch.Tensor, plan: list[_Step]):
+    logdet = const.expand(z.shape[0])
+    saved = []
+    for _, wt, bias, k, hidden, (_, w_out_t, b_out) in plan:
+        y = torch.addmm(bias, z, wt)
+        ident, rest = y[:, :k], y[:, k:]
+        h, pres = ident, []
+        for _, w_t, b, slope in hidden:
+            pre = torch.addmm(b, h, w_t)
+            pres.append(pre)
+            h = F.leaky_relu(pre, slope)
+        params = torch.addmm(b_out, h, w_out_t)
+        nt = rest.shape[1]
+        sig = torch.sigmoid(params[:, nt:])
+        scale = sig + 1e-3
+        logdet = logdet + torch.log(scale).sum(1)
+        z = torch.cat([ident, torch.addcmul(params[:, :nt], rest, scale)], 1)
+        saved.append((rest, sig, scale, pres))
+    return z, logdet, saved
+
+
+def _backward(plan: list[_Step], saved: list, g: torch.Tensor, g_ld: torch.Tensor) -> torch.Tensor:
+    g_ld = g_ld[:, None]
+    for (weight, _, _, k, hidden, (w_out, _, _)), (rest, sig, scale, pres) in zip(reversed(plan), reversed(saved)):
+        g_ident, g_rest = g[:, :k], g[:, k:]
+        g_scale = torch.addcmul(g_ld / scale, g_rest, rest)
+        g_params = torch.cat([g_rest, torch.ops.aten.sigmoid_backward(g_scale, sig)], 1)
+        gh = g_params @ w_out
+        for (w, _, _, slope), pre in zip(reversed(hidden), reversed(pres)):
+            gh = torch.ops.aten.leaky_relu_backward(gh, pre, slope, False) @ w
+        g = torch.cat([g_ident + gh, g_rest * scale], 1) @ weight
+    return g
+
+
 class _FrozenFlow(torch.autograd.Function):
     """z -> (u', logabsdet) through the plan, with the vector-Jacobian product written out.
 
@@ -128,37 +169,13 @@ class _FrozenFlow(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, const, plan):
-        logdet = const.expand(z.shape[0])
-        saved = []
-        for _, wt, bias, k, hidden, (_, w_out_t, b_out) in plan:
-            y = torch.addmm(bias, z, wt)
-            ident, rest = y[:, :k], y[:, k:]
-            h, pres = ident, []
-            for _, w_t, b, slope in hidden:
-                pre = torch.addmm(b, h, w_t)
-                pres.append(pre)
-                h = F.leaky_relu(pre, slope)
-            params = torch.addmm(b_out, h, w_out_t)
-            nt = rest.shape[1]
-            sig = torch.sigmoid(params[:, nt:])
-            scale = sig + 1e-3
-            logdet = logdet + torch.log(scale).sum(1)
-            z = torch.cat([ident, torch.addcmul(params[:, :nt], rest, scale)], 1)
-            saved.append((rest, sig, scale, pres))
-        ctx.plan, ctx.saved = plan, saved
-        return z, logdet
+        u, logdet, ctx.saved = _forward(z, const, plan)
+        ctx.plan = plan
+        return u, logdet
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g, g_ld):
-        g_ld = g_ld[:, None]
-        for (weight, _, _, k, hidden, (w_out, _, _)), (rest, sig, scale, pres) in zip(reversed(ctx.plan), reversed(ctx.saved)):
-            g_ident, g_rest = g[:, :k], g[:, k:]
-            g_scale = torch.addcmul(g_ld / scale, g_rest, rest)
-            g_params = torch.cat([g_rest, torch.ops.aten.sigmoid_backward(g_scale, sig)], 1)
-            gh = g_params @ w_out
-            for (w, _, _, slope), pre in zip(reversed(hidden), reversed(pres)):
-                gh = torch.ops.aten.leaky_relu_backward(gh, pre, slope, False) @ w
-            g = torch.cat([g_ident + gh, g_rest * scale], 1) @ weight
+        g = _backward(ctx.plan, ctx.saved, g, g_ld)
         del ctx.saved
         return g, None, None

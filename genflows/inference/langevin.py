@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..hardware import bf16_helps
-from ..langevin import cast_weights, frozen, langevin
+from ..langevin import WithGradient, cast_weights, frozen, langevin
 from .base import Inference
 
 __all__ = ["LangevinInference"]
@@ -72,7 +72,17 @@ class LangevinInference(Inference):
                 lp = log_prior(z)
             return -(lp + ll.float())
 
-        return U
+        if bf16 or not (hasattr(log_prior, "value_and_grad") and hasattr(log_lik, "value_and_grad")):
+            return U
+
+        def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # Both terms know their gradients (float32 chains): the step runs without autograd.
+            with torch.autocast(device_type, enabled=False):
+                ll, g_ll = log_lik.value_and_grad(x, z, mask)
+                lp, g_lp = log_prior.value_and_grad(z)
+            return -(lp + ll), -(g_lp + g_ll)
+
+        return WithGradient(U, value_and_grad)
 
     def uses_bf16(self, device: torch.device | str) -> bool:
         """Whether chains on ``device`` run the generator in bfloat16: ``autocast=True`` always,

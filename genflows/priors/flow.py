@@ -10,6 +10,7 @@ import math
 import torch
 
 from ..flows import build_transform, frozen_evaluator, quiet_nflows
+from ..langevin import WithGradient
 from .base import Prior
 
 __all__ = ["FlowPrior"]
@@ -46,7 +47,15 @@ class FlowPrior(Prior):
     def chain_log_prob(self):
         # The flow's weights are fixed for a whole chain: build its LU weights once per chain.
         fast = frozen_evaluator(self.transform)
-        return self.log_prob if fast is None else lambda z: self._eq5(*fast(z))
+        if fast is None:
+            return self.log_prob
+
+        def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            (u, logdet), pullback = fast.with_pullback(z)
+            # Eq. (5)'s gradient: d/du = -u, d/dlogdet = 1, pulled back through the flow.
+            return self._eq5(u, logdet), pullback(-u, torch.ones_like(logdet))
+
+        return WithGradient(lambda z: self._eq5(*fast(z)), value_and_grad)
 
     def sample(self, n: int) -> torch.Tensor:
         # Eq. (1): ancestral sampling z = f_alpha(z0), z0 ~ q0.

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ..langevin import WithGradient
 from .base import Prior
 
 __all__ = ["GaussianPrior"]
@@ -29,6 +30,9 @@ class GaussianPrior(Prior):
 
     def grad_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         return -z
+
+    def chain_log_prob(self):
+        return WithGradient(self.log_prob, lambda z: (self.log_prob(z), -z))
 
     def sample(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.nz, device=self._anchor.device, dtype=self._anchor.dtype)

@@ -97,3 +97,39 @@ def test_posterior_energy_keeps_the_prior_in_float32_under_outer_autocast():
     assert seen == [torch.float32] and u.dtype == torch.float32
     assert {p.dtype for p in model.prior.parameters()} == {torch.float32}
     torch.testing.assert_close(-u - model.generator.log_likelihood(x, z).float(), want, atol=1e-4, rtol=1e-4)
+
+
+def _autograd_everywhere(prior, generator):
+    """The chain as autograd computes it: the prior's and the generator's own modules."""
+    prior.chain_log_prob = lambda: prior.log_prob
+    generator.chain_log_likelihood = lambda: generator.log_likelihood
+
+
+def test_written_out_chain_equals_the_autograd_chain():
+    from genflows.langevin import frozen
+
+    torch.manual_seed(0)
+    for prior in (FlowPrior(6, depth=2, hidden=16), GaussianPrior(6)):
+        gen = ConvGenerator(6, (1, 8, 8), hidden=32, channels=8).train()  # batch statistics in the chain
+        with torch.no_grad():
+            prior.train()
+            if isinstance(prior, FlowPrior):
+                prior.transform(torch.randn(64, 6))  # actnorm initialised, as by the first chain
+                for p in prior.parameters():
+                    p.add_(0.1 * torch.randn_like(p))
+        x, z0 = torch.rand(30, 1, 8, 8) * 2 - 1, torch.randn(30, 6)
+        mask = (torch.rand(30, 1, 8, 8) > 0.4).float()
+        inf = LangevinInference(n_steps=25, step_size=0.1, noise=False)
+        with frozen(prior, gen):
+            energy = inf.energy(prior, gen, x, mask)
+            assert hasattr(energy, "value_and_grad")  # both terms written out: no autograd in the chain
+            z = z0.clone().requires_grad_(True)
+            u_auto = energy(z)
+            (g_auto,) = torch.autograd.grad(u_auto.sum(), z)
+            u_fast, g_fast = energy.value_and_grad(z0)
+        assert torch.allclose(u_fast, u_auto, rtol=1e-5, atol=1e-4)
+        assert torch.allclose(g_fast, g_auto, rtol=1e-5, atol=1e-5 * g_auto.abs().max().item())
+        fast = inf(prior, gen, x, mask=mask, z0=z0)
+        _autograd_everywhere(prior, gen)
+        slow = inf(prior, gen, x, mask=mask, z0=z0)
+        assert torch.allclose(fast, slow, rtol=1e-5, atol=1e-5 * slow.abs().max().item()), type(prior).__name__
