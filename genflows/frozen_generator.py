@@ -4,8 +4,9 @@ Every posterior step evaluates log p_beta(x | z) and its gradient in z with the 
 weights fixed. Recorded by autograd, each of the generator's tensor operations adds a graph node
 in the forward pass and a scheduled backward call after it; on the small networks of the
 digits runs that bookkeeping, not the arithmetic, is most of a step. Here the forward pass keeps
-what each layer's backward needs and one autograd node replays the layers' backward kernels
-(the ones autograd itself would call) in reverse: the same numbers, a fraction of the
+what each layer's backward needs and the layers' backward kernels (the ones autograd itself
+would call) are replayed in reverse: as one autograd node, or with no autograd at all through
+``value_and_grad`` (:class:`~genflows.langevin.WithGradient`). The same numbers, a fraction of the
 overhead. Gradients flow to ``z`` only, once (no double backward).
 
 Supported: a generator whose forward is ``net(z)`` (the caller checks) and whose ``net`` is an
@@ -18,8 +19,6 @@ and the chain uses the module itself.
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,13 +31,13 @@ __all__ = ["frozen_log_likelihood"]
 aten = torch.ops.aten
 
 
-def frozen_log_likelihood(generator) -> Callable[..., torch.Tensor] | None:
+def frozen_log_likelihood(generator) -> WithGradient | None:
     """``(x, z, mask=None) -> log p_beta(x | z)`` per example, equal to
-    ``generator.log_likelihood`` (up to float rounding) with its z-gradient written out, or None
-    where the generator's layers are not all supported. The generator's forward must be
-    ``net(z)``: :meth:`ConvGenerator.chain_log_likelihood` checks that. Build it with the weights frozen (inside
-    :func:`~genflows.langevin.frozen`) and rebuild it whenever they change; under autocast it
-    calls the generator itself.
+    ``generator.log_likelihood`` (up to float rounding) with its z-gradient written out (also as
+    ``.value_and_grad(x, z, mask)``), or None where the generator's layers are not all supported.
+    The generator's forward must be ``net(z)``: :meth:`ConvGenerator.chain_log_likelihood` checks
+    that. Build it with the weights frozen (inside :func:`~genflows.langevin.frozen`) and rebuild
+    it whenever they change; under autocast it calls the generator itself.
 
     >>> from genflows.generators import ConvGenerator
     >>> g = ConvGenerator(4, (1, 8, 8), hidden=16, channels=8).requires_grad_(False)

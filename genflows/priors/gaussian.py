@@ -32,6 +32,7 @@ class GaussianPrior(Prior):
         return -z
 
     def chain_log_prob(self):
+        # Its gradient is -z: a chain with a generator that knows its own needs no autograd.
         return WithGradient(self.log_prob, lambda z: (self.log_prob(z), -z))
 
     def sample(self, n: int) -> torch.Tensor:
