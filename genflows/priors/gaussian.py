@@ -32,7 +32,10 @@ class GaussianPrior(Prior):
         return -z
 
     def chain_log_prob(self):
-        # Its gradient is -z: a chain with a generator that knows its own needs no autograd.
+        # Its gradient is -z: a chain with a generator that knows its own needs no autograd (not
+        # for a subclass with another log_prob, whose gradient autograd must take).
+        if type(self).log_prob is not GaussianPrior.log_prob:
+            return self.log_prob
         return WithGradient(self.log_prob, lambda z: (self.log_prob(z), -z))
 
     def sample(self, n: int) -> torch.Tensor:

@@ -14,3 +14,16 @@ def test_gaussian_log_prob_and_grad():
     assert prior.learning_loss(z) is None
     assert prior.sample(7).shape == (7, 3)
     assert abs(prior.log_prob(torch.zeros(1, 3)).item() + 1.5 * math.log(2 * math.pi)) < 1e-6
+
+
+def test_chain_gradient_is_written_out_only_for_its_own_density():
+    z = torch.randn(4, 3)
+    lp, g = GaussianPrior(3).chain_log_prob().value_and_grad(z)
+    assert torch.equal(g, -z) and torch.allclose(lp, GaussianPrior(3).log_prob(z))
+
+    class Wider(GaussianPrior):
+        def log_prob(self, z):
+            return -0.125 * (z * z).sum(1)
+
+    wide = Wider(3)
+    assert wide.chain_log_prob() == wide.log_prob  # autograd, not -z
