@@ -45,8 +45,9 @@ class FlowPrior(Prior):
         return -0.5 * (u * u).sum(1) - 0.5 * self.nz * math.log(2 * math.pi) + logabsdet
 
     def chain_log_prob(self):
-        # The flow's weights are fixed for a whole chain: build its LU weights once per chain.
-        fast = frozen_evaluator(self.transform)
+        # The flow's weights are fixed for a whole chain: build its LU weights once per chain
+        # (Eq. 5 as here: a subclass with another log_prob keeps its own, through autograd).
+        fast = frozen_evaluator(self.transform) if type(self).log_prob is FlowPrior.log_prob else None
         if fast is None:
             return self.log_prob
 

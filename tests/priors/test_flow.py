@@ -131,6 +131,14 @@ def test_chain_log_prob_falls_back_where_no_shortcut_applies():
     fresh = FlowPrior(4, depth=2, hidden=8)  # actnorm not initialised yet: it must see the batch
     assert fresh.chain_log_prob() == fresh.log_prob
 
+    class Tempered(FlowPrior):  # another density on the same flow: the shortcut would be wrong
+        def log_prob(self, z):
+            return 0.5 * super().log_prob(z)
+
+    tempered = Tempered(4, depth=2, hidden=8)
+    tempered.transform(torch.randn(16, 4))  # actnorm initialised: only the override stops the shortcut
+    assert tempered.chain_log_prob() == tempered.log_prob
+
 
 def test_posterior_chain_unchanged_by_the_cached_prior():
     from genflows.generators import ConvGenerator
