@@ -18,12 +18,12 @@ and the chain uses the module itself.
 
 from __future__ import annotations
 
-import math
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .generators import PatchConvTranspose2d, gaussian_terms
 from .langevin import WithGradient
 
 __all__ = ["frozen_log_likelihood"]
@@ -70,8 +70,6 @@ def frozen_log_likelihood(generator) -> WithGradient | None:
 
 # Each layer: (forward(h) -> (out, saved), backward(g, saved) -> g_in), built once per chain.
 def _layer(m: nn.Module):
-    from .generators import PatchConvTranspose2d
-
     if type(m) is nn.Linear:
         w, b = m.weight.detach(), m.bias
         wt = w.t()
@@ -143,13 +141,7 @@ def _forward(z, x, mask, layers, sigma):
     for fwd, _ in layers:
         h, s = fwd(h)
         saved.append(s)
-    diff = x - h
-    if mask is not None:
-        diff = diff * mask
-        n_vis = mask.expand_as(x).flatten(1).sum(1)
-    else:
-        n_vis = x[0].numel()
-    ll = diff.flatten(1).pow(2).sum(1).div(-2 * sigma**2) - n_vis * math.log(sigma * math.sqrt(2 * math.pi))
+    ll, diff = gaussian_terms(x, h, sigma, mask)
     return ll, diff, saved
 
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["Generator", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS", "ARCHS"]
+__all__ = ["Generator", "gaussian_terms", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS", "ARCHS"]
 
 
 class Generator(nn.Module):
@@ -37,14 +37,20 @@ class Generator(nn.Module):
 
     def gaussian_log_likelihood(self, x: torch.Tensor, mean: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log N(x; mean, sigma^2 I) over visible pixels, per example (B,); ``mean`` broadcasts."""
-        diff = x - mean
-        if mask is not None:
-            diff = diff * mask
-            n_vis = mask.expand_as(x).flatten(1).sum(1)
-        else:
-            n_vis = x[0].numel()
-        sq = diff.flatten(1).pow(2).sum(1)
-        return -sq / (2 * self.sigma**2) - n_vis * math.log(self.sigma * math.sqrt(2 * math.pi))
+        return gaussian_terms(x, mean, self.sigma, mask)[0]
+
+
+def gaussian_terms(x: torch.Tensor, mean: torch.Tensor, sigma: float, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log N(x; mean, sigma^2 I) over visible pixels per example, m (x - mean)): the residual is
+    what the likelihood's gradient in ``mean`` needs, m^2 (x - mean) / sigma^2."""
+    diff = x - mean
+    if mask is not None:
+        diff = diff * mask
+        n_vis = mask.expand_as(x).flatten(1).sum(1)
+    else:
+        n_vis = x[0].numel()
+    sq = diff.flatten(1).pow(2).sum(1)
+    return -sq / (2 * sigma**2) - n_vis * math.log(sigma * math.sqrt(2 * math.pi)), diff
 
 
 def mean_image_losses(generator: Generator, data: torch.Tensor, chunk: int = 10000) -> tuple[float, float]:
