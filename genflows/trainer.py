@@ -62,7 +62,7 @@ class Trainer:
         self.best: float | None = None
         self.best_epoch: int | None = None
         # (record key, "min" | "max"): the metric that picks checkpoint-best.pt (tasks set it: anomaly
-        # its tracked AUPRC, fit its validation FID); epochs whose record lacks it are never best.
+        # its validation score, fit its validation FID); epochs whose record lacks it are never best.
         # None: the lowest training loss.
         self.select: tuple[str, str] | None = None
         self.ddp = None  # DistributedDataParallel wrapper, made at the first fit() under torchrun

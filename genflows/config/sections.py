@@ -69,7 +69,11 @@ class AnomalyConfig:
     score_seed: int | None = None  # seed of the scoring chains' starts z0 (None: train.seed); rescoring with others measures scoring variance
     track_every: int = 0  # every N epochs, AUPRC on a fixed test subset (0: off)
     track_subset: int = 2000  # size of that subset
-    track_steps: int = 100  # scoring steps for tracking
+    track_steps: int = 100  # scoring steps for tracking (and for the validation score)
+    # Training normals held out of training (a fixed random N); every epoch records their mean
+    # score, and the epoch with the lowest becomes checkpoint-best.pt: an epoch chosen without
+    # the test set (0: off; checkpoint-best.pt is then the lowest training loss).
+    val_size: int = 0
 
     def validate(self) -> None:
         _check(self.score_steps >= 1, f"anomaly.score_steps must be >= 1, got {self.score_steps}")
@@ -80,6 +84,7 @@ class AnomalyConfig:
         _check(self.track_every >= 0, f"anomaly.track_every must be >= 0, got {self.track_every}")
         _check(self.track_subset >= 1, f"anomaly.track_subset must be >= 1, got {self.track_subset}")
         _check(self.track_steps >= 1, f"anomaly.track_steps must be >= 1, got {self.track_steps}")
+        _check(self.val_size >= 0, f"anomaly.val_size must be >= 0, got {self.val_size}")
 
 
 @dataclass

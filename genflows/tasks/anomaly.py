@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .._runtime import distributed as dist
 from ..data import load_anomaly_split
+from ..errors import GenflowsError
 from ..metrics import auprc
 from .._runtime.output import RunDir, pyplot
 from ._evaluate import machine, sample_batched
@@ -73,6 +74,19 @@ def anomaly_scores(
     return dist.gather_rows(finals, n), {k: dist.gather_rows(v, n) for k, v in partial.items()}
 
 
+def _hold_out(train_x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(training images, validation images): ``n`` normals drawn by a fixed permutation, the
+    rest kept in their order (``n = 0``: no validation split)."""
+    if not n:
+        return train_x, None
+    if n >= train_x.shape[0]:
+        raise GenflowsError(f"anomaly.val_size={n} leaves no training images (the split has {train_x.shape[0]})")
+    keep = np.random.RandomState(1).permutation(train_x.shape[0])
+    val = torch.from_numpy(np.sort(keep[:n]))
+    rest = torch.from_numpy(np.sort(keep[n:]))
+    return train_x[rest], train_x[val]
+
+
 def _pr_figure(precision, recall, title: str):
     plt = pyplot()
 
@@ -94,20 +108,26 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     seed = cfg.train.seed
 
     model, trainer = prepare(cfg, out, progress, device, log)
-    if acfg.track_every:  # checkpoint-best.pt: the tracked epoch with the highest AUPRC
-        trainer.select = ("track_auprc", "max")
     train_x = split.train[: cfg.data.train_size] if cfg.data.train_size else split.train  # CPU budgets: the first N
+    train_x, val_x = _hold_out(train_x, acfg.val_size)
+    if val_x is not None:  # the tracked AUPRC is on test images, so it only ever records, never selects
+        trainer.select = ("val_score", "min")
 
     # Fixed test subset for AUPRC-per-epoch tracking (same images every epoch).
     sub = np.random.RandomState(0).permutation(len(split.test))[: acfg.track_subset]
     track_x, track_y = split.test[sub], split.test_is_anomaly[sub].numpy()
 
     def on_epoch_end(epoch: int, record: dict) -> dict | None:
+        extra = {}
+        if val_x is not None:
+            t0 = time.perf_counter()
+            s, _ = anomaly_scores(model, val_x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
+            extra.update(val_score=float(s.mean()), val_seconds=time.perf_counter() - t0)
         if acfg.track_every and epoch % acfg.track_every == 0:
             t0 = time.perf_counter()
             s, _ = anomaly_scores(model, track_x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
-            return {"track_auprc": auprc(track_y, s.numpy())["auprc"], "track_seconds": time.perf_counter() - t0}
-        return None
+            extra.update(track_auprc=auprc(track_y, s.numpy())["auprc"], track_seconds=time.perf_counter() - t0)
+        return extra or None
 
     history, train_seconds = train(cfg, trainer, out, train_x, on_epoch_end=on_epoch_end, log=log)
 
@@ -151,6 +171,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "train_seconds": train_seconds,
         "score_seconds": score_seconds,
         "n_train": int(train_x.shape[0]),
+        "n_val": 0 if val_x is None else int(val_x.shape[0]),
+        "selected_epoch": trainer.best_epoch if val_x is not None else None,  # lowest validation score; score it with --checkpoint best
         "n_test": int(test_x.shape[0]),
         **machine(model, device),
         "history": history,

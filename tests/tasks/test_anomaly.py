@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 import torch
 
 from genflows import build_model, load_config
@@ -52,3 +54,32 @@ def test_scores_do_not_depend_on_the_batch_and_are_detached():
     assert not a.requires_grad
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-3)
     assert model.training  # mode restored
+
+
+def test_validation_split_selects_an_epoch_without_the_test_set(tmp_path):
+    from genflows.errors import GenflowsError
+
+    quick = ["inference.n_steps=3", "train.epochs=4", "anomaly.score_steps=5", "anomaly.score_checkpoints=[]",
+             "anomaly.val_size=60", "anomaly.track_steps=4", "anomaly.track_every=1", "anomaly.track_subset=50"]
+    cfg = load_config("lfbm-mcmc", overrides=quick)
+    m = anomaly.run(cfg, RunDir(tmp_path))
+    x, y = load_dataset("digits")
+    n_normal = len(anomaly_split(x, y, holdout=4).train)
+    assert m["n_val"] == 60 and m["n_train"] == n_normal - 60
+    vals = [h["val_score"] for h in m["history"]]
+    assert len(vals) == 4 and all("track_auprc" in h for h in m["history"])
+    assert m["selected_epoch"] == 1 + vals.index(min(vals))  # the lowest validation score, whatever the tracked AUPRC says
+    best = torch.load(tmp_path / "checkpoint-best.pt", weights_only=True)
+    assert best["epoch"] == m["selected_epoch"]
+
+    # The selected checkpoint, scored again on the held-out normals, gives the recorded score.
+    train_x, val_x = anomaly._hold_out(anomaly_split(x, y, holdout=4).train, 60)
+    assert train_x.shape[0] + val_x.shape[0] == n_normal
+    assert not (val_x[:, None] == train_x[None]).flatten(2).all(-1).any()  # no held-out image is trained on
+    model = build_model(cfg, (1, 8, 8))
+    model.load_state_dict(best["model"])
+    s, _ = anomaly.anomaly_scores(model, val_x, 4, cfg.anomaly.score_step_size, cfg.anomaly.score_batch_size, seed=cfg.train.seed)
+    assert float(s.mean()) == pytest.approx(min(vals), rel=1e-5)
+
+    with pytest.raises(GenflowsError, match="anomaly.val_size"):
+        anomaly._hold_out(train_x, train_x.shape[0])
