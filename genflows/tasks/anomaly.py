@@ -172,7 +172,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "score_seconds": score_seconds,
         "n_train": int(train_x.shape[0]),
         "n_val": 0 if val_x is None else int(val_x.shape[0]),
-        "selected_epoch": trainer.best_epoch if val_x is not None else None,  # lowest validation score; score it with --checkpoint best
+        "val_best_epoch": trainer.best_epoch if val_x is not None else None,  # the AUPRC above is the last epoch's; score this one with --checkpoint best
         "n_test": int(test_x.shape[0]),
         **machine(model, device),
         "history": history,

@@ -68,9 +68,9 @@ def test_validation_split_selects_an_epoch_without_the_test_set(tmp_path):
     assert m["n_val"] == 60 and m["n_train"] == n_normal - 60
     vals = [h["val_score"] for h in m["history"]]
     assert len(vals) == 4 and all("track_auprc" in h for h in m["history"])
-    assert m["selected_epoch"] == 1 + vals.index(min(vals))  # the lowest validation score, whatever the tracked AUPRC says
+    assert m["val_best_epoch"] == 1 + vals.index(min(vals))  # the lowest validation score, whatever the tracked AUPRC says
     best = torch.load(tmp_path / "checkpoint-best.pt", weights_only=True)
-    assert best["epoch"] == m["selected_epoch"]
+    assert best["epoch"] == m["val_best_epoch"]
 
     # The selected checkpoint, scored again on the held-out normals, gives the recorded score.
     train_x, val_x = anomaly._hold_out(anomaly_split(x, y, holdout=4).train, 60)
