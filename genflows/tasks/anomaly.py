@@ -117,16 +117,19 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     sub = np.random.RandomState(0).permutation(len(split.test))[: acfg.track_subset]
     track_x, track_y = split.test[sub], split.test_is_anomaly[sub].numpy()
 
+    def timed_scores(x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        t0 = time.perf_counter()
+        s, _ = anomaly_scores(model, x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
+        return s, time.perf_counter() - t0
+
     def on_epoch_end(epoch: int, record: dict) -> dict | None:
         extra = {}
         if val_x is not None:
-            t0 = time.perf_counter()
-            s, _ = anomaly_scores(model, val_x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
-            extra.update(val_score=float(s.mean()), val_seconds=time.perf_counter() - t0)
+            s, sec = timed_scores(val_x)
+            extra.update(val_score=float(s.mean()), val_seconds=sec)
         if acfg.track_every and epoch % acfg.track_every == 0:
-            t0 = time.perf_counter()
-            s, _ = anomaly_scores(model, track_x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
-            extra.update(track_auprc=auprc(track_y, s.numpy())["auprc"], track_seconds=time.perf_counter() - t0)
+            s, sec = timed_scores(track_x)
+            extra.update(track_auprc=auprc(track_y, s.numpy())["auprc"], track_seconds=sec)
         return extra or None
 
     history, train_seconds = train(cfg, trainer, out, train_x, on_epoch_end=on_epoch_end, log=log)

@@ -64,7 +64,8 @@ def test_validation_split_selects_an_epoch_without_the_test_set(tmp_path):
     cfg = load_config("lfbm-mcmc", overrides=quick)
     m = anomaly.run(cfg, RunDir(tmp_path))
     x, y = load_dataset("digits")
-    n_normal = len(anomaly_split(x, y, holdout=4).train)
+    normals = anomaly_split(x, y, holdout=4).train
+    n_normal = len(normals)
     assert m["n_val"] == 60 and m["n_train"] == n_normal - 60
     vals = [h["val_score"] for h in m["history"]]
     assert len(vals) == 4 and all("track_auprc" in h for h in m["history"])
@@ -73,7 +74,7 @@ def test_validation_split_selects_an_epoch_without_the_test_set(tmp_path):
     assert best["epoch"] == m["val_best_epoch"]
 
     # The selected checkpoint, scored again on the held-out normals, gives the recorded score.
-    train_x, val_x = anomaly._hold_out(anomaly_split(x, y, holdout=4).train, 60)
+    train_x, val_x = anomaly._hold_out(normals, 60)
     assert train_x.shape[0] + val_x.shape[0] == n_normal
     assert not (val_x[:, None] == train_x[None]).flatten(2).all(-1).any()  # no held-out image is trained on
     model = build_model(cfg, (1, 8, 8))
