@@ -39,11 +39,15 @@ def _stats(values: list[float]) -> dict:
     return {"values": values, "mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
+def _run_dir(seed: int) -> Path:
+    return HERE / "runs" / f"default-h4-seed{seed}"
+
+
 def _train(seed: int, data_root: str | None, threads: int) -> dict:
     """The run's metrics.json (history, AUPRC at every step count, times), kept in results/."""
     f = RESULTS / f"metrics-default-h4-seed{seed}.json"
     if not f.is_file():
-        run = HERE / "runs" / f"default-h4-seed{seed}"
+        run = _run_dir(seed)
         if not (RESULTS / f"anomaly-lfbm-mcmc-mnist-h4-default-seed{seed}.json").is_file():
             cmd = [sys.executable, str(HERE / "lfbm_table4_anomaly.py"), "--holdout", "4", "--seed", str(seed), "--seeds", "1",
                    "--threads", str(threads), "--tag", f"default-seed{seed}", "--out", str(run),
@@ -56,7 +60,7 @@ def _train(seed: int, data_root: str | None, threads: int) -> dict:
 def _rescore(seed: int, score_seed: int, threads: int) -> dict:
     f = RESULTS / f"score-default-h4-seed{seed}-scoreseed{score_seed}.json"
     if not f.is_file():
-        run = HERE / "runs" / f"default-h4-seed{seed}"
+        run = _run_dir(seed)
         if not (run / "checkpoint.pt").is_file():
             raise GenflowsError(f"{run} has no checkpoint.pt: train seed {seed} first (its result file alone cannot be re-scored)")
         name = f"scoreseed{score_seed}"
