@@ -49,3 +49,13 @@ def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(
     res = subprocess.run([sys.executable, str(EXPERIMENTS / "coopflow_table6_ablation.py"), "--invert-lr", "0.01,0"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "--invert-lr" in res.stderr.strip().splitlines()[-1] and "> 0" in res.stderr
+
+
+@pytest.mark.parametrize("script, args, names", [
+    ("lfbm_table4_digit_seeds.py", ["--schedule", "forever"], "--schedule"),
+    ("lfbm_table4_val_selected.py", ["--epochs", "0"], "--epochs"),
+])
+def test_table4_scripts_reject_bad_options_before_any_training(script, args, names):
+    res = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.count("\n") == 1 and names in res.stderr
