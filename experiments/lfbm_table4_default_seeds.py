@@ -43,9 +43,14 @@ def _run_dir(seed: int) -> Path:
     return HERE / "runs" / f"default-h4-seed{seed}"
 
 
+def metrics_file(seed: int) -> Path:
+    """Where a training seed's run metrics are kept (also read by the digit-column script)."""
+    return RESULTS / f"metrics-default-h4-seed{seed}.json"
+
+
 def _train(seed: int, data_root: str | None, threads: int) -> dict:
     """The run's metrics.json (history, AUPRC at every step count, times), kept in results/."""
-    f = RESULTS / f"metrics-default-h4-seed{seed}.json"
+    f = metrics_file(seed)
     if not f.is_file():
         run = _run_dir(seed)
         if not (RESULTS / f"anomaly-lfbm-mcmc-mnist-h4-default-seed{seed}.json").is_file():

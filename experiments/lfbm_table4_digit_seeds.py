@@ -32,6 +32,9 @@ from genflows.errors import GenflowsError, guarded
 from genflows.table import paper_table4_rows
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from lfbm_table4_default_seeds import metrics_file  # noqa: E402  (the default config's seed runs)
+
 MODELS = ["vae", "lfbm-vae", "abp", "lfbm-mcmc", "lebm"]
 SCHEDULES = {  # name: (overrides on the 'full' budget, run folder suffix, what)
     "epoch1": (["train.epochs=1", "anomaly.score_subset=2000"], "epoch1",
@@ -48,7 +51,7 @@ def command(data_root: str | None, holdout: int, seeds: int, runs: Path, models:
 
 def _metrics(runs: Path, model: str, holdout: int, seed: int, borrowed: bool) -> dict:
     if borrowed and model == "lfbm-mcmc":
-        r = json.loads((HERE / "results" / f"metrics-default-h4-seed{seed}.json").read_text())
+        r = json.loads(metrics_file(seed).read_text())
         return {**r, "auprc": r["auprc_at_steps"]["30"], "score_seconds": None}  # its seconds are a 400-step chain's
     return json.loads((runs / f"{model}-h{holdout}" / f"seed{seed}" / "metrics.json").read_text())
 
@@ -74,7 +77,7 @@ def main() -> None:
     overrides, suffix, what = SCHEDULES[args.schedule]
     runs = Path(args.runs or HERE / "runs" / f"digit{h}-{suffix}")
     seeds = range(1, args.seeds + 1)
-    borrowed = args.schedule == "default" and h == 4 and all((HERE / "results" / f"metrics-default-h4-seed{s}.json").is_file() for s in seeds)
+    borrowed = args.schedule == "default" and h == 4 and all(metrics_file(s).is_file() for s in seeds)
     cmd = command(args.data_root, h, args.seeds, runs, [m for m in MODELS if not (borrowed and m == "lfbm-mcmc")], overrides)
     subprocess.run(cmd, check=True)  # finished cells are read back, not rerun
     rows, per_model = [], {}
