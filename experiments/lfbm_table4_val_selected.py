@@ -44,7 +44,7 @@ def _train(seed: int, epochs: int, val_size: int, data_root: str | None, threads
         sets = [f"train.epochs={epochs}", f"anomaly.val_size={val_size}", "anomaly.track_every=1", f"anomaly.track_steps={STEPS}",
                 f"anomaly.score_steps={STEPS}", "anomaly.score_checkpoints=[]", "train.keep_checkpoints=true", *extra]
         cmd = [sys.executable, "-m", "genflows", "run", "lfbm-mcmc", "--config", str(HERE.parent / "configs" / "lfbm-mcmc-mnist.yaml"),
-               "--seed", str(seed), "--threads", str(threads), "--out", str(run), "--no-progress", "--no-tensorboard"]
+               "--seed", str(seed), "--threads", str(threads), "--out", str(run), "--no-tensorboard"]
         cmd += [a for kv in sets for a in ("--set", kv)] + (["--data-root", data_root] if data_root else [])
         subprocess.run(cmd, check=True)
         shutil.copyfile(run / "metrics.json", f)
@@ -62,7 +62,7 @@ def _best(run: Path, seed: int, metrics: dict, threads: int) -> dict:
         if not (run / "checkpoint-best.pt").is_file():
             raise GenflowsError(f"{run} has no checkpoint-best.pt: train seed {seed} first")
         subprocess.run([sys.executable, "-m", "genflows", "score", str(run), "--checkpoint", "best", "--name", "best",
-                        "--threads", str(threads), "--no-progress"], check=True)
+                        "--threads", str(threads)], check=True)  # progress bars when run in a terminal
         shutil.copyfile(run / "score-best.json", f)
     return json.loads(f.read_text())
 
