@@ -95,21 +95,30 @@ def _layer(m: nn.Module):
 
 
 def _batch_norm(m: nn.modules.batchnorm._BatchNorm):
-    # Train mode (or no running statistics): batch statistics, as the module; the running
-    # statistics are left alone (a chain runs with momentum 0 anyway).
+    # Train mode (or no running statistics): batch statistics, as the module. The running
+    # statistics move only where the chain lets them (frozen(..., bn_updates=True) keeps the
+    # momentum, which is read here, at build time); a cumulative average (momentum None) is left
+    # to the module.
     train = m.training or m.running_mean is None
-    rm, rv = (None, None) if train else (m.running_mean, m.running_var)
+    update = train and m.running_mean is not None and m.momentum != 0.0
+    if update and m.momentum is None:
+        return None
+    rm, rv = (m.running_mean, m.running_var) if update or not train else (None, None)
+    momentum = m.momentum if update else 0.0
+    brm, brv = (None, None) if train else (rm, rv)  # train mode's backward needs the batch's only
     w = None if m.weight is None else m.weight.detach()
     b = None if m.bias is None else m.bias.detach()
     eps = m.eps
 
     def forward(h):
-        out, mean, invstd = aten.native_batch_norm(h, w, b, rm, rv, train, 0.0, eps)
+        out, mean, invstd = aten.native_batch_norm(h, w, b, rm, rv, train, momentum, eps)
+        if update:
+            m.num_batches_tracked.add_(1)
         return out, (h, mean, invstd)
 
     def backward(g, saved):
         h, mean, invstd = saved
-        return aten.native_batch_norm_backward(g, h, w, rm, rv, mean, invstd, train, eps, [True, False, False])[0]
+        return aten.native_batch_norm_backward(g, h, w, brm, brv, mean, invstd, train, eps, [True, False, False])[0]
 
     return forward, backward
 

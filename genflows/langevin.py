@@ -85,9 +85,13 @@ def watch_chains(enabled: bool = True) -> Iterator[list[ChainStats]]:
 
 
 @contextlib.contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
+def frozen(*modules: nn.Module, bn_updates: bool = False) -> Iterator[None]:
     """Parameters stop requiring grad (so the chain builds no graph for them) and BatchNorm
-    running statistics stop updating (so K chain steps do not pollute them); both restored."""
+    running statistics stop updating (so K chain steps do not pollute them); both restored.
+
+    ``bn_updates=True`` leaves the running statistics moving at every train-mode step, as the
+    latent-flow and LEBM reference codes' chains do (their generators run in train mode inside
+    the chain, so each step's batch enters the running averages that eval mode uses)."""
     params = [p for m in modules for p in m.parameters()]
     flags = [p.requires_grad for p in params]
     bns = [b for m in modules for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)]
@@ -95,7 +99,7 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
     try:
         for p in params:
             p.requires_grad_(False)
-        for b in bns:
+        for b in bns if not bn_updates else ():
             b.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
         yield
     finally:

@@ -37,6 +37,7 @@ def test_yaml_file_then_flags(tmp_path):
         (["inference.kind=vae", "prior.kind=ebm"], "invalid pair"),
         (["train"], "key=value"),
         (["inference.autocast=sometimes"], "inference.autocast must be true, false or auto"),
+        (["inference.bn_stats_from_chain=maybe"], "inference.bn_stats_from_chain' must be bool"),
     ],
 )
 def test_bad_config_is_one_line_error(overrides, message):

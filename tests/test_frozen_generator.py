@@ -79,3 +79,38 @@ def test_posterior_chain_unchanged_by_the_written_out_generator():
     g.chain_log_likelihood = lambda: g.log_likelihood  # autograd through the module
     slow = inf(GaussianPrior(6), g, x, z0=z0)
     assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-6 * slow.abs().max().item())
+
+
+@pytest.mark.parametrize("written_out", [True, False])
+def test_chain_moves_batchnorm_statistics_only_when_asked(written_out):
+    # The reference codes' chains run a train-mode generator, so every step's batch enters the
+    # running averages eval-mode scoring uses; the default keeps them to the learning step's.
+    from genflows.inference import LangevinInference
+    from genflows.priors import GaussianPrior
+
+    x, z0 = torch.rand(20, 1, 8, 8) * 2 - 1, torch.randn(20, 6)
+    after = {}
+    for updates in (False, True):
+        g = _generator(True)
+        if not written_out:
+            g.chain_log_likelihood = lambda g=g: g.log_likelihood
+        before = [b.clone() for b in g.buffers()]
+        z = LangevinInference(n_steps=7, noise=False, bn_stats_from_chain=updates)(GaussianPrior(6), g, x, z0=z0)
+        stats = [b for b in g.buffers() if b.dtype.is_floating_point]
+        if not updates:
+            assert all(torch.equal(a, b) for a, b in zip([b for b in before if b.dtype.is_floating_point], stats))
+            continue
+        # The same chain by hand through the module, momentum on: every step updates once.
+        ref = _generator(True)
+        zz = z0.clone()
+        for _ in range(7):
+            zz.requires_grad_(True)
+            ll = ref.log_likelihood(x, zz) - 0.5 * (zz**2).sum(1)
+            (grad,) = torch.autograd.grad(ll.sum(), zz)
+            zz = (zz + 0.5 * 0.1**2 * grad).detach()
+        want = [b for b in ref.buffers() if b.dtype.is_floating_point]
+        assert not all(torch.equal(a, b) for a, b in zip([b for b in before if b.dtype.is_floating_point], stats))
+        assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(stats, want))
+        assert [int(b) for b in g.buffers() if not b.dtype.is_floating_point] == [7] * 3
+        assert torch.allclose(z, zz, rtol=1e-5, atol=1e-5)
+        assert all(p.requires_grad for p in g.parameters())  # thawed again after the chain

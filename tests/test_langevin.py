@@ -135,3 +135,17 @@ def test_an_energy_with_its_gradient_written_out_runs_the_same_chain_without_aut
     got = langevin(WithGradient(energy, value_and_grad), x0, n_steps=30, step_size=0.2)
     assert torch.allclose(got, want, atol=1e-6)
     assert len(calls) == 30 and not any(calls)  # every step, with no graph recorded
+
+
+def test_frozen_can_leave_batchnorm_statistics_moving():
+    net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)).train()
+    free = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)).train()
+    free.load_state_dict(net.state_dict())
+    x = torch.randn(16, 2) + 3
+    with frozen(net, bn_updates=True):
+        assert not any(p.requires_grad for p in net.parameters())
+        net(x)
+    free(x)
+    assert not torch.equal(net[1].running_mean, torch.zeros(4))
+    assert torch.equal(net[1].running_mean, free[1].running_mean)
+    assert torch.equal(net[1].running_var, free[1].running_var)

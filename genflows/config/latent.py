@@ -73,6 +73,9 @@ class InferenceConfig:
     # Generator in bfloat16 inside the chains (z and updates stay float32): true, false, or auto =
     # only on CUDA or a CPU with native bf16 (2.5x faster there, 20x slower on an AVX2-only CPU).
     autocast: bool | str = False
+    # BatchNorm running statistics (what eval-mode scoring uses) averaged over every train-mode
+    # chain step's batch, as the reference codes' chains do, instead of the learning step's only.
+    bn_stats_from_chain: bool = False
     encoder_hidden: int = 512  # VAE-IAF: MLP encoder width
     iaf_depth: int = 2  # VAE-IAF: autoregressive steps after the Gaussian (Kingma et al. 2016)
     iaf_hidden: int = 64  # VAE-IAF: MADE width
@@ -87,5 +90,6 @@ class InferenceConfig:
             v = getattr(self, k)
             _check(v is None or v > 0, f"inference.{k} must be > 0, got {v}")
         _check(self.autocast in (True, False, "auto"), f"inference.autocast must be true, false or auto, got {self.autocast!r}")
+        _check(isinstance(self.bn_stats_from_chain, bool), f"inference.bn_stats_from_chain must be true or false, got {self.bn_stats_from_chain!r}")
         _check(self.encoder_hidden >= 1 and self.iaf_hidden >= 1, "inference.encoder_hidden/iaf_hidden must be >= 1")
         _check(self.iaf_depth >= 0, f"inference.iaf_depth must be >= 0, got {self.iaf_depth}")

@@ -37,8 +37,12 @@ class LangevinInference(Inference):
         clamp_update: float | None = None,
         clamp_state: float | None = None,
         autocast: bool | str = False,
+        bn_stats_from_chain: bool = False,
     ):
         super().__init__()
+        # True: a train-mode generator's BatchNorm running statistics also average every chain
+        # step's batch, as in the reference codes; False: only the learning step's (at z_K).
+        self.bn_stats_from_chain = bn_stats_from_chain
         if autocast not in (True, False, "auto"):
             raise ValueError(f"autocast must be true, false or 'auto', got {autocast!r}")
         self.autocast = autocast
@@ -106,7 +110,7 @@ class LangevinInference(Inference):
             z0 = torch.randn(x.shape[0], generator.nz, device=x.device)
         # The generator's matrix-product weights are cast to bf16 once per chain, not per step.
         bf16 = torch.bfloat16 if self.uses_bf16(x.device) else None
-        with frozen(prior, generator), cast_weights(generator, bf16):
+        with frozen(prior, generator, bn_updates=self.bn_stats_from_chain), cast_weights(generator, bf16):
             return langevin(
                 self.energy(prior, generator, x, mask),
                 z0,

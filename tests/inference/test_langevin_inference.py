@@ -133,3 +133,12 @@ def test_written_out_chain_equals_the_autograd_chain():
         _autograd_everywhere(prior, gen)
         slow = inf(prior, gen, x, mask=mask, z0=z0)
         assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-6 * slow.abs().max().item()), type(prior).__name__
+
+
+def test_config_key_lets_chains_move_batchnorm_statistics():
+    from genflows.config import load_config
+    from genflows.inference import build_inference
+
+    for value, want in (([], False), (["inference.bn_stats_from_chain=true"], True)):
+        cfg = load_config("lfbm-mcmc", overrides=value)
+        assert build_inference(cfg.inference, 4, (1, 8, 8)).bn_stats_from_chain is want
