@@ -90,8 +90,8 @@ def frozen(*modules: nn.Module, bn_updates: bool = False) -> Iterator[None]:
     running statistics stop updating (so K chain steps do not pollute them); both restored.
 
     ``bn_updates=True`` leaves the running statistics moving at every train-mode step, as the
-    latent-flow and LEBM reference codes' chains do (their generators run in train mode inside
-    the chain, so each step's batch enters the running averages that eval mode uses)."""
+    latent-flow reference code's chains do (its generator runs in train mode inside the chain,
+    so each step's batch enters the running averages that eval mode uses)."""
     params = [p for m in modules for p in m.parameters()]
     flags = [p.requires_grad for p in params]
     bns = [b for m in modules for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)]

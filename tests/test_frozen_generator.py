@@ -83,7 +83,7 @@ def test_posterior_chain_unchanged_by_the_written_out_generator():
 
 @pytest.mark.parametrize("written_out", [True, False])
 def test_chain_moves_batchnorm_statistics_only_when_asked(written_out):
-    # The reference codes' chains run a train-mode generator, so every step's batch enters the
+    # The latent-flow reference code's chains run a train-mode generator, so every step's batch enters the
     # running averages eval-mode scoring uses; the default keeps them to the learning step's.
     from genflows.inference import LangevinInference
     from genflows.priors import GaussianPrior

@@ -74,7 +74,7 @@ class InferenceConfig:
     # only on CUDA or a CPU with native bf16 (2.5x faster there, 20x slower on an AVX2-only CPU).
     autocast: bool | str = False
     # BatchNorm running statistics (what eval-mode scoring uses) averaged over every train-mode
-    # chain step's batch, as the reference codes' chains do, instead of the learning step's only.
+    # chain step's batch, as the latent-flow reference code's chains do, instead of the learning step's only.
     bn_stats_from_chain: bool = False
     encoder_hidden: int = 512  # VAE-IAF: MLP encoder width
     iaf_depth: int = 2  # VAE-IAF: autoregressive steps after the Gaussian (Kingma et al. 2016)

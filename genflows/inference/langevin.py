@@ -41,7 +41,7 @@ class LangevinInference(Inference):
     ):
         super().__init__()
         # True: a train-mode generator's BatchNorm running statistics also average every chain
-        # step's batch, as in the reference codes; False: only the learning step's (at z_K).
+        # step's batch, as in the latent-flow reference code; False: only the learning step's (at z_K).
         self.bn_stats_from_chain = bn_stats_from_chain
         if autocast not in (True, False, "auto"):
             raise ValueError(f"autocast must be true, false or 'auto', got {autocast!r}")
