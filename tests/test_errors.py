@@ -53,6 +53,7 @@ def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(
 
 @pytest.mark.parametrize("script, args, names", [
     ("lfbm_table4_digit_seeds.py", ["--schedule", "forever"], "--schedule"),
+    ("lfbm_table4_digit_seeds.py", ["--models", "vae,gan"], "--models"),
     ("lfbm_table4_val_selected.py", ["--epochs", "0"], "--epochs"),
     ("lfbm_table4_default_change.py", ["--tag", "x"], "--set"),
     ("lfbm_table4_default_change.py", ["--tag", "a/b", "--set", "train.lr=1"], "--tag"),
