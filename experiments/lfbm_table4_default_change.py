@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,21 +29,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 from lfbm_table4_collapse_study import _seeds  # noqa: E402  (one parser for "1-3" / "1,2,3")
-from lfbm_table4_default_seeds import metrics_file  # noqa: E402  (the default's seed runs)
-
-
-def _train(tag: str, seed: int, overrides: list[str], data_root: str | None, threads: int) -> dict:
-    f = RESULTS / f"metrics-{tag}-h4-seed{seed}.json"
-    if not f.is_file():
-        run = HERE / "runs" / f"{tag}-h4-seed{seed}"
-        if not (run / "metrics.json").is_file():
-            cmd = [sys.executable, str(HERE / "lfbm_table4_anomaly.py"), "--holdout", "4", "--seed", str(seed), "--seeds", "1",
-                   "--threads", str(threads), "--tag", f"{tag}-seed{seed}", "--out", str(run),
-                   "--set", "anomaly.score_steps=30", "--set", "anomaly.score_checkpoints=[]"]
-            cmd += [a for kv in overrides for a in ("--set", kv)] + (["--data-root", data_root] if data_root else [])
-            subprocess.run(cmd, check=True)
-        shutil.copyfile(run / "metrics.json", f)
-    return json.loads(f.read_text())
+from lfbm_table4_default_seeds import metrics_file, train_seed  # noqa: E402  (the default's seed runs, and how they ran)
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -69,7 +53,8 @@ def main() -> None:
     if missing:
         raise GenflowsError(f"no default run for seed(s) {missing}: run experiments/lfbm_table4_default_seeds.py --seeds {args.seeds} first")
     base = {s: json.loads(metrics_file(s).read_text()) for s in seeds}
-    runs = {s: _train(args.tag, s, args.overrides, args.data_root, args.threads) for s in seeds}
+    sets = ("anomaly.score_steps=30", "anomaly.score_checkpoints=[]", *args.overrides)
+    runs = {s: train_seed(s, args.data_root, args.threads, args.tag, sets) for s in seeds}
     rows = []
     for s in seeds:
         b, c = base[s], runs[s]

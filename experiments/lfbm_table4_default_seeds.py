@@ -39,24 +39,27 @@ def _stats(values: list[float]) -> dict:
     return {"values": values, "mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
-def _run_dir(seed: int) -> Path:
-    return HERE / "runs" / f"default-h4-seed{seed}"
+def _run_dir(seed: int, tag: str = "default") -> Path:
+    return HERE / "runs" / f"{tag}-h4-seed{seed}"
 
 
-def metrics_file(seed: int) -> Path:
-    """Where a training seed's run metrics are kept (also read by the digit-column script)."""
-    return RESULTS / f"metrics-default-h4-seed{seed}.json"
+def metrics_file(seed: int, tag: str = "default") -> Path:
+    """Where a training seed's run metrics are kept (also read by the digit-column and the
+    one-change scripts; ``tag`` names a changed config's runs)."""
+    return RESULTS / f"metrics-{tag}-h4-seed{seed}.json"
 
 
-def _train(seed: int, data_root: str | None, threads: int) -> dict:
-    """The run's metrics.json (history, AUPRC at every step count, times), kept in results/."""
-    f = metrics_file(seed)
+def train_seed(seed: int, data_root: str | None, threads: int, tag: str = "default",
+               sets: tuple[str, ...] = ("train.keep_checkpoints=true",)) -> dict:
+    """The run's metrics.json (history, AUPRC at every step count, times), kept in results/;
+    trained by ``lfbm_table4_anomaly.py`` with the config overrides ``sets`` unless finished."""
+    f = metrics_file(seed, tag)
     if not f.is_file():
-        run = _run_dir(seed)
-        if not (RESULTS / f"anomaly-lfbm-mcmc-mnist-h4-default-seed{seed}.json").is_file():
+        run = _run_dir(seed, tag)
+        if not (RESULTS / f"anomaly-lfbm-mcmc-mnist-h4-{tag}-seed{seed}.json").is_file():
             cmd = [sys.executable, str(HERE / "lfbm_table4_anomaly.py"), "--holdout", "4", "--seed", str(seed), "--seeds", "1",
-                   "--threads", str(threads), "--tag", f"default-seed{seed}", "--out", str(run),
-                   "--set", "train.keep_checkpoints=true"] + (["--data-root", data_root] if data_root else [])
+                   "--threads", str(threads), "--tag", f"{tag}-seed{seed}", "--out", str(run)]
+            cmd += [a for kv in sets for a in ("--set", kv)] + (["--data-root", data_root] if data_root else [])
             subprocess.run(cmd, check=True)
         shutil.copyfile(run / "metrics.json", f)
     return json.loads(f.read_text())
@@ -83,7 +86,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     seeds = _seeds(args.seeds)
-    runs = {s: _train(s, args.data_root, args.threads) for s in seeds}
+    runs = {s: train_seed(s, args.data_root, args.threads) for s in seeds}
     first = seeds[0]
     scorings = {"own": runs[first]} | {k: _rescore(first, k, args.threads) for k in (_seeds(args.score_seeds) if args.score_seeds else [])}
 
