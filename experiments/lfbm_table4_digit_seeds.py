@@ -71,8 +71,9 @@ def main() -> None:
     ap.add_argument("--runs", default=None)
     ap.add_argument("--models", default=",".join(MODELS), help="a subset of the five, comma-separated")
     args = ap.parse_args()
-    models = [m for m in MODELS if m in args.models.split(",")]
-    unknown = sorted(set(args.models.split(",")) - set(MODELS))
+    asked = args.models.split(",")
+    models = [m for m in MODELS if m in asked]
+    unknown = sorted(set(asked) - set(MODELS))
     if unknown or not models:
         raise GenflowsError(f"--models takes names from {', '.join(MODELS)}, got '{args.models}'")
     h = args.holdout
