@@ -1,7 +1,7 @@
 """Latent-flow paper, Table 4: what the reference code's leaky split and train-mode BatchNorm add to AUPRC.
 
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
-    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100]
+    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100] [--leak 0.37]
     ... [--subset 2000]   # only the anomaly task's fixed subset (anomaly.score_subset) of the test split
 
 The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
@@ -20,7 +20,9 @@ two AUPRCs are computed from the same scores, so their difference is the leak al
 training mode (batch statistics; running statistics left untouched), so an image's score depends
 on the rest of its scoring batch. It scores the clean test split in its stored order (normals,
 then every anomaly: most batches are all-normal or all-anomalous) or, with ``--shuffle``, in a
-random order.
+random order. ``--bn-train --shuffle --batch 100 --leak 0.37`` is the reference code's scoring
+whole: the leaky test set, shuffled, in train-mode batches of 100 (only that set is scored, so
+the result has no clean AUPRC).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from genflows.data import load_anomaly_split
-from genflows.errors import guarded
+from genflows.errors import GenflowsError, guarded
 from genflows.langevin import frozen
 from genflows.metrics import auprc
 from genflows.runner import load_model
@@ -58,11 +60,73 @@ def _batchnorm_in_train_mode(model) -> None:
     model.eval = eval_keeping_batch_stats
 
 
+def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.37, steps=(20, 25, 30),
+            bn_train: bool = False, shuffle: bool = False, batch: int | None = None, subset: int = 0,
+            threads: int = 2) -> dict:
+    """Score one checkpoint of a run under the reference code's conditions; the result's ``clean``
+    and ``leaky`` hold AUPRC per scoring step. In eval mode every test image and every leaked
+    training image is scored once, so both labellings come from the same scores. With
+    ``bn_train`` an image's score depends on its batch, so only the set the reference code scored
+    (the leaky one when ``leak`` > 0, else the clean one) is scored and labelled."""
+    torch.set_num_threads(threads)
+    cfg, model = load_model(run_dir, checkpoint)
+    batch = batch or cfg.anomaly.score_batch_size
+    if bn_train:
+        _batchnorm_in_train_mode(model)
+    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root)
+    if subset:  # the same images, in the same order, as the anomaly task's score_subset
+        keep = torch.from_numpy(np.random.RandomState(0).permutation(len(split.test))[:subset])
+        split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
+    is_anom = split.test_is_anomaly.numpy()
+    normal_pos = np.flatnonzero(~is_anom)
+    rng = np.random.RandomState(0)
+    n_leak = int(round(leak * len(normal_pos)))
+    replaced = rng.choice(normal_pos, n_leak, replace=False)  # test normals swapped out
+    from_train = rng.choice(len(split.train), n_leak, replace=False)  # training images swapped in
+    n_test = len(split.test)
+    kept = np.ones(n_test, bool)
+    kept[replaced] = False
+    labels_leaky = np.concatenate([is_anom[kept], np.zeros(n_leak, bool)])
+    # batch-dependent scores: the replaced normals must not share batches with the leaked images
+    scored_test = np.flatnonzero(kept) if bn_train and n_leak else np.arange(n_test)
+    images = torch.cat([split.test[torch.from_numpy(scored_test)], split.train[from_train]])
+    if bn_train and len(images) % batch == 1:
+        raise GenflowsError(f"{len(images)} images in batches of {batch} leave a last batch of one, which "
+                            "train-mode BatchNorm cannot normalise; choose another --batch")
+    order = np.random.RandomState(1).permutation(len(images)) if shuffle else np.arange(len(images))
+    images = images[torch.from_numpy(order)]
+
+    steps = sorted(int(s) for s in steps)
+    t0 = time.perf_counter()
+    with frozen(model) if bn_train else contextlib.nullcontext():
+        final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
+                                        seed=cfg.train.seed, record=tuple(steps[:-1]))
+    secs = time.perf_counter() - t0
+    back = np.argsort(order)  # scores back in the order they were stacked
+    scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
+
+    n_scored = len(scored_test)
+    res = {"run_dir": str(run_dir), "checkpoint": checkpoint, "bn_train": bn_train, "shuffle": shuffle,
+           "batch": batch, "subset": subset, "leak": leak, "n_test": n_test, "n_leaked": n_leak,
+           "n_scored": len(images), "seconds": secs, "clean": {}, "leaky": {},
+           "mean_score": {"test_normals": float(scores[steps[-1]][:n_scored][~is_anom[scored_test]].mean()),
+                          "train_images": float(scores[steps[-1]][n_scored:].mean()) if n_leak else None,
+                          "anomalies": float(scores[steps[-1]][:n_scored][is_anom[scored_test]].mean())}}
+    for k, s in scores.items():
+        if n_scored == n_test:
+            res["clean"][str(k)] = auprc(is_anom, s[:n_test])["auprc"]
+            res["leaky"][str(k)] = auprc(labels_leaky, np.concatenate([s[:n_test][kept], s[n_test:]]))["auprc"]
+        else:  # only the leaky set was scored
+            res["leaky"][str(k)] = auprc(labels_leaky, s)["auprc"]
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--checkpoint", default="checkpoint.pt")
-    ap.add_argument("--leak", type=float, default=0.37, help="fraction of test normals replaced by training images")
+    ap.add_argument("--leak", type=float, default=None,
+                    help="fraction of test normals replaced by training images (default 0.37; 0 with --bn-train)")
     ap.add_argument("--steps", default="20,25,30")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bn-train", action="store_true", help="score with BatchNorm in training mode (the reference code's way)")
@@ -71,54 +135,15 @@ def main() -> None:
     ap.add_argument("--subset", type=int, default=0, help="score the anomaly task's fixed N-image subset of the test split (anomaly.score_subset); 0: all")
     ap.add_argument("--out", default=None, help="also write the JSON result here")
     args = ap.parse_args()
-    if not 0 <= args.leak <= 1:
-        ap.error(f"--leak must be in [0, 1], got {args.leak}")
+    leak = args.leak if args.leak is not None else (0.0 if args.bn_train else 0.37)
+    if not 0 <= leak <= 1:
+        raise GenflowsError(f"--leak must be in [0, 1], got {leak}")
     if args.subset < 0:
-        ap.error(f"--subset must be >= 0, got {args.subset}")
+        raise GenflowsError(f"--subset must be >= 0, got {args.subset}")
     if args.batch is not None and args.batch < 1:
-        ap.error(f"--batch must be >= 1, got {args.batch}")
-    torch.set_num_threads(args.threads)
-    cfg, model = load_model(args.run_dir, args.checkpoint)
-    batch = args.batch or cfg.anomaly.score_batch_size
-    if args.bn_train:
-        _batchnorm_in_train_mode(model)
-        args.leak = 0.0
-    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root)
-    if args.subset:  # the same images, in the same order, as the anomaly task's score_subset
-        keep = torch.from_numpy(np.random.RandomState(0).permutation(len(split.test))[: args.subset])
-        split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
-    is_anom = split.test_is_anomaly.numpy()
-    normal_pos = np.flatnonzero(~is_anom)
-    rng = np.random.RandomState(0)
-    n_leak = int(round(args.leak * len(normal_pos)))
-    replaced = rng.choice(normal_pos, n_leak, replace=False)  # test normals swapped out
-    from_train = rng.choice(len(split.train), n_leak, replace=False)  # training images swapped in
-    images = torch.cat([split.test, split.train[from_train]])
-    order = np.random.RandomState(1).permutation(len(images)) if args.shuffle else np.arange(len(images))
-    images = images[torch.from_numpy(order)]
-
-    steps = sorted(int(s) for s in args.steps.split(","))
-    t0 = time.perf_counter()
-    with frozen(model) if args.bn_train else contextlib.nullcontext():
-        final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
-                                        seed=cfg.train.seed, record=tuple(steps[:-1]))
-    secs = time.perf_counter() - t0
-    back = np.argsort(order)  # scores back in split order
-    scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
-
-    n_test = len(split.test)
-    keep = np.ones(n_test, bool)
-    keep[replaced] = False
-    labels_leaky = np.concatenate([is_anom[keep], np.zeros(n_leak, bool)])
-    res = {"run_dir": args.run_dir, "checkpoint": args.checkpoint, "bn_train": args.bn_train, "shuffle": args.shuffle,
-           "batch": batch, "subset": args.subset, "leak": args.leak, "n_test": n_test, "n_leaked": n_leak,
-           "seconds": secs, "clean": {}, "leaky": {},
-           "mean_score": {"test_normals": float(scores[steps[-1]][normal_pos].mean()),
-                          "train_images": float(scores[steps[-1]][n_test:].mean()) if n_leak else None,
-                          "anomalies": float(scores[steps[-1]][:n_test][is_anom].mean())}}
-    for k, s in scores.items():
-        res["clean"][str(k)] = auprc(is_anom, s[:n_test])["auprc"]
-        res["leaky"][str(k)] = auprc(labels_leaky, np.concatenate([s[:n_test][keep], s[n_test:]]))["auprc"]
+        raise GenflowsError(f"--batch must be >= 1, got {args.batch}")
+    res = rescore(args.run_dir, args.checkpoint, leak=leak, steps=args.steps.split(","), bn_train=args.bn_train,
+                  shuffle=args.shuffle, batch=args.batch, subset=args.subset, threads=args.threads)
     print(json.dumps(res))
     if args.out:
         from genflows._runtime.io import write_json

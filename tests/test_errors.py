@@ -57,6 +57,9 @@ def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(
     ("lfbm_table4_val_selected.py", ["--epochs", "0"], "--epochs"),
     ("lfbm_table4_default_change.py", ["--tag", "x"], "--set"),
     ("lfbm_table4_default_change.py", ["--tag", "a/b", "--set", "train.lr=1"], "--tag"),
+    ("lfbm_table4_epoch_choice.py", ["run", "--full-epochs", "four"], "--full-epochs"),
+    ("lfbm_table4_epoch_choice.py", ["run", "--subset", "0"], "--subset"),
+    ("lfbm_table4_reference_protocol.py", ["run", "--leak", "2"], "--leak"),
 ])
 def test_table4_scripts_reject_bad_options_before_any_training(script, args, names):
     res = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], capture_output=True, text=True, timeout=120)

@@ -1,0 +1,79 @@
+"""Experiment scripts whose numbers the results document reports (experiments/ is not a package)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genflows.cli import main
+from genflows.errors import GenflowsError
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+sys.path.insert(0, str(EXPERIMENTS))
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory):
+    """A tiny digits anomaly run folder that kept a checkpoint per epoch."""
+    run = tmp_path_factory.mktemp("kept") / "run"
+    with pytest.raises(SystemExit) as e:
+        main(["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", "3", "--threads", "1",
+              "--set", "inference.n_steps=3", "--set", "train.batch_size=200", "--set", "prior.depth=2",
+              "--set", "train.keep_checkpoints=true", "--set", "anomaly.score_steps=4",
+              "--set", "anomaly.score_checkpoints=[]", "--out", str(run)])
+    assert e.value.code == 0
+    return run
+
+
+def test_reference_rescoring_labels_one_set_of_eval_mode_scores_two_ways(kept_run):
+    from lfbm_table4_reference_protocol import rescore
+
+    plain = rescore(kept_run, leak=0.0, steps=[4], threads=1)
+    leaky = rescore(kept_run, leak=0.37, steps=[4], threads=1)
+    # eval mode: an image's score does not depend on what else is scored, so the clean AUPRC stays
+    # (up to the chain starts of the last few test images: torch draws the final partial block of
+    # 16 normals differently when more images follow them)
+    assert leaky["n_leaked"] > 0
+    assert leaky["clean"]["4"] == pytest.approx(plain["clean"]["4"], abs=0.01)
+    assert plain["clean"]["4"] == plain["leaky"]["4"]
+
+
+def test_reference_rescoring_in_train_mode_scores_only_the_leaky_set(kept_run):
+    from lfbm_table4_reference_protocol import rescore
+
+    kw = dict(steps=[4], threads=1, bn_train=True, shuffle=True, batch=10)
+    both = rescore(kept_run, leak=0.37, **kw)
+    assert both["clean"] == {} and 0 <= both["leaky"]["4"] <= 1
+    # the replaced test normals are left out, so the set is as large as the test split
+    assert both["n_leaked"] > 0 and both["n_scored"] == both["n_test"]
+    eval_mode = rescore(kept_run, leak=0.37, steps=[4], threads=1)
+    assert eval_mode["n_scored"] == eval_mode["n_test"] + eval_mode["n_leaked"]
+    # train-mode BatchNorm makes a score depend on its batch
+    other_batches = rescore(kept_run, leak=0.37, **{**kw, "batch": 11})
+    assert other_batches["leaky"]["4"] != both["leaky"]["4"]
+    with pytest.raises(GenflowsError, match="last batch of one"):
+        assert both["n_scored"] % 8 == 1
+        rescore(kept_run, leak=0.37, **{**kw, "batch": 8})
+
+
+def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set(kept_run, tmp_path):
+    out = tmp_path / "choice.json"
+    res = subprocess.run([sys.executable, str(EXPERIMENTS / "lfbm_table4_epoch_choice.py"), str(kept_run),
+                          "--subset", "100", "--steps", "4", "--full-epochs", "1", "--threads", "1", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(out.read_text())
+    per = got["per_epoch"]
+    assert sorted(per) == ["1", "2", "3"]
+    assert got["chosen_on_test"] == max((1, 2, 3), key=lambda e: per[str(e)]["reference"])
+    assert set(got["full_test"]) == {"1", str(got["chosen_on_test"])}
+    assert all(0 <= v[k] <= 1 for v in got["full_test"].values() for k in ("clean", "reference"))
+
+
+def test_epoch_choice_needs_kept_checkpoints(tmp_path):
+    (tmp_path / "config.yaml").write_text("model: lfbm-mcmc\n")
+    res = subprocess.run([sys.executable, str(EXPERIMENTS / "lfbm_table4_epoch_choice.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "keep_checkpoints" in res.stderr
