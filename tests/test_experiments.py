@@ -72,8 +72,9 @@ def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set
     assert all(0 <= v[k] <= 1 for v in got["full_test"].values() for k in ("clean", "reference"))
 
 
-def test_epoch_choice_needs_kept_checkpoints(tmp_path):
-    (tmp_path / "config.yaml").write_text("model: lfbm-mcmc\n")
-    res = subprocess.run([sys.executable, str(EXPERIMENTS / "lfbm_table4_epoch_choice.py"), str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "keep_checkpoints" in res.stderr
+def test_epoch_choice_needs_kept_checkpoints(kept_run, tmp_path):
+    from lfbm_table4_epoch_choice import kept_epochs
+
+    assert kept_epochs(kept_run) == {e: f"checkpoint-epoch{e}.pt" for e in (1, 2, 3)}
+    with pytest.raises(GenflowsError, match="keep_checkpoints"):
+        kept_epochs(tmp_path)
