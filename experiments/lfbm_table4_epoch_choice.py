@@ -23,7 +23,6 @@ reference code's are 400; 30 and 400 agree within 0.01 for the default config).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,17 +32,17 @@ sys.path.insert(0, str(HERE))
 from lfbm_table4_reference_protocol import rescore  # noqa: E402  (one implementation of the reference's scoring)
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
+from genflows.score import kept_epochs as kept_epochs_of  # noqa: E402
 
 REFERENCE = {"leak": 0.37, "bn_train": True, "shuffle": True, "batch": 100}
 
 
 def kept_epochs(run_dir: Path) -> dict[int, str]:
     """The per-epoch checkpoints a run kept, by epoch."""
-    found = {int(m.group(1)): p.name for p in run_dir.glob("checkpoint-epoch*.pt")
-             if (m := re.fullmatch(r"checkpoint-epoch(\d+)\.pt", p.name))}
+    found = {e: f"checkpoint-epoch{e}.pt" for e in kept_epochs_of(run_dir)}
     if not found:
         raise GenflowsError(f"{run_dir} kept no per-epoch checkpoints (train it with --set train.keep_checkpoints=true)")
-    return dict(sorted(found.items()))
+    return found
 
 
 def main() -> None:

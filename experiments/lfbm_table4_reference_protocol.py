@@ -105,15 +105,15 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
     back = np.argsort(order)  # scores back in the order they were stacked
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
 
-    n_scored = len(scored_test)
+    n_from_test = len(scored_test)
     res = {"run_dir": str(run_dir), "checkpoint": checkpoint, "bn_train": bn_train, "shuffle": shuffle,
            "batch": batch, "subset": subset, "leak": leak, "n_test": n_test, "n_leaked": n_leak,
            "n_scored": len(images), "seconds": secs, "clean": {}, "leaky": {},
-           "mean_score": {"test_normals": float(scores[steps[-1]][:n_scored][~is_anom[scored_test]].mean()),
-                          "train_images": float(scores[steps[-1]][n_scored:].mean()) if n_leak else None,
-                          "anomalies": float(scores[steps[-1]][:n_scored][is_anom[scored_test]].mean())}}
+           "mean_score": {"test_normals": float(scores[steps[-1]][:n_from_test][~is_anom[scored_test]].mean()),
+                          "train_images": float(scores[steps[-1]][n_from_test:].mean()) if n_leak else None,
+                          "anomalies": float(scores[steps[-1]][:n_from_test][is_anom[scored_test]].mean())}}
     for k, s in scores.items():
-        if n_scored == n_test:
+        if n_from_test == n_test:
             res["clean"][str(k)] = auprc(is_anom, s[:n_test])["auprc"]
             res["leaky"][str(k)] = auprc(labels_leaky, np.concatenate([s[:n_test][kept], s[n_test:]]))["auprc"]
         else:  # only the leaky set was scored

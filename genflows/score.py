@@ -37,7 +37,7 @@ from .runner import headline, seed_everything
 from .show import run_config
 from .tasks import TASKS
 
-__all__ = ["score", "resolve_checkpoint", "check_overrides", "score_name", "EVAL_KEYS"]
+__all__ = ["score", "resolve_checkpoint", "kept_epochs", "check_overrides", "score_name", "EVAL_KEYS"]
 
 # What --set may change: prefixes ending in '.' cover a section, other entries one key.
 EVAL_KEYS = (
@@ -71,6 +71,11 @@ def check_overrides(overrides: list[str], task: str) -> None:
 _EPOCH_RE = re.compile(r"^(?:checkpoint-)?(?:epoch[\s:=_-]?)?(\d+)(?:\.pt)?$")
 
 
+def kept_epochs(root: Path) -> list[int]:
+    """The epochs whose ``checkpoint-epoch<E>.pt`` a run kept (``train.keep_checkpoints``), in order."""
+    return sorted(int(p.stem.removeprefix("checkpoint-epoch")) for p in Path(root).glob("checkpoint-epoch*.pt") if p.stem[16:].isdigit())
+
+
 def resolve_checkpoint(root: Path, cfg: RunConfig, choice: str) -> tuple[str, Path]:
     """(label, file) for ``--checkpoint``: ``selected`` (the run's model, as ``load_model``),
     ``last``, ``best`` or ``epoch N`` (kept with ``train.keep_checkpoints``)."""
@@ -88,7 +93,7 @@ def resolve_checkpoint(root: Path, cfg: RunConfig, choice: str) -> tuple[str, Pa
             raise GenflowsError(f"--checkpoint must be selected, last, best or 'epoch N', got '{choice}'")
         label, f = f"epoch{int(m.group(1))}", root / f"checkpoint-epoch{int(m.group(1))}.pt"
     if not f.is_file():
-        kept = sorted(int(p.stem.removeprefix("checkpoint-epoch")) for p in root.glob("checkpoint-epoch*.pt") if p.stem[16:].isdigit())
+        kept = kept_epochs(root)
         have = ", ".join(n for n, p in (("last", "checkpoint.pt"), ("best", "checkpoint-best.pt")) if (root / p).is_file())
         have += (", epoch " + ",".join(map(str, kept))) if kept else ""
         raise GenflowsError(f"{root} has no {f.name} (--checkpoint {choice}); it has: {have or 'no checkpoint'}")
