@@ -63,9 +63,12 @@ def density_corr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-300))
 
 
-def longrun_samples(energy, n: int, device: torch.device, steps: int = LONGRUN_STEPS, step_size: float = LONGRUN_STEP) -> torch.Tensor:
+def longrun_samples(energy, n: int, device: torch.device, steps: int | None = None, step_size: float | None = None) -> torch.Tensor:
     """n samples of p_theta ~ exp f_theta alone: ``steps`` noisy Langevin steps from N(0, I);
     ``energy``: f_theta (a module, frozen meanwhile, or any function of x)."""
+    # Read the module constants at call time, so the chain run is the one the metrics record.
+    steps = LONGRUN_STEPS if steps is None else steps
+    step_size = LONGRUN_STEP if step_size is None else step_size
     with frozen(energy) if isinstance(energy, torch.nn.Module) else contextlib.nullcontext():
         x0 = torch.randn(n, 2, device=device)
         return langevin(lambda x: -energy(x), x0, steps, step_size, noise=True, what="long-run p_theta x").detach()

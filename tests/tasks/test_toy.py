@@ -19,8 +19,12 @@ def test_toy_samplers_and_mmd():
 
 def test_brief_coopflow_run_beats_the_untrained_flow_on_a_gaussian_mixture(tmp_path, monkeypatch):
     monkeypatch.setattr(toy, "LONGRUN_STEPS", 20)  # the EBM's own metrics are tested below; here only that they are there
+    chains = []  # the long-run chain must run the steps the metrics record
+    real = toy.langevin
+    monkeypatch.setattr(toy, "langevin", lambda f, x0, steps, *a, **k: chains.append(steps) or real(f, x0, steps, *a, **k))
     cfg = load_config("coopflow", overrides=CONFIG, extra={"task": "toy", "data": {"name": "8gaussians"}})
     trained = toy.run(cfg, RunDir(tmp_path / "t"))
+    assert chains == [20]
     untrained = toy.run(load_config("coopflow", overrides=[*CONFIG, "train.max_iters=1"],
                                     extra={"task": "toy", "data": {"name": "8gaussians"}}), RunDir(tmp_path / "u"))
     assert trained["mmd"] < 0.8 * untrained["mmd_flow"], (trained["mmd"], untrained["mmd_flow"])
