@@ -6,6 +6,8 @@ import pytest
 
 from genflows.errors import DivergenceError, GenflowsError, guarded
 
+from .cli_helpers import run_script
+
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
@@ -38,17 +40,17 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
     ("coopflow_table6_joint_phase_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
     ("coopflow_table7_reconstruction_diagnosis.py", ["{run}"]),
 ])
-def test_experiment_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path):
+def test_experiment_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path, capsys, monkeypatch):
     argv = [a.format(run=tmp_path / "no-run") for a in args]
-    res = subprocess.run([sys.executable, str(EXPERIMENTS / script), *argv], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2, res.stderr
-    assert res.stderr.count("\n") == 1 and "no-run" in res.stderr and "Traceback" not in res.stderr
+    code, err = run_script(EXPERIMENTS / script, argv, capsys, monkeypatch)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "no-run" in err and "Traceback" not in err
 
 
-def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training():
-    res = subprocess.run([sys.executable, str(EXPERIMENTS / "coopflow_table6_ablation.py"), "--invert-lr", "0.01,0"], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "--invert-lr" in res.stderr.strip().splitlines()[-1] and "> 0" in res.stderr
+def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(capsys, monkeypatch):
+    code, err = run_script(EXPERIMENTS / "coopflow_table6_ablation.py", ["--invert-lr", "0.01,0"], capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert "--invert-lr" in err.strip().splitlines()[-1] and "> 0" in err
 
 
 @pytest.mark.parametrize("script, args, names", [
@@ -61,7 +63,7 @@ def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(
     ("lfbm_table4_epoch_choice.py", ["run", "--subset", "0"], "--subset"),
     ("lfbm_table4_reference_protocol.py", ["run", "--leak", "2"], "--leak"),
 ])
-def test_table4_scripts_reject_bad_options_before_any_training(script, args, names):
-    res = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.count("\n") == 1 and names in res.stderr
+def test_table4_scripts_reject_bad_options_before_any_training(script, args, names, capsys, monkeypatch):
+    code, err = run_script(EXPERIMENTS / script, args, capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and names in err

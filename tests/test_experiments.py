@@ -1,7 +1,6 @@
 """Experiment scripts whose numbers the results document reports (experiments/ is not a package)."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,6 +8,8 @@ import pytest
 
 from genflows.cli import main
 from genflows.errors import GenflowsError
+
+from .cli_helpers import run_script
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
@@ -58,12 +59,12 @@ def test_reference_rescoring_in_train_mode_scores_only_the_leaky_set(kept_run):
         rescore(kept_run, leak=0.37, **{**kw, "batch": 8})
 
 
-def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set(kept_run, tmp_path):
+def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set(kept_run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "choice.json"
-    res = subprocess.run([sys.executable, str(EXPERIMENTS / "lfbm_table4_epoch_choice.py"), str(kept_run),
-                          "--subset", "100", "--steps", "4", "--full-epochs", "1", "--threads", "1", "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    code, err = run_script(EXPERIMENTS / "lfbm_table4_epoch_choice.py",
+                           [kept_run, "--subset", "100", "--steps", "4", "--full-epochs", "1", "--threads", "1", "--out", out],
+                           capsys, monkeypatch)
+    assert code == 0, err
     got = json.loads(out.read_text())
     per = got["per_epoch"]
     assert sorted(per) == ["1", "2", "3"]
