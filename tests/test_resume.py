@@ -13,6 +13,8 @@ import torch
 
 from genflows.cli import main
 
+from .cli_helpers import run_cli
+
 ARGS = [
     "run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--epochs", "4", "--seed", "3", "--threads", "1",
     "--set", "inference.n_steps=4", "--set", "train.batch_size=50",
@@ -29,12 +31,24 @@ def _strip(history):
     return [{k: v for k, v in h.items() if "seconds" not in k} for h in history]
 
 
-def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    full = tmp_path / "full"
-    subprocess.run(_cmd(full), check=True, capture_output=True, env=env)
+def _in_process(out, capsys):
+    """The same command in this process (no interpreter start); its --threads 1 is undone after."""
+    threads = torch.get_num_threads()
+    try:
+        code, stdout, err = run_cli([*ARGS, "--out", out], capsys)
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, err
+    return stdout
 
+
+def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, capsys):
+    full = tmp_path / "full"
+    _in_process(full, capsys)
+
+    # Only the killed run needs its own process.
     cut = tmp_path / "cut"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.Popen(_cmd(cut), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 120
     while not (cut / "checkpoint.pt").exists():  # killed right after the first epoch's checkpoint
@@ -43,9 +57,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not (cut / "metrics.json").exists()
-    r = subprocess.run(_cmd(cut), capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    assert "resuming" in r.stdout
+    assert "resuming" in _in_process(cut, capsys)
 
     a = json.loads((full / "metrics.json").read_text())
     b = json.loads((cut / "metrics.json").read_text())
