@@ -39,7 +39,7 @@ REFERENCE = {"leak": 0.37, "bn_train": True, "shuffle": True, "batch": 100}
 
 def kept_epochs(run_dir: Path) -> dict[int, str]:
     """The per-epoch checkpoints a run kept, by epoch."""
-    found = {e: f"checkpoint-epoch{e}.pt" for e in kept_epochs_of(run_dir)}
+    found = kept_epochs_of(run_dir)
     if not found:
         raise GenflowsError(f"{run_dir} kept no per-epoch checkpoints (train it with --set train.keep_checkpoints=true)")
     return found

@@ -31,7 +31,7 @@ from ._runtime import distributed as dist
 from .config import RunConfig, apply_overrides, parse, to_dict
 from .data import check_available
 from .errors import GenflowsError
-from ._runtime.io import check_writable, load_checkpoint, write_json
+from ._runtime.io import check_writable, epoch_copy, load_checkpoint, write_json
 from ._runtime.output import RunDir
 from .runner import headline, seed_everything
 from .show import run_config
@@ -71,9 +71,12 @@ def check_overrides(overrides: list[str], task: str) -> None:
 _EPOCH_RE = re.compile(r"^(?:checkpoint-)?(?:epoch[\s:=_-]?)?(\d+)(?:\.pt)?$")
 
 
-def kept_epochs(root: Path) -> list[int]:
-    """The epochs whose ``checkpoint-epoch<E>.pt`` a run kept (``train.keep_checkpoints``), in order."""
-    return sorted(int(p.stem.removeprefix("checkpoint-epoch")) for p in Path(root).glob("checkpoint-epoch*.pt") if p.stem[16:].isdigit())
+def kept_epochs(root: Path) -> dict[int, str]:
+    """The per-epoch checkpoints a run kept (``train.keep_checkpoints``): file name by epoch, in order."""
+    last = Path(root) / "checkpoint.pt"
+    stem = epoch_copy(last, 0).stem.removesuffix("0")
+    epochs = sorted(int(p.stem[len(stem):]) for p in Path(root).glob(f"{stem}*.pt") if p.stem[len(stem):].isdigit())
+    return {e: epoch_copy(last, e).name for e in epochs}
 
 
 def resolve_checkpoint(root: Path, cfg: RunConfig, choice: str) -> tuple[str, Path]:
@@ -91,7 +94,7 @@ def resolve_checkpoint(root: Path, cfg: RunConfig, choice: str) -> tuple[str, Pa
         m = _EPOCH_RE.match(choice)
         if not m:
             raise GenflowsError(f"--checkpoint must be selected, last, best or 'epoch N', got '{choice}'")
-        label, f = f"epoch{int(m.group(1))}", root / f"checkpoint-epoch{int(m.group(1))}.pt"
+        label, f = f"epoch{int(m.group(1))}", epoch_copy(root / "checkpoint.pt", int(m.group(1)))
     if not f.is_file():
         kept = kept_epochs(root)
         have = ", ".join(n for n, p in (("last", "checkpoint.pt"), ("best", "checkpoint-best.pt")) if (root / p).is_file())

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ._runtime import distributed as dist
 from .errors import DivergenceError, GenflowsError
-from ._runtime.io import save_checkpoint
+from ._runtime.io import epoch_copy, save_checkpoint
 from .collapse import check_collapse, collapse_warning
 from .langevin import watch_chains
 from ._runtime.rng import get_rng_state, set_rng_state
@@ -239,7 +239,7 @@ class Trainer:
         best = self._is_best(record)
         copies = [path.with_name(f"{path.stem}-best{path.suffix}")] if best else []
         if self.cfg.keep_checkpoints:
-            copies.append(path.with_name(f"{path.stem}-epoch{self.epoch}{path.suffix}"))
+            copies.append(epoch_copy(path, self.epoch))
         save_checkpoint(path, self.state_dict(), *copies)
 
     def state_dict(self) -> dict:

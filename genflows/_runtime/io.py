@@ -71,6 +71,12 @@ def save_checkpoint(path: str | Path, state: dict, *copies: str | Path) -> None:
         write_bytes(p, data)
 
 
+def epoch_copy(path: str | Path, epoch: int) -> Path:
+    """The per-epoch copy of a checkpoint that ``train.keep_checkpoints`` keeps: ``checkpoint-epoch3.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-epoch{epoch}{path.suffix}")
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Load with ``weights_only=True`` (no pickle code execution); bad files are user errors."""
     path = Path(path)
