@@ -79,3 +79,23 @@ def test_epoch_choice_needs_kept_checkpoints(kept_run, tmp_path):
     assert kept_epochs(kept_run) == {e: f"checkpoint-epoch{e}.pt" for e in (1, 2, 3)}
     with pytest.raises(GenflowsError, match="keep_checkpoints"):
         kept_epochs(tmp_path)
+
+
+def test_changes_table_is_rebuilt_from_the_record_alone(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import lfbm_table4_changes as changes
+
+    record = EXPERIMENTS / "results"
+    for f in record.glob("*.json"):
+        if f.name.startswith(("collapse-", "refprotocol-collapse-", "score-collapse-")):
+            shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setattr(changes, "RESULTS", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["lfbm_table4_changes.py", "--seeds", "1-3"])
+    changes.main()
+    rows = {r["change"]: r for r in json.loads((tmp_path / "changes-lfbm-mcmc-mnist-h4.json").read_text())["rows"]}
+    retrained = [r for name, r in rows.items() if name.endswith("retrained with the current chain code")]
+    assert len(retrained) == 3 and all(r["seeds"] == [1, 2, 3] and len(r["auprc_400"]) == 3 for r in retrained)
+    leak = json.loads((record / "refprotocol-collapse-seed3-leak-s400.json").read_text())["leaky"]
+    assert retrained[1]["auprc_30"][2] == leak["30"] and retrained[1]["auprc_400"][2] == leak["400"]
+    assert "| 1,2,3 |" in capsys.readouterr().out
