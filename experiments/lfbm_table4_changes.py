@@ -12,6 +12,10 @@ the table can be rebuilt from the record alone):
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1 --tag f32-avx512 --set inference.autocast=false
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit-bf16 --set generator.init=torch --set inference.autocast=true
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow-bf16 --set prior.transform=reference --set inference.autocast=true
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag refflow-retrained --set prior.transform=reference \\
+        --runs runs/collapse-refflow-retrained, then per seed
+    python experiments/lfbm_table4_reference_protocol.py runs/collapse-refflow-retrained/seedS --subset 2000 --steps 30,100,200,400 \\
+        --leak 0 --out experiments/results/refprotocol-collapse-refflow-retrained-seedS-s400.json
     genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
         --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
       (copied to experiments/results/score-collapse-seedS-s400[-scoreseedK].json)
@@ -68,10 +72,16 @@ def _trained(tag: str, seeds: list[int]) -> dict[int, dict]:
     for r in (rec or {}).get("rows", []):
         if r["seed"] not in seeds:
             continue
-        s400 = _read(RESULTS / f"score-collapse-seed{r['seed']}-s400.json") if not tag else None
-        out[r["seed"]] = {"auprc_30": r["auprc_2000_30steps"], "collapsed": r["collapsed"], "epoch_seconds": r["epoch_seconds"],
-                          # records written before the key existed were all trained on the AVX2 CPU
-                          "capability": r.get("capability") or "AVX2", "auprc_400": s400["auprc_at_steps"]["400"] if s400 else None}
+        s = r["seed"]
+        if not tag:
+            s400 = _read(RESULTS / f"score-collapse-seed{s}-s400.json")
+            auprc_400 = s400["auprc_at_steps"]["400"] if s400 else None
+        else:
+            s400 = _read(RESULTS / f"refprotocol-collapse-{tag}-seed{s}-s400.json")
+            auprc_400 = s400["clean"].get("400") if s400 else None
+        out[s] = {"auprc_30": r["auprc_2000_30steps"], "collapsed": r["collapsed"], "epoch_seconds": r["epoch_seconds"],
+                  # records written before the key existed were all trained on the AVX2 CPU
+                  "capability": r.get("capability") or "AVX2", "auprc_400": auprc_400}
     return out
 
 
@@ -106,6 +116,8 @@ def main() -> None:
         rows.append(_row(f"default, rescored by the rescoring script (the baseline of the next two rows){when}", clean, seeds))
         rows.append(_row(f"the reference split's leak (37 % of test normals are training images){when}", leak, seeds))
         rows.append(_row(f"train-mode BatchNorm, shuffled scoring batches of 100 (the reference's scoring){when}", bn, seeds))
+    rows.append(_row("the reference code's flow prior, retrained with the current chain code (against the rescoring baseline above)",
+                     _trained("refflow-retrained", seeds), seeds))
 
     # Scoring-seed against training-seed variance, along the same 400-step chains.
     steps = ("30", "100", "200", "400")

@@ -98,4 +98,7 @@ def test_changes_table_is_rebuilt_from_the_record_alone(tmp_path, monkeypatch, c
     assert len(retrained) == 3 and all(r["seeds"] == [1, 2, 3] and len(r["auprc_400"]) == 3 for r in retrained)
     leak = json.loads((record / "refprotocol-collapse-seed3-leak-s400.json").read_text())["leaky"]
     assert retrained[1]["auprc_30"][2] == leak["30"] and retrained[1]["auprc_400"][2] == leak["400"]
+    refflow = rows["the reference code's flow prior, retrained with the current chain code (against the rescoring baseline above)"]
+    clean = json.loads((record / "refprotocol-collapse-refflow-retrained-seed2-s400.json").read_text())["clean"]
+    assert refflow["seeds"] == [1, 2, 3] and refflow["auprc_400"][1] == clean["400"]
     assert "| 1,2,3 |" in capsys.readouterr().out
