@@ -6,16 +6,16 @@ Reads the result files these wrote into experiments/results/ (the run folders ar
 the table can be rebuilt from the record alone):
 
     python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 --threads 2 --runs runs/collapse
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit --set generator.init=torch
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag torchinit --set generator.init=torch
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow --set prior.transform=reference
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag bf16 --set inference.autocast=true
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1 --tag f32-avx512 --set inference.autocast=false
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit-bf16 --set generator.init=torch --set inference.autocast=true
     python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow-bf16 --set prior.transform=reference --set inference.autocast=true
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag refflow-retrained --set prior.transform=reference \\
-        --runs runs/collapse-refflow-retrained, then per seed
-    python experiments/lfbm_table4_reference_protocol.py runs/collapse-refflow-retrained/seedS --subset 2000 --steps 30,100,200,400 \\
-        --leak 0 --out experiments/results/refprotocol-collapse-refflow-retrained-seedS-s400.json
+    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag refflow-retrained --set prior.transform=reference
+    python experiments/lfbm_table4_reference_protocol.py runs/collapse-TAG/seedS --subset 2000 --steps 30,100,200,400 \\
+        --leak 0 --out experiments/results/refprotocol-collapse-TAG-seedS-s400.json
+      (a tagged variant's 400-step column; recorded for TAG = torchinit and refflow-retrained)
     genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
         --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
       (copied to experiments/results/score-collapse-seedS-s400[-scoreseedK].json)
@@ -95,7 +95,8 @@ def main() -> None:
         raise GenflowsError(f"no first-epoch records in {RESULTS}; run experiments/lfbm_table4_collapse_study.py first")
 
     rows = [_row("default: reference init, coupling flow prior, float32 chains, clean split, eval-mode BatchNorm", base, seeds)]
-    rows.append(_row("PyTorch's default init (generator.init=torch)", _trained("torchinit", seeds), seeds))
+    rows.append(_row("PyTorch's default init (generator.init=torch), trained with the current chain code (against the retrained rescoring baseline below)",
+                     _trained("torchinit", seeds), seeds))
     rows.append(_row("the reference code's flow prior (prior.transform=reference)", _trained("refflow", seeds), seeds))
     # Trained on a CPU with native bf16: the same seeds in float32 there say how much the machine
     # alone moves a first epoch, and the init change is repeated in bf16 against the bf16 row.
