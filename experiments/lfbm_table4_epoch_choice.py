@@ -71,12 +71,21 @@ def main() -> None:
     res: dict = {"run_dir": str(run_dir), "steps": args.steps, "subset": args.subset, "reference": REFERENCE,
                  "per_epoch": {}, "full_test": {}}
     t0 = time.perf_counter()
+
+    def record() -> None:  # after every score: a stopped run keeps what it measured
+        if args.out:
+            from genflows._runtime.io import write_json
+
+            res["seconds"] = time.perf_counter() - t0
+            write_json(args.out, res)
+
     for e, ckpt in epochs.items():
         clean = rescore(run_dir, ckpt, leak=0.0, subset=args.subset, **common)
         ref = rescore(run_dir, ckpt, subset=args.subset, **REFERENCE, **common)
         res["per_epoch"][str(e)] = {"clean": clean["clean"][key], "reference": ref["leaky"][key],
                                     "seconds": clean["seconds"] + ref["seconds"]}
         print(f"epoch {e}: clean {clean['clean'][key]:.4f}  reference {ref['leaky'][key]:.4f}", flush=True)
+        record()
     chosen = max(epochs, key=lambda e: res["per_epoch"][str(e)]["reference"])
     res["chosen_on_test"] = chosen
     for e in sorted(full_epochs | {chosen}):
@@ -85,11 +94,8 @@ def main() -> None:
         res["full_test"][str(e)] = {"clean": clean["clean"][key], "reference": ref["leaky"][key],
                                     "seconds": clean["seconds"] + ref["seconds"]}
         print(f"epoch {e}, whole test split: clean {clean['clean'][key]:.4f}  reference {ref['leaky'][key]:.4f}", flush=True)
-    res["seconds"] = time.perf_counter() - t0
-    if args.out:
-        from genflows._runtime.io import write_json
-
-        write_json(args.out, res)
+        record()
+    record()
 
 
 if __name__ == "__main__":
