@@ -3,6 +3,7 @@
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
     python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100] [--leak 0.37]
     ... [--subset 2000]   # only the anomaly task's fixed subset (anomaly.score_subset) of the test split
+    ... [--scoring-seed 101]  # another draw of the leaked images, the shuffled order and the chain starts
 
 The latent-flow paper's reference code rebuilt its anomaly split after other code had used the
 global numpy RNG, so 37 % of its "test" normals were training images. A model scores
@@ -23,6 +24,12 @@ then every anomaly: most batches are all-normal or all-anomalous) or, with ``--s
 random order. ``--bn-train --shuffle --batch 100 --leak 0.37`` is the reference code's scoring
 whole: the leaky test set, shuffled, in train-mode batches of 100 (only that set is scored, so
 the result has no clean AUPRC).
+
+``--scoring-seed S`` re-scores the same checkpoint with another draw of everything the scoring
+itself draws: which normals are swapped for which training images, the shuffled order, and the
+chains' starting noise. Without it the draws are the fixed ones every recorded result used (leak
+from seed 0, order from seed 1, chains from the run's training seed), so those stay reproducible;
+the spread over scoring seeds is what re-scoring one model can move the AUPRC by.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ def _batchnorm_in_train_mode(model) -> None:
 
 def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.37, steps=(20, 25, 30),
             bn_train: bool = False, shuffle: bool = False, batch: int | None = None, subset: int = 0,
-            threads: int = 2) -> dict:
+            threads: int = 2, scoring_seed: int | None = None) -> dict:
     """Score one checkpoint of a run under the reference code's conditions; the result's ``clean``
     and ``leaky`` hold AUPRC per scoring step. In eval mode every test image and every leaked
     training image is scored once, so both labellings come from the same scores. With
@@ -79,7 +86,7 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
         split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
     is_anom = split.test_is_anomaly.numpy()
     normal_pos = np.flatnonzero(~is_anom)
-    rng = np.random.RandomState(0)
+    rng = np.random.RandomState(0 if scoring_seed is None else scoring_seed)
     n_leak = int(round(leak * len(normal_pos)))
     replaced = rng.choice(normal_pos, n_leak, replace=False)  # test normals swapped out
     from_train = rng.choice(len(split.train), n_leak, replace=False)  # training images swapped in
@@ -93,21 +100,23 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
     if bn_train and len(images) % batch == 1:
         raise GenflowsError(f"{len(images)} images in batches of {batch} leave a last batch of one, which "
                             "train-mode BatchNorm cannot normalise; choose another --batch")
-    order = np.random.RandomState(1).permutation(len(images)) if shuffle else np.arange(len(images))
+    order_rng = np.random.RandomState(1 if scoring_seed is None else scoring_seed + 1)
+    order = order_rng.permutation(len(images)) if shuffle else np.arange(len(images))
     images = images[torch.from_numpy(order)]
 
     steps = sorted(int(s) for s in steps)
     t0 = time.perf_counter()
     with frozen(model) if bn_train else contextlib.nullcontext():
         final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
-                                        seed=cfg.train.seed, record=tuple(steps[:-1]))
+                                        seed=cfg.train.seed if scoring_seed is None else scoring_seed,
+                                        record=tuple(steps[:-1]))
     secs = time.perf_counter() - t0
     back = np.argsort(order)  # scores back in the order they were stacked
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
 
     n_from_test = len(scored_test)
     res = {"run_dir": str(run_dir), "checkpoint": checkpoint, "bn_train": bn_train, "shuffle": shuffle,
-           "batch": batch, "subset": subset, "leak": leak, "n_test": n_test, "n_leaked": n_leak,
+           "batch": batch, "subset": subset, "leak": leak, "scoring_seed": scoring_seed, "n_test": n_test, "n_leaked": n_leak,
            "n_scored": len(images), "seconds": secs, "clean": {}, "leaky": {},
            "mean_score": {"test_normals": float(scores[steps[-1]][:n_from_test][~is_anom[scored_test]].mean()),
                           "train_images": float(scores[steps[-1]][n_from_test:].mean()) if n_leak else None,
@@ -133,6 +142,8 @@ def main() -> None:
     ap.add_argument("--shuffle", action="store_true", help="with --bn-train: score the test images in a random order")
     ap.add_argument("--batch", type=int, default=None, help="scoring batch size (the reference code: 100; default: the run's anomaly.score_batch_size)")
     ap.add_argument("--subset", type=int, default=0, help="score the anomaly task's fixed N-image subset of the test split (anomaly.score_subset); 0: all")
+    ap.add_argument("--scoring-seed", type=int, default=None,
+                    help="draw the leaked images, the order and the chain starts from this seed (default: the recorded fixed draws)")
     ap.add_argument("--out", default=None, help="also write the JSON result here")
     args = ap.parse_args()
     leak = args.leak if args.leak is not None else (0.0 if args.bn_train else 0.37)
@@ -143,7 +154,8 @@ def main() -> None:
     if args.batch is not None and args.batch < 1:
         raise GenflowsError(f"--batch must be >= 1, got {args.batch}")
     res = rescore(args.run_dir, args.checkpoint, leak=leak, steps=args.steps.split(","), bn_train=args.bn_train,
-                  shuffle=args.shuffle, batch=args.batch, subset=args.subset, threads=args.threads)
+                  shuffle=args.shuffle, batch=args.batch, subset=args.subset, threads=args.threads,
+                  scoring_seed=args.scoring_seed)
     print(json.dumps(res))
     if args.out:
         from genflows._runtime.io import write_json

@@ -59,6 +59,19 @@ def test_reference_rescoring_in_train_mode_scores_only_the_leaky_set(kept_run):
         rescore(kept_run, leak=0.37, **{**kw, "batch": 8})
 
 
+def test_reference_rescoring_scoring_seed_redraws_only_what_scoring_draws(kept_run):
+    from lfbm_table4_reference_protocol import rescore
+
+    kw = dict(leak=0.37, steps=[4], threads=1, bn_train=True, shuffle=True, batch=10)
+    fixed = rescore(kept_run, **kw)
+    again = rescore(kept_run, **kw)
+    assert again["leaky"] == fixed["leaky"] and fixed["scoring_seed"] is None  # the recorded draws stay reproducible
+    other = rescore(kept_run, scoring_seed=101, **kw)
+    assert other["scoring_seed"] == 101 and other["n_leaked"] == fixed["n_leaked"]
+    assert other["leaky"]["4"] != fixed["leaky"]["4"]
+    assert rescore(kept_run, scoring_seed=101, **kw)["leaky"] == other["leaky"]
+
+
 def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set(kept_run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "choice.json"
     code, err = run_script(EXPERIMENTS / "lfbm_table4_epoch_choice.py",
