@@ -86,7 +86,10 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
         split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
     is_anom = split.test_is_anomaly.numpy()
     normal_pos = np.flatnonzero(~is_anom)
-    rng = np.random.RandomState(0 if scoring_seed is None else scoring_seed)
+    # the recorded results' fixed draws, or all three from the scoring seed
+    leak_seed, order_seed, chain_seed = ((0, 1, cfg.train.seed) if scoring_seed is None
+                                         else (scoring_seed, scoring_seed + 1, scoring_seed))
+    rng = np.random.RandomState(leak_seed)
     n_leak = int(round(leak * len(normal_pos)))
     replaced = rng.choice(normal_pos, n_leak, replace=False)  # test normals swapped out
     from_train = rng.choice(len(split.train), n_leak, replace=False)  # training images swapped in
@@ -100,16 +103,14 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
     if bn_train and len(images) % batch == 1:
         raise GenflowsError(f"{len(images)} images in batches of {batch} leave a last batch of one, which "
                             "train-mode BatchNorm cannot normalise; choose another --batch")
-    order_rng = np.random.RandomState(1 if scoring_seed is None else scoring_seed + 1)
-    order = order_rng.permutation(len(images)) if shuffle else np.arange(len(images))
+    order = np.random.RandomState(order_seed).permutation(len(images)) if shuffle else np.arange(len(images))
     images = images[torch.from_numpy(order)]
 
     steps = sorted(int(s) for s in steps)
     t0 = time.perf_counter()
     with frozen(model) if bn_train else contextlib.nullcontext():
         final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
-                                        seed=cfg.train.seed if scoring_seed is None else scoring_seed,
-                                        record=tuple(steps[:-1]))
+                                        seed=chain_seed, record=tuple(steps[:-1]))
     secs = time.perf_counter() - t0
     back = np.argsort(order)  # scores back in the order they were stacked
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
@@ -151,6 +152,8 @@ def main() -> None:
         raise GenflowsError(f"--leak must be in [0, 1], got {leak}")
     if args.subset < 0:
         raise GenflowsError(f"--subset must be >= 0, got {args.subset}")
+    if args.scoring_seed is not None and not 0 <= args.scoring_seed < 2**32 - 1:
+        raise GenflowsError(f"--scoring-seed must be in [0, 2**32 - 2], got {args.scoring_seed}")
     if args.batch is not None and args.batch < 1:
         raise GenflowsError(f"--batch must be >= 1, got {args.batch}")
     res = rescore(args.run_dir, args.checkpoint, leak=leak, steps=args.steps.split(","), bn_train=args.bn_train,

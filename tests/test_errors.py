@@ -62,6 +62,7 @@ def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(
     ("lfbm_table4_epoch_choice.py", ["run", "--full-epochs", "four"], "--full-epochs"),
     ("lfbm_table4_epoch_choice.py", ["run", "--subset", "0"], "--subset"),
     ("lfbm_table4_reference_protocol.py", ["run", "--leak", "2"], "--leak"),
+    ("lfbm_table4_reference_protocol.py", ["run", "--scoring-seed", "-1"], "--scoring-seed"),
 ])
 def test_table4_scripts_reject_bad_options_before_any_training(script, args, names, capsys, monkeypatch):
     code, err = run_script(EXPERIMENTS / script, args, capsys, monkeypatch)
