@@ -11,17 +11,33 @@ import math
 import torch
 from torch import nn
 
+from .gaussian_likelihood import gaussian_terms
+from .langevin import WithGradient, autograd_term
+from .patch_conv import PatchConvTranspose2d
+from .written_out.generator import written_out_log_likelihood
+
 __all__ = ["Generator", "gaussian_terms", "mean_image_losses", "PatchConvTranspose2d", "ConvGenerator", "DCGANGenerator", "build_generator", "default_nz", "reference_init", "INITS", "ARCHS"]
 
 
 class Generator(nn.Module):
-    """Base class: subclasses define :meth:`forward` (z -> image mean in [-1, 1])."""
+    """Base class: a subclass sets ``self.net``, an ``nn.Sequential`` z -> image mean in [-1, 1]
+    (or overrides :meth:`forward`).
+
+    The chain contract (:meth:`chain_log_likelihood`): a generator whose forward is this class's
+    ``net(z)`` and whose layers are all supported by
+    :func:`~genflows.written_out.generator.written_out_log_likelihood` gets the written-out
+    z-gradient without code; any other falls back to autograd on its own term. Either way the
+    returned function, called, is :meth:`log_likelihood` itself.
+    """
 
     def __init__(self, nz: int, image_shape: tuple[int, int, int], sigma: float):
         super().__init__()
         self.nz = nz
         self.image_shape = tuple(image_shape)
         self.sigma = float(sigma)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log p_beta(x | z) over visible pixels, per example (B,).
@@ -30,27 +46,25 @@ class Generator(nn.Module):
         """
         return self.gaussian_log_likelihood(x, self(z), mask)
 
-    def chain_log_likelihood(self):
+    def chain_log_likelihood(self, written_out: bool = True) -> WithGradient:
         """:meth:`log_likelihood` for a Langevin chain, during which the weights stay fixed (call
-        it after freezing them): a subclass may precompute, or write the z-gradient out."""
-        return self.log_likelihood
+        it after freezing them), with ``value_and_grad(x, z, mask)`` giving the z-gradient:
+        written out where the contract above holds and ``written_out`` is on
+        (``inference.written_out``), else by autograd through this term alone.
+
+        >>> g = ConvGenerator(4, (1, 8, 8), hidden=16, channels=8).requires_grad_(False)
+        >>> x, z = torch.rand(3, 1, 8, 8), torch.randn(3, 4)
+        >>> (v1, g1), (v2, g2) = g.chain_log_likelihood().value_and_grad(x, z), g.chain_log_likelihood(False).value_and_grad(x, z)
+        >>> torch.allclose(v1, v2, atol=1e-4), torch.allclose(g1, g2, atol=1e-4)
+        (True, True)
+        """
+        own = type(self).forward is Generator.forward and type(self).log_likelihood is Generator.log_likelihood
+        fast = written_out_log_likelihood(self) if written_out and own else None
+        return fast or autograd_term(self.log_likelihood, wrt=1)
 
     def gaussian_log_likelihood(self, x: torch.Tensor, mean: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log N(x; mean, sigma^2 I) over visible pixels, per example (B,); ``mean`` broadcasts."""
         return gaussian_terms(x, mean, self.sigma, mask)[0]
-
-
-def gaussian_terms(x: torch.Tensor, mean: torch.Tensor, sigma: float, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(log N(x; mean, sigma^2 I) over visible pixels per example, m (x - mean)): the residual is
-    what the likelihood's gradient in ``mean`` needs, m^2 (x - mean) / sigma^2."""
-    diff = x - mean
-    if mask is not None:
-        diff = diff * mask
-        n_vis = mask.expand_as(x).flatten(1).sum(1)
-    else:
-        n_vis = x[0].numel()
-    sq = diff.flatten(1).pow(2).sum(1)
-    return -sq / (2 * sigma**2) - n_vis * math.log(sigma * math.sqrt(2 * math.pi)), diff
 
 
 def mean_image_losses(generator: Generator, data: torch.Tensor, chunk: int = 10000) -> tuple[float, float]:
@@ -61,38 +75,6 @@ def mean_image_losses(generator: Generator, data: torch.Tensor, chunk: int = 100
     total = sum(float(-generator.gaussian_log_likelihood(data[i : i + chunk], mean).sum()) for i in range(0, len(data), chunk))
     perfect = float(-generator.gaussian_log_likelihood(data[:1], data[:1])[0])
     return total / len(data), perfect
-
-
-class PatchConvTranspose2d(nn.ConvTranspose2d):
-    """A transposed convolution whose kernel equals its stride (no padding), computed as one
-    matrix product: each input pixel writes its own k x k output patch, so
-    ``y[b, o, k*i + p, k*j + q] = sum_c x[b, c, i, j] W[c, o, p, q] + bias[o]``.
-
-    Same parameters and result as :class:`torch.nn.ConvTranspose2d` (up to float rounding). For the
-    MNIST generator's 128 -> 64 layer (forward + input gradient, what every Langevin step runs) it
-    took 14 / 68 ms at batch 100 / 500 against 25 / 133 ms for the generic kernel (2-core AVX2 EPYC).
-
-    >>> m = PatchConvTranspose2d(8, 4, 2, 2)
-    >>> x = torch.randn(3, 8, 5, 5)
-    >>> torch.allclose(m(x), nn.ConvTranspose2d.forward(m, x), atol=1e-6)
-    True
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
-        if kernel_size != stride:
-            raise ValueError(f"PatchConvTranspose2d needs kernel_size == stride, got {kernel_size} and {stride}")
-        super().__init__(in_channels, out_channels, kernel_size, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        k, o = self.stride[0], self.out_channels
-        # Pixels as rows, channels last: free for a channels-last input (this layer's own output),
-        # and the output's innermost axis is the channel axis, so the one rearranging copy moves
-        # whole runs of channels (the NCHW-ordered version was slower than the generic kernel).
-        rows = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
-        y = torch.addmm(self.bias.repeat(k * k), rows, self.weight.permute(0, 2, 3, 1).reshape(c, k * k * o))
-        y = y.view(b, h, w, k, k, o).permute(0, 1, 3, 2, 4, 5).reshape(b, h * k, w * k, o)
-        return y.permute(0, 3, 1, 2)  # (B, O, H k, W k) in channels-last memory
 
 
 class ConvGenerator(Generator):
@@ -128,17 +110,6 @@ class ConvGenerator(Generator):
             nn.Tanh(),
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-    def chain_log_likelihood(self):
-        # Its layers replayed with the z-gradient written out (genflows.frozen_generator); only
-        # while forward is net(z), which a subclass may change.
-        from .frozen_generator import frozen_log_likelihood
-
-        fast = frozen_log_likelihood(self) if type(self).forward is ConvGenerator.forward else None
-        return fast or self.log_likelihood
-
 
 class DCGANGenerator(Generator):
     """z (nz x 1 x 1) -> ConvT(4, s1) to 4x4 -> stride-2 ConvT(4, s2, p1) doublings -> tanh, with
@@ -162,9 +133,6 @@ class DCGANGenerator(Generator):
             width //= 2
         layers += [nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
 
 
 def reference_init(generator: nn.Module) -> nn.Module:

@@ -32,17 +32,21 @@ from torch import nn
 
 from .errors import DivergenceError
 
-__all__ = ["langevin", "frozen", "cast_weights", "ChainStats", "watch_chains", "WithGradient"]
+__all__ = ["langevin", "frozen", "cast_weights", "ChainStats", "watch_chains", "WithGradient", "autograd_term"]
 
 Energy = Callable[[torch.Tensor], torch.Tensor]
 
 
 class WithGradient:
-    """A function of a chain's state that also knows its gradient: ``f(*args)`` for autograd, and
-    ``f.value_and_grad(*args) -> (f(*args), grad f)`` in the chain's variable (the last argument
-    ``z``), computed without autograd. An energy carrying ``value_and_grad`` lets :func:`langevin`
-    skip building and running a graph at every step, which on small networks costs more than the
-    arithmetic."""
+    """A function of a chain's state that also knows its gradient: ``f(*args)`` for autograd (the
+    module's own computation, so gradients reach every input and parameter), and
+    ``f.value_and_grad(*args) -> (value, grad)`` with the gradient in the chain's variable ``z``
+    only (a prior's ``(z)``, a generator's ``(x, z, mask)``), both detached. :func:`langevin` steps an energy that carries
+    ``value_and_grad`` without building a graph, which on small networks costs more than the
+    arithmetic.
+
+    The contract of every ``value_and_grad``: it never mutates its inputs, and what it returns is
+    not aliased to them (:func:`langevin` scales the gradient it receives)."""
 
     def __init__(self, fn: Callable[..., torch.Tensor], value_and_grad: Callable[..., tuple[torch.Tensor, torch.Tensor]]):
         self.fn = fn
@@ -50,6 +54,28 @@ class WithGradient:
 
     def __call__(self, *args):
         return self.fn(*args)
+
+
+def autograd_term(fn: Callable[..., torch.Tensor], wrt: int = -1) -> WithGradient:
+    """``fn`` with a ``value_and_grad`` taken by autograd through ``fn`` alone, in its positional
+    argument ``wrt`` (the chain's variable): the fallback of a chain term that has no written-out
+    gradient, so the other terms of the chain keep theirs.
+
+    >>> t = autograd_term(lambda z: (z * z).sum(1))
+    >>> v, g = t.value_and_grad(torch.ones(2, 3))
+    >>> v.tolist(), g[0].tolist()
+    ([3.0, 3.0], [2.0, 2.0, 2.0])
+    """
+
+    def value_and_grad(*args):
+        args = list(args)
+        with torch.enable_grad():
+            z = args[wrt] = args[wrt].detach().requires_grad_(True)
+            value = fn(*args)
+            (g,) = torch.autograd.grad(value.sum(), z)
+        return value.detach(), g
+
+    return WithGradient(fn, value_and_grad)
 
 
 class ChainStats(NamedTuple):
@@ -176,7 +202,9 @@ def langevin(
                 (g,) = torch.autograd.grad(total, x)
             with torch.no_grad():
                 sums[k] = total
-                delta = g.mul_(-half)
+                # Not in place: a written-out gradient may be a tensor its energy still uses (the
+                # Gaussian prior's is z itself).
+                delta = g.mul(-half)
                 if eps is not None:
                     delta.add_(eps.normal_(), alpha=step_size * noise_scale)
                 if clamp_update is not None:

@@ -71,3 +71,86 @@ def test_every_model_samples_trains_one_finite_step_and_round_trips(name):
     torch.manual_seed(2)
     b = again.sample(3)
     torch.testing.assert_close(a, b)
+
+
+# ---------------------------------------------------------------------------- written-out gradients
+# Every chain term's value_and_grad (written out, or autograd on that term alone) against autograd
+# through the module; the term called is the module's own computation (gradients in z, x and the
+# weights). Data-space models (CoopFlow family) step -f_theta(x) through autograd: nothing to check.
+
+
+def _grads(fn, *inputs):
+    return torch.autograd.grad(fn(*inputs).sum(), inputs)
+
+
+@pytest.mark.parametrize("written_out", [True, False])
+@pytest.mark.parametrize("name", list(PRIORS))
+def test_every_prior_chain_term_matches_autograd(name, written_out):
+    from genflows.langevin import frozen
+
+    torch.manual_seed(0)
+    prior = build_prior(PriorConfig(kind=name, depth=2, hidden=8, ebm_hidden=8, sample_steps=2), NZ)
+    prior.log_prob(torch.randn(32, NZ))  # data-dependent initialisation (actnorm), as a first chain does
+    with torch.no_grad():
+        for p in prior.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    z = torch.randn(7, NZ) * 1.5
+    zz = z.clone().requires_grad_(True)
+    want = prior.log_prob(zz)
+    (gz,) = torch.autograd.grad(want.sum(), zz)
+    with frozen(prior):
+        term = prior.chain_log_prob(written_out)
+        value, grad = term.value_and_grad(z)
+        (called,) = _grads(term, z.clone().requires_grad_(True))
+    torch.testing.assert_close(value, want.detach(), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(grad, gz, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(called, gz, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("arch", ["conv", "dcgan"])
+def test_every_generator_chain_term_matches_autograd(arch, train):
+    from genflows.config import GeneratorConfig
+    from genflows.generators import build_generator
+    from genflows.langevin import frozen
+
+    torch.manual_seed(0)
+    shape = (1, 8, 8)
+    g = build_generator(GeneratorConfig(nz=NZ, arch=arch, hidden=16, channels=8), shape).train(train)
+    x, z = torch.rand(6, *shape) * 2 - 1, torch.randn(6, NZ)
+    mask = (torch.rand(6, *shape) > 0.3).float()
+    xx, zz = x.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    with frozen(g):
+        want = g.log_likelihood(xx, zz, mask)
+        gx, gz = torch.autograd.grad(want.sum(), (xx, zz))
+        for written_out in (True, False):
+            term = g.chain_log_likelihood(written_out)
+            value, grad = term.value_and_grad(x, z, mask)
+            torch.testing.assert_close(value, want.detach(), rtol=1e-5, atol=1e-4)
+            torch.testing.assert_close(grad, gz, rtol=1e-5, atol=1e-5 * float(gz.abs().max()))
+            cx, cz = _grads(lambda a, b: term(a, b, mask), x.clone().requires_grad_(True), z.clone().requires_grad_(True))
+            torch.testing.assert_close(cx, gx), torch.testing.assert_close(cz, gz)
+
+
+@pytest.mark.parametrize("name", [n for n, s in MODELS.items() if s.family == "latent"])
+def test_every_latent_models_posterior_energy_matches_autograd(name):
+    """The posterior chain's energy U(z) = -log p(z) - log p(x | z) of every registered latent
+    model: its value and z-gradient (written out where it can be) against autograd through the
+    modules, and, called, its gradient in x as well."""
+    from genflows.langevin import frozen
+
+    _, model, shape = _model(name)
+    x, z = torch.rand(6, *shape) * 2 - 1, torch.randn(6, NZ)
+    model.prior.log_prob(torch.randn(32, NZ))  # actnorm initialised, as by the first chain
+    inf = model.inference.langevin if model.inference.amortized else model.inference
+    xx, zz = x.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    with frozen(model.prior, model.generator):
+        want = -(model.prior.log_prob(zz) + model.generator.log_likelihood(xx, zz))
+        gx, gz = torch.autograd.grad(want.sum(), (xx, zz))
+        energy = inf.energy(model.prior, model.generator, x)
+        value, grad = energy.value_and_grad(z)
+        (cz,) = _grads(energy, z.clone().requires_grad_(True))
+        (cx,) = _grads(lambda a: inf.energy(model.prior, model.generator, a)(z), x.clone().requires_grad_(True))
+    torch.testing.assert_close(value, want.detach(), rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(grad, gz, rtol=1e-5, atol=1e-5 * float(gz.abs().max()))
+    torch.testing.assert_close(cz, gz), torch.testing.assert_close(cx, gx)

@@ -137,6 +137,16 @@ def test_an_energy_with_its_gradient_written_out_runs_the_same_chain_without_aut
     assert len(calls) == 30 and not any(calls)  # every step, with no graph recorded
 
 
+def test_a_gradient_that_aliases_the_state_moves_it_correctly():
+    # A trap of the sampler's earlier in-place scaling: an energy whose written-out gradient is the
+    # state itself (||z||^2 / 2) had z scaled in place, then moved again: -0.75 instead of 2.625.
+    energy = WithGradient(lambda z: 0.5 * (z * z).sum(1), lambda z: (0.5 * (z * z).sum(1), z))
+    z = langevin(energy, torch.full((1, 1), 3.0), n_steps=1, step_size=0.5, noise=False)
+    assert z.item() == pytest.approx(3.0 - 0.125 * 3.0)
+    z2 = langevin(energy, torch.full((1, 1), 3.0), n_steps=2, step_size=0.5, noise=False)
+    assert z2.item() == pytest.approx(3.0 * 0.875**2)
+
+
 def test_frozen_can_leave_batchnorm_statistics_moving():
     net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)).train()
     free = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)).train()

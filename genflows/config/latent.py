@@ -76,6 +76,10 @@ class InferenceConfig:
     # BatchNorm running statistics (what eval-mode scoring uses) averaged over every train-mode
     # chain step's batch, as the latent-flow reference code's chains do, instead of the learning step's only.
     bn_stats_from_chain: bool = False
+    # Chain terms step with their gradient written out where prior and generator provide one (the
+    # same numbers, no autograd graph per step); false: autograd for every term (a check, or a
+    # generator of one's own whose layers the written-out path would misread).
+    written_out: bool = True
     encoder_hidden: int = 512  # VAE-IAF: MLP encoder width
     iaf_depth: int = 2  # VAE-IAF: autoregressive steps after the Gaussian (Kingma et al. 2016)
     iaf_hidden: int = 64  # VAE-IAF: MADE width
@@ -90,6 +94,7 @@ class InferenceConfig:
             v = getattr(self, k)
             _check(v is None or v > 0, f"inference.{k} must be > 0, got {v}")
         _check(self.autocast in (True, False, "auto"), f"inference.autocast must be true, false or auto, got {self.autocast!r}")
-        _check(isinstance(self.bn_stats_from_chain, bool), f"inference.bn_stats_from_chain must be true or false, got {self.bn_stats_from_chain!r}")
+        for k in ("bn_stats_from_chain", "written_out"):
+            _check(isinstance(getattr(self, k), bool), f"inference.{k} must be true or false, got {getattr(self, k)!r}")
         _check(self.encoder_hidden >= 1 and self.iaf_hidden >= 1, "inference.encoder_hidden/iaf_hidden must be >= 1")
         _check(self.iaf_depth >= 0, f"inference.iaf_depth must be >= 0, got {self.iaf_depth}")

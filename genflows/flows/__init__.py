@@ -4,8 +4,7 @@ Replacing nflows means replacing this package."""
 
 from __future__ import annotations
 
-from .frozen import frozen_evaluator
 from .reference import reference_transform
 from .transforms import TRANSFORMS, CouplingMLP, build_transform, iaf_steps, image_transform, quiet_nflows
 
-__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "frozen_evaluator", "image_transform", "iaf_steps", "quiet_nflows", "reference_transform"]
+__all__ = ["TRANSFORMS", "CouplingMLP", "build_transform", "image_transform", "iaf_steps", "quiet_nflows", "reference_transform"]

@@ -24,6 +24,7 @@ def build_inference(cfg, nz: int, image_shape: tuple[int, int, int]) -> Inferenc
         clamp_state=cfg.clamp_state,
         autocast=cfg.autocast,
         bn_stats_from_chain=cfg.bn_stats_from_chain,
+        written_out=cfg.written_out,
     )
     if cfg.kind == "vae":
         return VAEInference(nz, image_shape, hidden=cfg.encoder_hidden, iaf_depth=cfg.iaf_depth, iaf_hidden=cfg.iaf_hidden, langevin=langevin)

@@ -38,8 +38,11 @@ class LangevinInference(Inference):
         clamp_state: float | None = None,
         autocast: bool | str = False,
         bn_stats_from_chain: bool = False,
+        written_out: bool = True,
     ):
         super().__init__()
+        # False: every chain term through autograd (see InferenceConfig.written_out).
+        self.written_out = written_out
         # True: a train-mode generator's BatchNorm running statistics also average every chain
         # step's batch, as in the latent-flow reference code; False: only the learning step's (at z_K).
         self.bn_stats_from_chain = bn_stats_from_chain
@@ -52,11 +55,14 @@ class LangevinInference(Inference):
         self.clamp_update = clamp_update
         self.clamp_state = clamp_state
 
-    def energy(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None):
+    def energy(self, prior, generator, x: torch.Tensor, mask: torch.Tensor | None = None) -> WithGradient:
         """U(z) = -log p_alpha(z) - log p_beta(x | z, mask): the posterior's negative log-density
         up to a constant, per example. Build it with prior and generator frozen (as
-        :meth:`forward` does): both precompute what stays fixed for the chain and write their
-        gradients out where they can (float32 chains).
+        :meth:`forward` does). Its ``value_and_grad`` adds the two terms' own: each written out
+        where the prior or generator provides it (:meth:`~genflows.priors.Prior.chain_log_prob`,
+        :meth:`~genflows.generators.Generator.chain_log_likelihood`), else autograd on that
+        term alone, so one term without a written-out gradient (LEBM's EBM prior) leaves the
+        other's in place. Called, it is the modules' own computation (autograd end to end).
 
         Under bf16 (:meth:`uses_bf16`) the generator's forward/backward run in bfloat16; z, the
         prior, the residual and the update stay float32. :meth:`forward` also holds the generator's
@@ -64,9 +70,8 @@ class LangevinInference(Inference):
         """
         device_type = x.device.type
         bf16 = self.uses_bf16(x.device)
-        log_prior = prior.chain_log_prob()
-        written_out = not bf16 and hasattr(generator, "chain_log_likelihood")  # user generators may lack it
-        log_lik = generator.chain_log_likelihood() if written_out else generator.log_likelihood
+        log_prior = prior.chain_log_prob(self.written_out)
+        log_lik = generator.chain_log_likelihood(self.written_out)
 
         def U(z: torch.Tensor) -> torch.Tensor:
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
@@ -76,15 +81,13 @@ class LangevinInference(Inference):
                 lp = log_prior(z)
             return -(lp + ll.float())
 
-        if bf16 or not (hasattr(log_prior, "value_and_grad") and hasattr(log_lik, "value_and_grad")):
-            return U
-
         def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            # Both terms know their gradients (float32 chains): the step runs without autograd.
-            with torch.autocast(device_type, enabled=False):
+            # Under bf16 the generator term takes autograd through the module in bfloat16.
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
                 ll, g_ll = log_lik.value_and_grad(x, z, mask)
+            with torch.autocast(device_type, enabled=False):
                 lp, g_lp = log_prior.value_and_grad(z)
-            return -(lp + ll), -(g_lp + g_ll)
+            return -(lp + ll.float()), -(g_lp + g_ll.float())
 
         return WithGradient(U, value_and_grad)
 

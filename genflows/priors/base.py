@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
+
+from ..langevin import WithGradient, autograd_term
 
 __all__ = ["Prior"]
 
@@ -15,7 +15,9 @@ class Prior(nn.Module):
 
     Subclasses implement :meth:`log_prob` and :meth:`sample`, say whether the density is
     ``normalized``, and define their own :meth:`learning_loss` given posterior samples
-    (flow: -log p(z), Eq. (6) of the latent-flow paper; Gaussian: nothing to learn).
+    (flow: -log p(z), Eq. (6) of the latent-flow paper; Gaussian: nothing to learn). A prior
+    whose gradient can be written out offers it through :meth:`written_out_log_prob`; every
+    other prior's chains take autograd on its term alone (:meth:`chain_log_prob`).
     """
 
     normalized: bool = True
@@ -32,10 +34,21 @@ class Prior(nn.Module):
         """``n`` samples, shape (n, nz)."""
         raise NotImplementedError
 
-    def chain_log_prob(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """:meth:`log_prob` for a Langevin chain, during which the parameters stay fixed: a prior
-        may precompute what depends on its parameters alone (call it after freezing them)."""
-        return self.log_prob
+    def chain_log_prob(self, written_out: bool = True) -> WithGradient:
+        """:meth:`log_prob` for a Langevin chain, during which the parameters stay fixed (call it
+        after freezing them), with ``value_and_grad(z)``: the prior's own written-out gradient
+        (:meth:`written_out_log_prob`) where it has one and ``written_out`` is on
+        (``inference.written_out``), else autograd through this term alone. Called, it is
+        :meth:`log_prob` itself, so autograd sees every input and parameter."""
+        fast = self.written_out_log_prob() if written_out else None
+        return fast or autograd_term(self.log_prob)
+
+    def written_out_log_prob(self) -> WithGradient | None:
+        """``WithGradient(self.log_prob, value_and_grad)`` with the z-gradient written out (it
+        may precompute what depends on the frozen parameters alone), or None: the default, and
+        the answer wherever the written-out form would not be this class's :meth:`log_prob`
+        (a subclass that changes it) or its parameters still require grad."""
+        return None
 
     def grad_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """grad_z log p(z) by autograd (z is not modified)."""

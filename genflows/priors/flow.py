@@ -9,8 +9,9 @@ import math
 
 import torch
 
-from ..flows import build_transform, frozen_evaluator, quiet_nflows
+from ..flows import build_transform, quiet_nflows
 from ..langevin import WithGradient
+from ..written_out.flow import written_out_flow
 from .base import Prior
 
 __all__ = ["FlowPrior"]
@@ -44,19 +45,19 @@ class FlowPrior(Prior):
     def _eq5(self, u: torch.Tensor, logabsdet: torch.Tensor) -> torch.Tensor:
         return -0.5 * (u * u).sum(1) - 0.5 * self.nz * math.log(2 * math.pi) + logabsdet
 
-    def chain_log_prob(self):
-        # The flow's weights are fixed for a whole chain: build its LU weights once per chain
-        # (Eq. 5 as here: a subclass with another log_prob keeps its own, through autograd).
-        fast = frozen_evaluator(self.transform) if type(self).log_prob is FlowPrior.log_prob else None
+    def written_out_log_prob(self):
+        # The flow's weights are fixed for a whole chain: its LU weights built once per chain and
+        # Eq. (5)'s gradient (d/du = -u, d/dlogdet = 1) pulled back through the flow by hand.
+        # Not for a subclass with another log_prob, nor while the weights still learn.
+        fast = written_out_flow(self.transform) if type(self).log_prob is FlowPrior.log_prob else None
         if fast is None:
-            return self.log_prob
+            return None
 
         def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            (u, logdet), pullback = fast.with_pullback(z)
-            # Eq. (5)'s gradient: d/du = -u, d/dlogdet = 1, pulled back through the flow.
+            (u, logdet), pullback = fast(z)
             return self._eq5(u, logdet), pullback(-u, torch.ones_like(logdet))
 
-        return WithGradient(lambda z: self._eq5(*fast(z)), value_and_grad)
+        return WithGradient(self.log_prob, value_and_grad)
 
     def sample(self, n: int) -> torch.Tensor:
         # Eq. (1): ancestral sampling z = f_alpha(z0), z0 ~ q0.

@@ -31,11 +31,11 @@ class GaussianPrior(Prior):
     def grad_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         return -z
 
-    def chain_log_prob(self):
-        # Its gradient is -z: a chain with a generator that knows its own needs no autograd (not
-        # for a subclass with another log_prob, whose gradient autograd must take).
+    def written_out_log_prob(self):
+        # Its gradient is -z (not for a subclass with another log_prob, whose gradient autograd
+        # must take); -z is a new tensor, never z itself.
         if type(self).log_prob is not GaussianPrior.log_prob:
-            return self.log_prob
+            return None
         return WithGradient(self.log_prob, lambda z: (self.log_prob(z), -z))
 
     def sample(self, n: int) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """A flow prior's transform evaluated many times with the same weights (inside a Langevin chain),
-with the work that does not change done once."""
+with the work that does not change done once and its gradient in z written out."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import torch
 import torch.nn.functional as F
 from nflows import transforms as T
 from torch import nn
-from torch.autograd.function import once_differentiable
 
-from .transforms import CouplingMLP, build_transform
+from ..flows.transforms import CouplingMLP, build_transform
 
-__all__ = ["frozen_evaluator"]
+__all__ = ["written_out_flow"]
 
 
-def frozen_evaluator(transform: nn.Module) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None:
-    """``z -> (u', logabsdet)`` for a transform whose parameters stay fixed, e.g. a prior inside a
-    Langevin chain, or None where no such shortcut applies (then call the transform itself).
+def written_out_flow(transform: nn.Module) -> Callable[[torch.Tensor], tuple[tuple[torch.Tensor, torch.Tensor], Callable]] | None:
+    """``z -> ((u', logabsdet), pullback)`` for a transform whose parameters are frozen (inside a
+    Langevin chain), computed without autograd: ``pullback(g_u, g_logabsdet)`` is the gradient in
+    z of ``sum(g_u * u') + sum(g_logabsdet * logabsdet)``. None where no such shortcut applies,
+    or where a parameter still requires grad (a learning step must see the weights through
+    autograd; then call the transform itself).
 
     A chain evaluates the same flow K times with the same weights; nflows rebuilds each LU weight
     from its entries (index writes, softplus, two matmuls) and re-gathers each coupling's halves
@@ -30,38 +32,32 @@ def frozen_evaluator(transform: nn.Module) -> Callable[[torch.Tensor], tuple[tor
     nflows' result up to float rounding.
 
     Supported: the ``coupling`` transform built here (actnorm, LU linear, affine coupling with a
-    :class:`CouplingMLP`), its actnorm initialised. Build it after freezing the parameters and
-    rebuild it whenever they change.
-
-    Its gradient is written out (:class:`_FrozenFlow`), not recorded by autograd: a chain step
-    then runs one backward node for the whole flow instead of one per tensor operation, which on
-    small batches costs more than the arithmetic. Gradients flow to ``z`` only (the weights are
-    frozen) and once (no double backward).
+    :class:`~genflows.flows.CouplingMLP`), its actnorm initialised. Build it after freezing the
+    parameters and rebuild it whenever they change.
 
     >>> t = build_transform("coupling", features=4, depth=2, hidden=16)
     >>> _ = t(torch.randn(8, 4))  # initialises actnorm from a batch
-    >>> f = frozen_evaluator(t)
+    >>> written_out_flow(t) is None  # still learning
+    True
+    >>> f = written_out_flow(t.requires_grad_(False))
     >>> z = torch.randn(3, 4)
-    >>> (u, ld), (u2, ld2) = t(z), f(z)
+    >>> (u, ld), ((u2, ld2), _) = t(z), f(z)
     >>> torch.allclose((u * u).sum(1) - 2 * ld, (u2 * u2).sum(1) - 2 * ld2, atol=1e-5)
     True
     """
+    if any(p.requires_grad for p in transform.parameters()):
+        return None
     plan = _plan(transform)
     if plan is None:
         return None
     const, steps = plan
 
-    def evaluate(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _FrozenFlow.apply(z, const, steps)
-
     def with_pullback(z: torch.Tensor):
-        """``((u', logabsdet), pullback)`` without autograd: ``pullback(g_u, g_logabsdet)`` is the
-        gradient in z of ``sum(g_u * u') + sum(g_logabsdet * logabsdet)``."""
-        u, logdet, saved = _forward(z, const, steps)
+        with torch.no_grad():
+            u, logdet, saved = _forward(z, const, steps)
         return (u, logdet), lambda g, g_ld: _backward(steps, saved, g, g_ld)
 
-    evaluate.with_pullback = with_pullback
-    return evaluate
+    return with_pullback
 
 
 # One step of the plan: (W, W^T, b, k, hidden layers [(A, A^T, a, negative slope)], (A_out, A_out^T, a_out + [0, 2])).
@@ -70,7 +66,7 @@ _Step = tuple
 
 def _plan(transform: nn.Module) -> tuple[torch.Tensor, list[_Step]] | None:
     """The flow as affine maps and coupling conditioners with its feature orders folded in, or
-    None where the shortcut does not apply (see :func:`frozen_evaluator`)."""
+    None where the shortcut does not apply (see :func:`written_out_flow`)."""
     steps = list(getattr(transform, "_transforms", ()))
     if len(steps) % 3 or not steps:
         return None
@@ -154,28 +150,3 @@ def _backward(plan: list[_Step], saved: list, g: torch.Tensor, g_ld: torch.Tenso
             gh = torch.ops.aten.leaky_relu_backward(gh, pre, slope, False) @ w
         g = torch.cat([g_ident + gh, g_rest * scale], 1) @ weight
     return g
-
-
-class _FrozenFlow(torch.autograd.Function):
-    """z -> (u', logabsdet) through the plan, with the vector-Jacobian product written out.
-
-    Per coupling, with y = z W^T + b split into (y1, y2), h the conditioner's output split into
-    (t, r) and scale = sigmoid(r + 2) + 1e-3 (nflows' affine coupling):
-    out = (y1, y2 * scale + t) and logabsdet += sum log scale. Given the gradients (g1, g2) of
-    the output and g_ld of the log-determinant:
-    d/dt = g2, d/dscale = g2 * y2 + g_ld / scale, d/dr = d/dscale * sigmoid' ,
-    d/dy1 = g1 + (the conditioner's backward of (d/dt, d/dr)), d/dy2 = g2 * scale, d/dz = d/dy W.
-    """
-
-    @staticmethod
-    def forward(ctx, z, const, plan):
-        u, logdet, ctx.saved = _forward(z, const, plan)
-        ctx.plan = plan
-        return u, logdet
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g, g_ld):
-        g = _backward(ctx.plan, ctx.saved, g, g_ld)
-        del ctx.saved
-        return g, None, None

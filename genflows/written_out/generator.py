@@ -5,15 +5,19 @@ weights fixed. Recorded by autograd, each of the generator's tensor operations a
 in the forward pass and a scheduled backward call after it; on the small networks of the
 digits runs that bookkeeping, not the arithmetic, is most of a step. Here the forward pass keeps
 what each layer's backward needs and the layers' backward kernels (the ones autograd itself
-would call) are replayed in reverse: as one autograd node, or with no autograd at all through
-``value_and_grad`` (:class:`~genflows.langevin.WithGradient`). The same numbers, a fraction of the
-overhead. Gradients flow to ``z`` only, once (no double backward).
+would call) are replayed in reverse, with no autograd at all: the same numbers, a fraction of
+the overhead.
 
-Supported: a generator whose forward is ``net(z)`` (the caller checks) and whose ``net`` is an
-``nn.Sequential`` of Linear, BatchNorm1d/2d (train or
-eval mode), ReLU, LeakyReLU, Tanh, Unflatten and :class:`~genflows.generators.PatchConvTranspose2d`
-layers (the MNIST / digits generator), in float32 without autocast; anything else returns None
-and the chain uses the module itself.
+The result is a :class:`~genflows.langevin.WithGradient`: called, it is the generator's own
+``log_likelihood`` (autograd, gradients in x, z and the weights); its ``value_and_grad`` is the
+written-out path, which gives the gradient in z alone and refuses inputs it cannot serve.
+
+Supported: a generator whose forward is ``net(z)`` (:class:`~genflows.generators.Generator`'s
+own forward; the caller checks) and whose ``net`` is an ``nn.Sequential`` of Linear,
+BatchNorm1d/2d (train or eval mode), ReLU, LeakyReLU, Tanh, Unflatten and
+:class:`~genflows.patch_conv.PatchConvTranspose2d` layers (the MNIST / digits generator), its
+weights frozen; anything else returns None and the chain takes autograd on this term alone.
+Under autocast or in another dtype ``value_and_grad`` runs autograd through the module.
 """
 
 from __future__ import annotations
@@ -21,29 +25,32 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
-from .generators import PatchConvTranspose2d, gaussian_terms
-from .langevin import WithGradient
+from ..gaussian_likelihood import gaussian_terms
+from ..langevin import WithGradient
+from ..patch_conv import PatchConvTranspose2d
 
-__all__ = ["frozen_log_likelihood"]
+__all__ = ["written_out_log_likelihood"]
 
 aten = torch.ops.aten
 
 
-def frozen_log_likelihood(generator) -> WithGradient | None:
-    """``(x, z, mask=None) -> log p_beta(x | z)`` per example, equal to
-    ``generator.log_likelihood`` (up to float rounding) with its z-gradient written out (also as
-    ``.value_and_grad(x, z, mask)``), or None where the generator's layers are not all supported.
-    The generator's forward must be ``net(z)``: :meth:`ConvGenerator.chain_log_likelihood` checks
-    that. Build it with the weights frozen (inside :func:`~genflows.langevin.frozen`) and rebuild
-    it whenever they change; under autocast it calls the generator itself.
+def written_out_log_likelihood(generator) -> WithGradient | None:
+    """``generator.log_likelihood`` as a :class:`~genflows.langevin.WithGradient` whose
+    ``value_and_grad(x, z, mask=None)`` is written out (up to float rounding the same value and
+    z-gradient), or None where a layer is not supported or a weight still requires grad (a
+    learning step must see them through autograd). The generator's forward must be ``net(z)``:
+    :meth:`~genflows.generators.Generator.chain_log_likelihood` checks that. Build it with the
+    weights frozen (inside :func:`~genflows.langevin.frozen`) and rebuild it whenever they change.
 
     >>> from genflows.generators import ConvGenerator
     >>> g = ConvGenerator(4, (1, 8, 8), hidden=16, channels=8).requires_grad_(False)
-    >>> ll = frozen_log_likelihood(g)
-    >>> x, z = torch.rand(5, 1, 8, 8), torch.randn(5, 4)
-    >>> torch.allclose(ll(x, z), g.log_likelihood(x, z), atol=1e-4)
+    >>> ll = written_out_log_likelihood(g)
+    >>> x, z = torch.rand(5, 1, 8, 8), torch.randn(5, 4, requires_grad=True)
+    >>> value, grad = ll.value_and_grad(x, z)
+    >>> torch.allclose(value, g.log_likelihood(x, z), atol=1e-4)
+    True
+    >>> torch.allclose(grad, torch.autograd.grad(g.log_likelihood(x, z).sum(), z)[0], atol=1e-4)
     True
     """
     layers = [_layer(m) for m in getattr(generator, "net", ())]
@@ -51,21 +58,17 @@ def frozen_log_likelihood(generator) -> WithGradient | None:
         return None
     sigma = generator.sigma
 
-    def log_likelihood(x: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if torch.is_autocast_enabled(z.device.type) or z.dtype != torch.float32:
-            return generator.log_likelihood(x, z, mask)
-        return _FrozenGenerator.apply(z, x, mask, layers, sigma)
-
     def value_and_grad(x: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None):
         if torch.is_autocast_enabled(z.device.type) or z.dtype != torch.float32:
             with torch.enable_grad():
                 z = z.detach().requires_grad_(True)
                 ll = generator.log_likelihood(x, z, mask)
                 return ll.detach(), torch.autograd.grad(ll.sum(), z)[0]
-        ll, diff, saved = _forward(z, x, mask, layers, sigma)
-        return ll, _backward(layers, saved, diff if mask is None else diff * mask, 1 / sigma**2)
+        with torch.no_grad():  # the gradient is written out: nothing here is for autograd
+            ll, diff, saved = _forward(z, x, mask, layers, sigma)
+            return ll, _backward(layers, saved, diff if mask is None else diff * mask, 1 / sigma**2)
 
-    return WithGradient(log_likelihood, value_and_grad)
+    return WithGradient(generator.log_likelihood, value_and_grad)
 
 
 # Each layer: (forward(h) -> (out, saved), backward(g, saved) -> g_in), built once per chain.
@@ -161,22 +164,3 @@ def _backward(layers, saved, g_mean, scale):
     for (_, bwd), s in zip(reversed(layers), reversed(saved)):
         g = bwd(g, s)
     return g
-
-
-class _FrozenGenerator(torch.autograd.Function):
-    """log N(x; g(z), sigma^2 I) over the visible pixels; backward: d/dg = m^2 (x - g) / sigma^2
-    pulled back through the layers' backward kernels in reverse order."""
-
-    @staticmethod
-    def forward(ctx, z, x, mask, layers, sigma):
-        ll, ctx.diff, ctx.saved = _forward(z, x, mask, layers, sigma)
-        ctx.layers, ctx.mask, ctx.sigma = layers, mask, sigma
-        return ll
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g_ll):
-        diff = ctx.diff if ctx.mask is None else ctx.diff * ctx.mask  # masked once already: m^2 (x - g)
-        g = _backward(ctx.layers, ctx.saved, diff, (g_ll / ctx.sigma**2).view(-1, *([1] * (diff.dim() - 1))))
-        del ctx.saved, ctx.diff
-        return g, None, None, None, None

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from genflows.frozen_generator import frozen_log_likelihood
+from genflows.written_out.generator import written_out_log_likelihood
 from genflows.generators import ConvGenerator, DCGANGenerator
 from genflows.langevin import frozen
 
@@ -28,44 +28,76 @@ def test_written_out_gradient_equals_autograd_through_the_module(train, masked, 
     x = torch.rand(16, 1, 8, 8) * 2 - 1
     mask = (torch.rand(16, 1, 8, 8) > 0.3).float() if masked else None
     z = torch.randn(16, 6, requires_grad=True)
-    upstream = torch.randn(16)  # any weighting of the examples, not just a sum
     with frozen(g):
-        ll = frozen_log_likelihood(g)
+        ll = written_out_log_likelihood(g)
         assert ll is not None
         want = g.log_likelihood(x, z, mask)
-        (gw,) = torch.autograd.grad((want * upstream).sum(), z)
+        (gw,) = torch.autograd.grad(want.sum(), z)
         stats = [b.clone() for b in g.buffers()]
-        got = ll(x, z, mask)
-        (gg,) = torch.autograd.grad((got * upstream).sum(), z)
+        z_before = z.detach().clone()
+        got, gg = ll.value_and_grad(x, z.detach(), mask)
+    assert torch.equal(z.detach(), z_before)  # inputs untouched
+    assert not got.requires_grad and not gg.requires_grad
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-4)
     assert torch.allclose(gg, gw, rtol=1e-6, atol=1e-6 * gw.abs().max().item())
     assert all(torch.equal(a, b) for a, b in zip(stats, g.buffers()))  # running statistics untouched
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_called_chain_term_gives_the_modules_gradients_in_x_z_and_weights(masked):
+    # A trap of the one-node autograd.Function this path once had: x.grad came back None.
+    g = _generator(False)
+    x = (torch.rand(8, 1, 8, 8) * 2 - 1).requires_grad_(True)
+    z = torch.randn(8, 6, requires_grad=True)
+    mask = (torch.rand(8, 1, 8, 8) > 0.3).float() if masked else None
+    want = torch.autograd.grad(g.log_likelihood(x, z, mask).sum(), (x, z))
+    with frozen(g):
+        term = g.chain_log_likelihood()
+        assert term.value_and_grad.__qualname__.startswith("written_out_log_likelihood")  # the fast path was taken
+        got = torch.autograd.grad(term(x, z, mask).sum(), (x, z))
+    assert float(want[0].abs().max()) > 0
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+
+
 def test_falls_back_where_it_does_not_apply():
     g = _generator(True)
-    assert frozen_log_likelihood(g) is None  # weights still learning: autograd must see them
-    assert g.chain_log_likelihood() == g.log_likelihood
+    assert written_out_log_likelihood(g) is None  # weights still learning: autograd must see them
     dc = DCGANGenerator(8, (1, 8, 8), ngf=4).requires_grad_(False)
-    assert frozen_log_likelihood(dc) is None  # a layer it does not know
+    assert written_out_log_likelihood(dc) is None  # a layer it does not know
 
     class Reshaping(ConvGenerator):  # forward is no longer net(z): the module must run
         def forward(self, z):
             return super().forward(z).flip(-1)
 
+    written = lambda gen: gen.chain_log_likelihood().value_and_grad.__qualname__.startswith("written_out")  # noqa: E731
     r = Reshaping(6, (1, 8, 8), hidden=32, channels=8).requires_grad_(False)
-    assert r.chain_log_likelihood() == r.log_likelihood
+    assert not written(r) and not written(dc) and not written(g)
+    x, z = torch.rand(4, 1, 8, 8), torch.randn(4, 6)
+    zr = z.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(r.log_likelihood(x, zr).sum(), zr)
+    torch.testing.assert_close(r.chain_log_likelihood().value_and_grad(x, z)[1], want)  # the flip is seen
     plain = ConvGenerator(6, (1, 8, 8), hidden=32, channels=8).requires_grad_(False)
-    assert plain.chain_log_likelihood() != plain.log_likelihood
+    assert written(plain) and not plain.chain_log_likelihood(written_out=False).value_and_grad.__qualname__.startswith("written_out")
+
+    class Mine(type(plain).__mro__[1]):  # a new generator made of supported layers: the fast path without code
+        def __init__(self):
+            super().__init__(3, (1, 4, 4), sigma=0.3)
+            self.net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 16), nn.Unflatten(1, (1, 4, 4)))
+
+    mine = Mine().requires_grad_(False)
+    assert written(mine)
+    xm, zm = torch.rand(5, 1, 4, 4), torch.randn(5, 3, requires_grad=True)
+    (want,) = torch.autograd.grad(mine.log_likelihood(xm, zm).sum(), zm)
+    torch.testing.assert_close(mine.chain_log_likelihood().value_and_grad(xm, zm.detach())[1], want)
     with frozen(g):
-        ll = frozen_log_likelihood(g)
-        x, z = torch.rand(4, 1, 8, 8), torch.randn(4, 6)
+        ll = written_out_log_likelihood(g)
         with torch.autocast("cpu", dtype=torch.bfloat16):  # under autocast: the module, in bf16
-            assert torch.allclose(ll(x, z), g.log_likelihood(x, z))
-        with pytest.raises(RuntimeError):  # once differentiable: a second derivative is refused
+            v, grad = ll.value_and_grad(x, z)
             zz = z.clone().requires_grad_(True)
-            (d,) = torch.autograd.grad(ll(x, zz).sum(), zz, create_graph=True)
-            torch.autograd.grad(d.sum(), zz)
+            want_v = g.log_likelihood(x, zz)
+            (want_g,) = torch.autograd.grad(want_v.sum(), zz)
+        assert torch.allclose(v, want_v.detach()) and torch.allclose(grad, want_g)
 
 
 def test_posterior_chain_unchanged_by_the_written_out_generator():
@@ -76,8 +108,7 @@ def test_posterior_chain_unchanged_by_the_written_out_generator():
     x, z0 = torch.rand(20, 1, 8, 8) * 2 - 1, torch.randn(20, 6)
     inf = LangevinInference(n_steps=30, noise=False)
     fast = inf(GaussianPrior(6), g, x, z0=z0)
-    g.chain_log_likelihood = lambda: g.log_likelihood  # autograd through the module
-    slow = inf(GaussianPrior(6), g, x, z0=z0)
+    slow = LangevinInference(n_steps=30, noise=False, written_out=False)(GaussianPrior(6), g, x, z0=z0)
     assert torch.allclose(fast, slow, rtol=1e-6, atol=1e-6 * slow.abs().max().item())
 
 
@@ -92,10 +123,8 @@ def test_chain_moves_batchnorm_statistics_only_when_asked(written_out):
     after = {}
     for updates in (False, True):
         g = _generator(True)
-        if not written_out:
-            g.chain_log_likelihood = lambda g=g: g.log_likelihood
         before = [b.clone() for b in g.buffers()]
-        z = LangevinInference(n_steps=7, noise=False, bn_stats_from_chain=updates)(GaussianPrior(6), g, x, z0=z0)
+        z = LangevinInference(n_steps=7, noise=False, bn_stats_from_chain=updates, written_out=written_out)(GaussianPrior(6), g, x, z0=z0)
         stats = [b for b in g.buffers() if b.dtype.is_floating_point]
         if not updates:
             assert all(torch.equal(a, b) for a, b in zip([b for b in before if b.dtype.is_floating_point], stats))
