@@ -37,7 +37,7 @@ import torch
 from ._runtime import distributed as dist
 from ._runtime.output import RunDir, image_grid, pyplot
 
-__all__ = ["Watcher", "chain_tag", "curves_figure", "read_scalars", "EVENT_GLOB"]
+__all__ = ["Watcher", "watch", "chain_tag", "curves_figure", "read_scalars", "EVENT_GLOB"]
 
 EVENT_GLOB = "events.out.tfevents.*"
 
@@ -149,7 +149,7 @@ class Watcher:
         """A grid of ``n`` samples drawn on the run's seed in a forked random stream (the training
         streams are untouched; the last epoch's grid is the task's samples.png); 2-D data has no
         image to show."""
-        from .tasks._evaluate import sample_batched
+        from .sampling import sample_batched
 
         x = sample_batched(model, n, seed=self.seed)
         if x.dim() == 4:
@@ -189,6 +189,14 @@ class Watcher:
 
 
 # ---------------------------------------------------------------------------- curves.png
+
+def watch(out: RunDir, cfg, seed: int = 0, start_step: int = 0) -> Watcher:
+    """The run folder's :class:`Watcher` for the ``watch`` config section ``cfg``, made on first
+    call and kept as ``out.watcher`` (the runner closes it after the task)."""
+    if out.watcher is None:
+        out.watcher = Watcher(out, cfg, seed=seed, start_step=start_step)
+    return out.watcher
+
 
 def _log_helps(values: list[float]) -> bool:
     """Log scale for positive series spanning more than a factor of 20 (losses early on)."""

@@ -39,6 +39,6 @@ def _no_watching_unless_tested(request, monkeypatch):
     suite fast. Subprocess runs (torchrun, CLI subprocesses) still watch."""
     if request.module.__name__.rsplit(".", 1)[-1] in ("test_watch", "test_show"):
         return
-    from genflows._runtime.output import RunDir
+    from genflows.tasks import _fit
 
-    monkeypatch.setattr(RunDir, "watch", lambda self, cfg, seed=0, start_step=0: None)
+    monkeypatch.setattr(_fit, "watch", lambda out, cfg, seed=0, start_step=0: None)

@@ -104,7 +104,7 @@ def test_a_version_1_config_is_migrated_by_dropping_what_its_family_never_read()
 
 
 def test_the_toy_task_brings_its_data_and_coopflows_toy_recipe():
-    from genflows.coopflow.config import TOY_RECIPE
+    from genflows.registry import TOY_RECIPE
 
     cfg = load_config("coopflow", extra={"task": "toy"})
     assert cfg.data.name == "spiral" and cfg.train.epochs == TOY_RECIPE["train"]["epochs"]
@@ -113,3 +113,14 @@ def test_the_toy_task_brings_its_data_and_coopflows_toy_recipe():
     assert (mine.data.name, mine.coop.step_size, mine.coop.energy_l2) == ("moons", 0.05, TOY_RECIPE["coop"]["energy_l2"])  # the user's keys win
     assert load_config("ebm-sr", extra={"task": "toy"}).coop.energy_l2 == 0  # the recipe is for the cooperative modes only
     assert load_config("coopflow", extra={"task": "generation"}).data.name == "digits"
+
+
+def test_set_model_resolves_after_every_override():
+    # A row labelled ABP must be ABP: the registry's defaults follow the model the overrides leave.
+    cfg = load_config("lfbm-mcmc", overrides=["model=abp"], extra={"task": "anomaly"})
+    assert (cfg.model, cfg.prior.kind, cfg.inference.kind) == ("abp", "gaussian", "langevin")
+    cfg = load_config("lfbm-mcmc", overrides=["model=lebm"])
+    assert (cfg.prior.kind, cfg.prior.lr) == ("ebm", 2e-5)
+    cfg = load_config("abp", overrides=["model=coopflow", "task=toy"])
+    assert cfg.coop is not None and cfg.prior is None and cfg.data.name == "spiral"
+    assert load_config("lfbm-mcmc", overrides=["model=abp", "prior.kind=flow"]).prior.kind == "flow"  # an explicit key still wins

@@ -50,7 +50,7 @@ def test_a_version_2_coopflow_image_run_keeps_its_cpu_scale_networks():
 
 
 def test_coopflow_defaults_are_the_papers_sizes():
-    from genflows.coopflow.config import CoopConfig
+    from genflows.config import CoopConfig
 
     c = CoopConfig()
     assert [c.size(k, (3, 32, 32)) for k in ("energy_width", "flow_levels", "flow_depth", "flow_hidden")] == [128, 3, 16, 512]

@@ -58,16 +58,9 @@ def png_bytes(grid: torch.Tensor) -> bytes:
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.watcher = None  # the folder's genflows.watch.Watcher, once training opens one
-
-    def watch(self, cfg, seed: int = 0, start_step: int = 0):
-        """This folder's :class:`~genflows.watch.Watcher` (made on first call) for the ``watch``
-        config section ``cfg``; :meth:`close` finishes its event file."""
-        if self.watcher is None:
-            from ..watch import Watcher
-
-            self.watcher = Watcher(self, cfg, seed=seed, start_step=start_step)
-        return self.watcher
+        # The folder's genflows.watch.Watcher once training opens one (genflows.watch.watch);
+        # :meth:`close` finishes its event file.
+        self.watcher = None
 
     def close(self) -> None:
         """Flush and close the event writer, if any (the runner calls this after the task)."""

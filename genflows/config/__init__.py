@@ -3,7 +3,7 @@ one model family per run (:mod:`.run`), YAML files and ``--set section.key=value
 
 from __future__ import annotations
 
-from ..coopflow.config import CoopConfig
+from .coop import CoopConfig
 from .base import apply_overrides, from_dict, read_yaml
 from .latent import GeneratorConfig, InferenceConfig, PriorConfig
 from .run import CONFIG_VERSION, RunConfig, family, load_config, migrate, parse, to_dict

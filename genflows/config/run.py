@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..coopflow.config import CoopConfig
+from .coop import CoopConfig
 from ..errors import GenflowsError
 from .base import apply_overrides, check as _check, family_field, family_of, from_dict, merge, read_yaml
 from .latent import GeneratorConfig, InferenceConfig, PriorConfig
@@ -196,11 +196,18 @@ def load_config(
     overrides: list[str] | None = None,
     extra: dict | None = None,
 ) -> RunConfig:
-    """Merge dataclass defaults <- registry spec <- task defaults <- YAML file <- ``extra`` <-
-    ``--set`` overrides. Task defaults: the toy task's data is the spiral, and CoopFlow's
-    cooperative modes get :data:`~genflows.coopflow.config.TOY_RECIPE` there."""
-    from ..coopflow.config import TOY_RECIPE
+    """Merge, later winning: dataclass defaults <- the registry's defaults for the model <- the
+    task's defaults (a task module's ``DEFAULTS``: the toy task's data is the spiral) <- the
+    model's own recipe for the task (:meth:`~genflows.registry.ModelSpec.recipe`) <- YAML file
+    <- ``extra`` <- ``--set`` overrides. The model and the task are read after every override,
+    so ``--set model=abp`` gets ABP's prior, never the first model's.
+
+    >>> cfg = load_config("lfbm-mcmc", overrides=["model=abp"])
+    >>> cfg.model, cfg.prior.kind
+    ('abp', 'gaussian')
+    """
     from ..registry import MODELS
+    from ..tasks import TASKS
 
     user: dict = {}
     if config_file is not None:
@@ -209,14 +216,12 @@ def load_config(
         user = merge(user, {"model": model})
     if extra:
         user = merge(user, extra)
-    name = user.get("model", RunConfig.model)
+    overrides = overrides or []
+    final = apply_overrides(user, overrides)
+    name, task = final.get("model", RunConfig.model), final.get("task", RunConfig.task)
     spec = MODELS.get(name) if isinstance(name, str) else None
-    # The registry fixes the components; the file and flags may still override them.
     base = spec.config_defaults() if spec else {}
-    merged = apply_overrides(merge(base, user), overrides or [])
-    if merged.get("task") == "toy":
-        task_defaults: dict = {"data": {"name": "spiral"}}
-        if spec is not None and spec.family == "coopflow" and (merged.get("coop") or {}).get("mode", "coopflow") == "coopflow":
-            task_defaults.update(TOY_RECIPE)
-        merged = apply_overrides(merge(merge(base, task_defaults), user), overrides or [])
-    return parse(merged)
+    if isinstance(task, str) and task in TASKS:
+        base = merge(base, getattr(TASKS[task], "DEFAULTS", {}))
+        base = merge(base, spec.recipe(task) if spec else {})
+    return parse(apply_overrides(merge(base, user), overrides))

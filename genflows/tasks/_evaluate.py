@@ -9,8 +9,8 @@ import time
 import torch
 
 from .._runtime import distributed as dist
-from .._runtime.rng import seeded
 from ..hardware import describe_cpu
+from ..sampling import sample_batched
 
 __all__ = ["machine", "sample_batched", "check_fid", "model_fid"]
 
@@ -20,19 +20,6 @@ def machine(model, device: torch.device | str) -> dict:
     generator's dtype inside the chains (``inference.autocast``; CoopFlow's chains: float32)."""
     cpu = describe_cpu()
     return {"torch_threads": cpu["threads"], "cpu": cpu["cpu"], "capability": cpu["capability"], "chain_dtype": model.chain_dtype(device)}
-
-
-def sample_batched(model, n: int, seed: int = 0, batch_size: int = 500, sampler=None) -> torch.Tensor:
-    """n samples of the model (latent: g(z), z ~ p_alpha; CoopFlow: flow + Langevin flow), in
-    eval mode, seeded; ``sampler`` (one of ``model.component_samplers()``) draws a part alone."""
-    was_training = model.training
-    model.eval()
-    out = []
-    with seeded(seed, next(model.parameters()).device):
-        for i in range(0, n, batch_size):
-            out.append((sampler or model.sample)(min(batch_size, n - i)).detach().cpu())
-    model.train(was_training)
-    return torch.cat(out)
 
 
 def check_fid(cfg) -> None:

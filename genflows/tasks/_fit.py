@@ -14,6 +14,7 @@ from ..data import DATASETS, load_split, random_hflip
 from ..errors import GenflowsError
 from ..registry import build_model
 from ..trainer import Trainer
+from ..watch import watch
 from ._evaluate import machine, model_fid
 
 __all__ = ["run_data", "prepare", "n_epochs", "train", "fit", "validation_images", "validation_fid_hook"]
@@ -46,7 +47,7 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
     hflip = cfg.data.hflip if cfg.data.hflip is not None else info.hflip
     trainer.augment = random_hflip if hflip else None
     # Epoch sample grids use the seed of the task's own samples.png: the last epoch's grid is that picture.
-    trainer.watcher = out.watch(cfg.watch, seed=cfg.train.seed, start_step=trainer.iteration)
+    trainer.watcher = watch(out, cfg.watch, seed=cfg.train.seed, start_step=trainer.iteration)
     return model, trainer
 
 

@@ -25,6 +25,8 @@ __all__ = ["run", "HEADLINE", "density_figure", "density_corr", "longrun_samples
 
 HEADLINE = ("mmd", "mmd_flow", "ebm_density_corr", "mmd_ebm_longrun", "train_seconds")
 VALIDATION_FID = False
+# Merged after the registry's defaults and before the user's (genflows.config.load_config).
+DEFAULTS = {"data": {"name": "spiral"}}
 
 N_EVAL = 2000
 LIM, GRID = 4.0, 120  # the density grid: [-LIM, LIM]^2 in GRID x GRID cells

@@ -5,25 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config.base import check as _check
+from .base import check as _check
 
-__all__ = ["CoopConfig", "TEST_STEPS", "TOY_RECIPE", "PAPER_SIZES"]
-
-# Test-time Langevin step per dataset where the authors' code sets one (main_svhn.py, main_celeba.py).
-TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
-
-# The toy task's defaults for the cooperative modes (the paper gives no 2-D settings): chosen on
-# the spiral with the authors' training recipe (docs/results.md, toy study). Noise-free chains with
-# an update clamp gave the best samples but an EBM whose density is a broad bump (correlation with
-# the truth 0.17-0.25 at T = 10-500); noisy chains at delta 0.1 without the update clamp let
-# p_theta learn the spiral (0.77 at T = 100, 0.80 at T = 500), and a noise-trained p_theta is
-# sampled with noise at its training step (sample MMD 0.0015 at T = 100).
-TOY_RECIPE: dict = {
-    "train": {"epochs": 20},
-    "coop": {"n_steps": 100, "step_size": 0.1, "noise": True, "clamp_update": None, "test_noise": True, "test_step_ratio": 1.0,
-             "energy_l2": 0.01, "flow_transform": "spline", "flow_lr": 1e-3, "ebm_lr": 1e-3},
-}
-
+__all__ = ["CoopConfig", "PAPER_SIZES"]
 
 # The sizes a None in CoopConfig stands for, per kind of data (see CoopConfig).
 PAPER_SIZES = {
@@ -40,7 +24,7 @@ class CoopConfig:
     n_steps: int = 30  # T (Table 3)
     step_size: float = 0.03  # delta in training (Table 3)
     test_step_ratio: float = 1.3333333333333333  # test-time step = delta x this (A.3: 4/3)
-    test_step_size: float | None = None  # the test-time step itself; None: TEST_STEPS for the dataset, else delta x test_step_ratio
+    test_step_size: float | None = None  # the test-time step itself; None: genflows.registry.TEST_STEPS for the dataset, else delta x test_step_ratio
     noise: bool = False  # A.2: noise off
     noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
     test_noise: bool = False  # A.3: test-time chains noise-free; true samples a noise-trained p_theta as it was trained
@@ -95,7 +79,7 @@ class CoopConfig:
 
     def validate(self) -> None:
         from ..flows import TRANSFORMS
-        from .model import MODES
+        from ..coopflow.model import MODES
 
         _check(self.mode in MODES, f"coop.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
         _check(self.n_steps >= 0, f"coop.n_steps must be >= 0, got {self.n_steps}")
@@ -109,7 +93,7 @@ class CoopConfig:
             _check(getattr(self, k) is None or getattr(self, k) >= 1, f"coop.{k} must be >= 1, got {getattr(self, k)}")
         for k in ("flow_grad_clip", "ebm_grad_clip"):
             _check(getattr(self, k) is None or getattr(self, k) > 0, f"coop.{k} must be > 0 (or null: off), got {getattr(self, k)}")
-        from .energies import ENERGY_ARCHS
+        from ..coopflow.energies import ENERGY_ARCHS
 
         _check(self.energy_arch in ENERGY_ARCHS, f"coop.energy_arch must be one of {', '.join(ENERGY_ARCHS)}, got '{self.energy_arch}'")
         for k in ("noise_decay_epochs", "pretrain_epochs", "warmup_epochs", "lr_warmup_iters"):
