@@ -2,7 +2,9 @@
 
 A model is trained through :meth:`~GenerativeModel.training_loss` and
 :meth:`~GenerativeModel.parameter_groups` under the learning rates of
-:meth:`~GenerativeModel.schedule`, and evaluated through :meth:`~GenerativeModel.sample`,
+:meth:`~GenerativeModel.schedule`, reports its chains through
+:meth:`~GenerativeModel.chain_summary`, and is evaluated through
+:meth:`~GenerativeModel.sample`, :meth:`~GenerativeModel.anomaly_scores`,
 :meth:`~GenerativeModel.reconstruct_batched`, :meth:`~GenerativeModel.encode_batched` and
 :meth:`~GenerativeModel.decode_batched`. The latent family (:class:`~genflows.model.LatentModel`)
 and the CoopFlow family (:class:`~genflows.coopflow.CoopFlow`) implement it; neither the trainer
@@ -67,6 +69,22 @@ class GenerativeModel(nn.Module):
         """(loss of a model that ignores its latent variable, loss of a perfect fit) on ``data``,
         for posterior-collapse detection; None where it does not apply."""
         return None
+
+    def chain_summary(self, chains: list) -> dict[str, torch.Tensor]:
+        """What one training step's chains (:class:`~genflows.langevin.ChainStats`, in order) say
+        worth an epoch mean, as detached device tensors (the trainer syncs once per epoch): the
+        latent family's posterior displacement; an ODE sampler would report its evaluations."""
+        return {}
+
+    def anomaly_scores(
+        self, x: torch.Tensor, n_steps: int, step_size: float, batch_size: int = 500, seed: int = 0,
+        record: tuple[int, ...] = (), progress: bool = False,
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """One score per image of ``x``, higher = more anomalous (a CPU float tensor), computed in
+        eval mode so that no image's score depends on its batch, in batches of ``batch_size``,
+        seeded by ``seed`` and sharded under torchrun; plus, where the score comes from a chain of
+        ``n_steps`` steps of ``step_size``, the same score after each step count in ``record``."""
+        raise NotImplementedError
 
     def chain_dtype(self, device: torch.device | str) -> str:
         """The dtype of the networks inside this model's Langevin chains on ``device``."""

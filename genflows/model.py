@@ -14,7 +14,9 @@ Example: compose your own model and train it with the same trainer and tasks::
 from __future__ import annotations
 
 import torch
+from tqdm.auto import tqdm
 
+from ._runtime import distributed as dist
 from .generators import Generator, mean_image_losses
 from .inference.base import Inference
 from .inference.batched import decode, describe_inference, infer_batched
@@ -114,7 +116,43 @@ class LatentModel(GenerativeModel):
         with torch.no_grad():
             return self.generator(z)
 
+    def chain_summary(self, chains: list) -> dict[str, torch.Tensor]:
+        """The posterior chains' mean displacement ||z_K - z_0|| (a chain that barely moves is
+        not mixing; one that collapses to the prior moves as far as the prior's samples)."""
+        moved = [c.displacement for c in chains if c.what == "posterior z"]
+        return {"posterior_displacement": sum(moved) / len(moved)} if moved else {}
+
     # ------------------------------------------------------------------ evaluation (GenerativeModel)
+    def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False):
+        """-log p(x, z*) = -log p_alpha(z*) + ||x - g_beta(z*)||^2 / (2 sigma^2) + const per image,
+        z* from a noise-free Langevin run of ``n_steps`` started at N(0, I) (latent-flow paper
+        Section 4.4). Every image's start is drawn from one seeded stream over all of ``x``, so
+        scores depend neither on the batch size nor, under torchrun, on the number of ranks."""
+        was_training = self.training
+        self.eval()
+        g = torch.Generator().manual_seed(seed)
+        n = x.shape[0]
+        z0_all = torch.randn(n, self.nz, generator=g)
+        # Each rank scores a contiguous shard with the starts a single process would use, and the
+        # shards are gathered in order.
+        a, b = dist.shard_bounds(n)
+        x, z0_all = x[a:b], z0_all[a:b]
+        record = tuple(k for k in record if k < n_steps)
+        finals, partial = [], {k: [] for k in record}
+        device = next(self.parameters()).device
+        show = progress and dist.is_main()
+        for i in tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False):
+            xb = x[i : i + batch_size].to(device)
+            z0 = z0_all[i : i + batch_size].to(device)
+            out = self.infer(xb, z0=z0, n_steps=n_steps, step_size=step_size, noise=False, record=record)
+            z, snaps = out if record else (out, {})
+            with torch.no_grad():
+                finals.append(-self.log_joint(xb, z).cpu())
+                for k in record:
+                    partial[k].append(-self.log_joint(xb, snaps[k]).cpu())
+        self.train(was_training)
+        return dist.gather_rows(finals, n), {k: dist.gather_rows(v, n) for k, v in partial.items()}
+
     def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
         """g_beta(z*) with z* from :func:`~genflows.inference.batched.infer_batched`: ``e.steps``
         noise-free Langevin steps (or the encoder mean and ``e.refine_steps`` Langevin steps)."""

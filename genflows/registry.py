@@ -1,7 +1,10 @@
-"""Model registry: a name fixes the prior and inference components; everything else is config.
+"""Model registry: a name fixes a model's family and components (a latent model's prior and
+inference method, a data-space model's CoopFlow mode and settings); everything else is config.
 
-Adding a model is one line in :data:`MODELS`. ``build_model`` turns a
-:class:`~genflows.config.RunConfig` into a :class:`~genflows.model.LatentModel`.
+A model that composes existing components is one :class:`ModelSpec` in :data:`MODELS`; a new
+family also needs its config section and a branch in :func:`build_model`. ``build_model`` turns
+a :class:`~genflows.config.RunConfig` into a :class:`~genflows.model.LatentModel` or a
+:class:`~genflows.coopflow.CoopFlow`.
 """
 
 from __future__ import annotations

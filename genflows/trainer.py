@@ -1,4 +1,5 @@
-"""One trainer for every registered latent model (Algorithm 1 of the latent-flow paper).
+"""One trainer for every registered model, whatever its family (Algorithm 1 of the latent-flow
+paper; CoopFlow's Algorithm 1 through the same model interface).
 
 Adam over per-component parameter groups, exponential learning-rate decay per epoch, a
 progress bar (quiet when stderr is not a terminal), and, per epoch, an atomic checkpoint that
@@ -152,7 +153,8 @@ class Trainer:
             show = self.progress and dist.is_main()
             bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not show, leave=False)
             done = 0
-            moved, n_chains = torch.zeros(()), 0
+            chain_sums: dict[str, torch.Tensor] = {}  # the model's chain summaries, summed over the epoch's steps
+            chain_counts: dict[str, int] = {}
             watcher = self.watcher
             for b in bar:
                 idx = perm[b * bs : (b + 1) * bs]
@@ -165,10 +167,9 @@ class Trainer:
                     stats = self.train_step(xb, mb)
                 if logs:
                     watcher.iteration(self.iteration, stats, chains, self.model)
-                for c in chains:
-                    if c.what == "posterior z":
-                        moved = moved + c.displacement
-                        n_chains += 1
+                for k, v in self.model.chain_summary(chains).items():
+                    chain_sums[k] = chain_sums.get(k, 0.0) + v
+                    chain_counts[k] = chain_counts.get(k, 0) + 1
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + (v.detach().float() if torch.is_tensor(v) else v)  # bf16 terms (--amp) would round the sum
                 done += 1
@@ -185,8 +186,8 @@ class Trainer:
             for k, v in sums.items():
                 record[k] = float(v) / done  # one host sync per epoch
             record["loss"] = sum(record[k] for k in sums)
-            if n_chains:
-                record["posterior_displacement"] = float(moved) / n_chains  # mean ||z_K - z_0|| of the posterior chains
+            for k, v in chain_sums.items():
+                record[k] = float(v) / chain_counts[k]
             if check_collapse(record, reference, self.iteration) and log is not None and dist.is_main():
                 log(collapse_warning(record, reference))
             record.update(self.model.watch(record))  # worth a curve, not loss terms (CoopFlow's contrast)

@@ -1,8 +1,13 @@
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# As genflows itself does, before torch is imported here: waiting OpenMP threads sleep, so the
+# suite keeps its speed beside another busy process (genflows/__init__.py).
+if os.environ.get("GENFLOWS_OMP_WAIT_POLICY", "passive") == "passive":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # Tests use tiny networks; two threads match CI's 2-core machine (GENFLOWS_TEST_THREADS=1 when
 # something else is using the cores: oversubscribed OpenMP threads slow small ops down 100x).

@@ -29,7 +29,8 @@ from .sections import AnomalyConfig, DataConfig, EvalConfig, MaskConfig, TrainCo
 
 __all__ = ["RunConfig", "CONFIG_VERSION", "load_config", "parse", "migrate", "to_dict", "family"]
 
-# 1: every section for every model (before per-family sections); 2: one family's sections only.
+# 1: every section for every model (before per-family sections); 2: one family's sections only;
+# 3: CoopFlow's network sizes written in (an unset size now means the paper's, not CPU scale).
 CONFIG_VERSION = 3
 
 # Where a model of each family keeps what the other family's keys set.

@@ -1,4 +1,5 @@
-"""Tasks: one module each, using only the model's public interface. Registered by name.
+"""Tasks: one module each, using only the model interface (:class:`~genflows.interface.GenerativeModel`)
+and never asking which family a model is of. Registered by name.
 
 Each module has ``run(cfg, out: RunDir, progress, device, log) -> metrics dict`` and
 ``HEADLINE``, the metric names a summary over seeds reports (the first is the main one), and

@@ -1,15 +1,9 @@
 """Unsupervised anomaly detection on MNIST-type data (latent-flow paper Section 4.4, Table 4).
 
-Train on normal digits only, then score each test image by
-
-    score(x) = -log p_theta(x, z*) = -log p_alpha(z*) + ||x - g_beta(z*)||^2 / (2 sigma^2) + const
-
-with z* from a long noise-free Langevin run started at N(0, I). Higher = more anomalous;
-AUPRC with the held-out digit as the positive class.
-
-Scoring is done in eval mode (an image's score does not depend on its batch), with detached
-scores, and with every image's start z0 drawn from one seeded stream over the whole test set
-(so scores do not depend on the scoring batch size either).
+Train on normal digits only, then score each test image by the model's own anomaly score
+(:meth:`~genflows.interface.GenerativeModel.anomaly_scores`; a latent model's is
+-log p_theta(x, z*), :meth:`genflows.model.LatentModel.anomaly_scores`). Higher = more
+anomalous; AUPRC with the held-out digit as the positive class.
 """
 
 from __future__ import annotations
@@ -18,9 +12,7 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .._runtime import distributed as dist
 from ..data import load_anomaly_split
 from ..errors import GenflowsError
 from ..metrics import auprc
@@ -46,32 +38,10 @@ def anomaly_scores(
     record: tuple[int, ...] = (),
     progress: bool = False,
 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-    """-log p(x, z*) per image (CPU float tensor), plus the same score after each step count in
-    ``record`` (the same chains, stopped earlier)."""
-    was_training = model.training
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
-    z0_all = torch.randn(n, model.nz, generator=g)
-    # Under torchrun each rank scores a contiguous shard with the same starts a single process
-    # would use, and the shards are gathered in order: the scores equal a single-process run's.
-    a, b = dist.shard_bounds(n)
-    x, z0_all = x[a:b], z0_all[a:b]
-    record = tuple(k for k in record if k < n_steps)
-    finals, partial = [], {k: [] for k in record}
-    device = next(model.parameters()).device
-    show = progress and dist.is_main()
-    for i in tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False):
-        xb = x[i : i + batch_size].to(device)
-        z0 = z0_all[i : i + batch_size].to(device)
-        out = model.infer(xb, z0=z0, n_steps=n_steps, step_size=step_size, noise=False, record=record)
-        z, snaps = out if record else (out, {})
-        with torch.no_grad():
-            finals.append(-model.log_joint(xb, z).cpu())
-            for k in record:
-                partial[k].append(-model.log_joint(xb, snaps[k]).cpu())
-    model.train(was_training)
-    return dist.gather_rows(finals, n), {k: dist.gather_rows(v, n) for k, v in partial.items()}
+    """The model's own anomaly score of every image
+    (:meth:`~genflows.interface.GenerativeModel.anomaly_scores`), plus the same score after each
+    step count in ``record``."""
+    return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress)
 
 
 def _hold_out(train_x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
