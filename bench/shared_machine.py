@@ -1,7 +1,7 @@
 """A default run on an idle machine and beside one busy core, with torch's OpenMP threads
-spin-waiting (``OMP_WAIT_POLICY`` unset in the child: genflows before passive waiting) and
-waiting passively (genflows' default now): whether a run keeps its speed when another process
-holds a core.
+waiting as OpenMP does by default (spinning first) and passively (``OMP_WAIT_POLICY=PASSIVE``):
+whether a run keeps its speed when another process holds a core, and what passive waiting
+costs on an idle machine.
 
     python bench/shared_machine.py [--repeats 3] [--mnist-train-size 5000]
 
@@ -44,7 +44,8 @@ def job_args(name: str, args) -> list[str]:
 def one(name: str, wait: str, busy: bool, args) -> float:
     env = dict(os.environ)
     env.pop("OMP_WAIT_POLICY", None)
-    env["GENFLOWS_OMP_WAIT_POLICY"] = "passive" if wait == "passive" else "openmp"  # "spin": OpenMP's default, genflows before
+    if wait == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # "spin": OpenMP's own default
     spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if busy else None
     try:
         time.sleep(0.2 if busy else 0)

@@ -13,15 +13,6 @@ model and task with :func:`run`; :func:`load_model` reads a trained run folder b
 
 from __future__ import annotations
 
-import os
-
-# Before torch is first imported (OpenMP reads it then): threads that wait for work sleep instead
-# of spinning. Spinning threads that share a core with another busy process made a run about 40x
-# slower (docs/results.md, shared machines); GENFLOWS_OMP_WAIT_POLICY=openmp keeps OpenMP's own
-# default, and an OMP_WAIT_POLICY set by the user always wins.
-if os.environ.get("GENFLOWS_OMP_WAIT_POLICY", "passive") == "passive":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from .config import RunConfig, load_config
 from .coopflow import CoopFlow
 from .errors import DivergenceError, GenflowsError

@@ -1,13 +1,8 @@
 import os
 from pathlib import Path
 
-# As genflows itself does, before torch is imported here: waiting OpenMP threads sleep, so the
-# suite keeps its speed beside another busy process (genflows/__init__.py).
-if os.environ.get("GENFLOWS_OMP_WAIT_POLICY", "passive") == "passive":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 # Tests use tiny networks; two threads match CI's 2-core machine (GENFLOWS_TEST_THREADS=1 when
 # something else is using the cores: oversubscribed OpenMP threads slow small ops down 100x).
