@@ -52,10 +52,7 @@ class Prior(nn.Module):
 
     def grad_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """grad_z log p(z) by autograd (z is not modified)."""
-        with torch.enable_grad():
-            z = z.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(self.log_prob(z).sum(), z)
-        return g
+        return autograd_term(self.log_prob).value_and_grad(z)[1]
 
     def learning_loss(self, z: torch.Tensor) -> torch.Tensor | None:
         """Loss whose gradient is the prior's learning gradient given posterior samples ``z``

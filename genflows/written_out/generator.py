@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..gaussian_likelihood import gaussian_terms
-from ..langevin import WithGradient
+from ..langevin import WithGradient, autograd_term
 from ..patch_conv import PatchConvTranspose2d
 
 __all__ = ["written_out_log_likelihood"]
@@ -57,13 +57,11 @@ def written_out_log_likelihood(generator) -> WithGradient | None:
     if not layers or any(layer is None for layer in layers) or any(p.requires_grad for p in generator.parameters()):
         return None
     sigma = generator.sigma
+    through_module = autograd_term(generator.log_likelihood, wrt=1)
 
     def value_and_grad(x: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None):
         if torch.is_autocast_enabled(z.device.type) or z.dtype != torch.float32:
-            with torch.enable_grad():
-                z = z.detach().requires_grad_(True)
-                ll = generator.log_likelihood(x, z, mask)
-                return ll.detach(), torch.autograd.grad(ll.sum(), z)[0]
+            return through_module.value_and_grad(x, z, mask)
         with torch.no_grad():  # the gradient is written out: nothing here is for autograd
             ll, diff, saved = _forward(z, x, mask, layers, sigma)
             return ll, _backward(layers, saved, diff if mask is None else diff * mask, 1 / sigma**2)
@@ -158,8 +156,7 @@ def _forward(z, x, mask, layers, sigma):
 
 
 def _backward(layers, saved, g_mean, scale):
-    """Pull ``scale * g_mean`` (the gradient in g(z), up to its scale: a number or a (B, 1, 1, 1)
-    tensor) back to z through the layers' backward kernels in reverse order."""
+    """Pull ``scale * g_mean`` (the gradient in g(z), up to its number ``scale``) back to z through the layers' backward kernels in reverse order."""
     g = g_mean * scale
     for (_, bwd), s in zip(reversed(layers), reversed(saved)):
         g = bwd(g, s)
