@@ -30,14 +30,17 @@ def list_cmd() -> None:
     from .registry import MODELS
     from .tasks import TASKS
 
-    click.echo("latent-space models (tasks: " + ", ".join(next(s for s in MODELS.values() if s.family == "latent").tasks) + "):")
+    from .tasks import tasks_of
+
+    click.echo("latent-space models (tasks: " + ", ".join(tasks_of(next(n for n, s in MODELS.items() if s.family == "latent"))) + "):")
     for spec in MODELS.values():
         if spec.family == "latent":
-            click.echo(f"  {spec.name:<14} prior={spec.prior:<9} inference={spec.inference:<9} {spec.description}")
+            prior, inference = spec.defaults["prior"]["kind"], spec.defaults["inference"]["kind"]
+            click.echo(f"  {spec.name:<14} prior={prior:<9} inference={inference:<9} {spec.description}")
     click.echo("data-space models:")
     for spec in MODELS.values():
         if spec.family != "latent":
-            click.echo(f"  {spec.name:<14} {spec.description} [tasks: {', '.join(spec.tasks)}]")
+            click.echo(f"  {spec.name:<14} {spec.description} [tasks: {', '.join(tasks_of(spec.name))}]")
     click.echo("priors:     " + ", ".join(PRIORS))
     click.echo("inference:  " + ", ".join(INFERENCES))
     click.echo("tasks:      " + ", ".join(TASKS))

@@ -8,7 +8,9 @@ A model is trained through :meth:`~GenerativeModel.training_loss` and
 :meth:`~GenerativeModel.reconstruct_batched`, :meth:`~GenerativeModel.encode_batched` and
 :meth:`~GenerativeModel.decode_batched`. The latent family (:class:`~genflows.model.LatentModel`)
 and the CoopFlow family (:class:`~genflows.coopflow.CoopFlow`) implement it; neither the trainer
-nor a task asks which one it holds.
+nor a task asks which one it holds. The evaluation methods are optional: the tasks a model runs
+are those whose needs (a task module's ``NEEDS``) are among its :meth:`~GenerativeModel.capabilities`,
+the optional methods its class overrides.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["GenerativeModel", "Schedule"]
+from .errors import GenflowsError
+
+__all__ = ["GenerativeModel", "Schedule", "OPTIONAL"]
+
+# The methods a model may leave out; a task needs some of them (its NEEDS).
+OPTIONAL = ("sample", "anomaly_scores", "reconstruct_batched", "encode_batched", "decode_batched", "log_densities")
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,24 @@ class GenerativeModel(nn.Module):
     phased: bool = False
     # Frames per interpolation line, ends included, where eval.interp_points is not set.
     interp_points: int = 10
+    # training_loss(x, mask) learns from the visible pixels alone (unsupervised recovery).
+    masked_training: bool = False
+    # anomaly_scores runs a chain of anomaly.score_steps steps (its AUPRC is reported per step count).
+    anomaly_chain: bool = False
+    # The family's variant where it has several (CoopFlow: coopflow | flow | ebm-sr).
+    mode: str | None = None
+    @classmethod
+    def capabilities(cls, mode: str | None = None) -> frozenset[str]:
+        """The optional methods (:data:`OPTIONAL`) this class implements, plus
+        ``masked_training``; ``mode``: a family's variant (CoopFlow's ``coop.mode``), which may
+        leave some out."""
+        can = {m for m in OPTIONAL if getattr(cls, m) is not getattr(GenerativeModel, m)}
+        return frozenset(can | ({"masked_training"} if cls.masked_training else set()))
+
+    @classmethod
+    def anomaly_kinds(cls, mode: str | None = None) -> tuple[str, ...]:
+        """Names of the scores :meth:`anomaly_scores` computes (``kind``), the default headline first."""
+        return ()
 
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """(loss to minimise, detached statistics) for one batch; ``mask``: visible pixels = 1."""
@@ -78,13 +103,33 @@ class GenerativeModel(nn.Module):
 
     def anomaly_scores(
         self, x: torch.Tensor, n_steps: int, step_size: float, batch_size: int = 500, seed: int = 0,
-        record: tuple[int, ...] = (), progress: bool = False,
+        record: tuple[int, ...] = (), progress: bool = False, kind: str | None = None,
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """One score per image of ``x``, higher = more anomalous (a CPU float tensor), computed in
         eval mode so that no image's score depends on its batch, in batches of ``batch_size``,
         seeded by ``seed`` and sharded under torchrun; plus, where the score comes from a chain of
-        ``n_steps`` steps of ``step_size``, the same score after each step count in ``record``."""
+        ``n_steps`` steps of ``step_size`` (scores without a chain ignore both), the same score
+        after each step count in ``record``. ``kind``: one of :meth:`anomaly_kinds` (None: the first)."""
         raise NotImplementedError
+
+    def anomaly_kind(self, kind: str | None) -> str:
+        """``kind`` checked against :meth:`anomaly_kinds` (None: the headline), for implementations
+        of :meth:`anomaly_scores`."""
+        kinds = self.anomaly_kinds(self.mode)
+        if kind is None:
+            return kinds[0]
+        if kind not in kinds:
+            raise GenflowsError(f"{type(self).__name__} has no anomaly score '{kind}' (it has: {', '.join(kinds)})")
+        return kind
+
+    def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
+        """The model's log-densities on data space by name, each (function of x, normalised?):
+        CoopFlow's log q_alpha(x) (normalised) and f_theta(x) (up to log Z)."""
+        raise NotImplementedError
+
+    def sampling_steps(self) -> int:
+        """Langevin steps in one draw of :meth:`sample` (0: none)."""
+        return 0
 
     def chain_dtype(self, device: torch.device | str) -> str:
         """The dtype of the networks inside this model's Langevin chains on ``device``."""

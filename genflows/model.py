@@ -30,6 +30,25 @@ class LatentModel(GenerativeModel):
     """``prior_lr``: the prior's own Adam learning rate (None: the run's ``train.lr``; LEBM's
     reference code trains its EBM prior at 2e-5)."""
 
+    masked_training = True  # log p(x | z) over the visible pixels alone
+    anomaly_chain = True  # z* from a Langevin chain
+
+    @classmethod
+    def from_config(cls, cfg, image_shape: tuple[int, ...]) -> "LatentModel":
+        """The model of a :class:`~genflows.config.RunConfig`'s ``generator``, ``prior`` and
+        ``inference`` sections, for images of ``image_shape``."""
+        from .generators import build_generator
+        from .inference import build_inference
+        from .priors import build_prior
+
+        generator = build_generator(cfg.generator, image_shape)
+        return cls(build_prior(cfg.prior, generator.nz), generator, build_inference(cfg.inference, generator.nz, image_shape),
+                   prior_lr=cfg.prior.lr)
+
+    @classmethod
+    def anomaly_kinds(cls, mode: str | None = None) -> tuple[str, ...]:
+        return ("joint",)  # -log p(x, z*)
+
     def __init__(self, prior: Prior, generator: Generator, inference: Inference, prior_lr: float | None = None):
         super().__init__()
         if prior.nz != generator.nz:
@@ -123,11 +142,12 @@ class LatentModel(GenerativeModel):
         return {"posterior_displacement": sum(moved) / len(moved)} if moved else {}
 
     # ------------------------------------------------------------------ evaluation (GenerativeModel)
-    def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False):
+    def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False, kind=None):
         """-log p(x, z*) = -log p_alpha(z*) + ||x - g_beta(z*)||^2 / (2 sigma^2) + const per image,
         z* from a noise-free Langevin run of ``n_steps`` started at N(0, I) (latent-flow paper
         Section 4.4). Every image's start is drawn from one seeded stream over all of ``x``, so
         scores depend neither on the batch size nor, under torchrun, on the number of ranks."""
+        self.anomaly_kind(kind)
         was_training = self.training
         self.eval()
         g = torch.Generator().manual_seed(seed)

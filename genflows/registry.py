@@ -1,26 +1,57 @@
-"""Model registry: a name fixes a model's family and components (a latent model's prior and
+"""Model registry: a name fixes a model's family and its defaults (a latent model's prior and
 inference method, a data-space model's CoopFlow mode and settings); everything else is config.
 
-A model that composes existing components is one :class:`ModelSpec` in :data:`MODELS`; a new
-family also needs its config section and a branch in :func:`build_model`. ``build_model`` turns
-a :class:`~genflows.config.RunConfig` into a :class:`~genflows.model.LatentModel` or a
-:class:`~genflows.coopflow.CoopFlow`.
+A family is one :class:`Family` record in :data:`FAMILIES`: its name, the config sections it
+reads, and its model class, which builds itself ``from_config`` (pythae style). A model that
+composes existing components is one :class:`ModelSpec` in :data:`MODELS`. The tasks a model runs
+follow from what its class implements (:func:`genflows.tasks.tasks_of`).
+
+    >>> MODELS["abp"].defaults["prior"], FAMILIES["coopflow"].sections
+    ({'kind': 'gaussian'}, ('coop',))
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
-from .generators import build_generator
-from .inference import build_inference
+from .coopflow import CoopFlow
 from .model import LatentModel
-from .priors import build_prior
 
-__all__ = ["ModelSpec", "MODELS", "check_pair", "build_model", "build_coopflow", "LATENT_TASKS", "DATA_TASKS", "TEST_STEPS", "TOY_RECIPE"]
+__all__ = ["Family", "FAMILIES", "ModelSpec", "MODELS", "check_pair", "build_model", "TOY_RECIPE"]
 
 
-# Test-time Langevin step per dataset where the authors' code sets one (main_svhn.py, main_celeba.py).
-TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
+@dataclass(frozen=True)
+class Family:
+    """A model family: ``sections`` are the config sections only it reads; ``settings`` says
+    where its settings live (for the one-line error when another family's key is set);
+    ``model_class`` builds the model with ``from_config(cfg, shape)``; ``mode_key`` names the
+    key of its variant (which may leave some capabilities out)."""
+
+    name: str
+    label: str
+    sections: tuple[str, ...]
+    settings: str
+    model_class: type
+    mode_key: str | None = None
+
+    def mode(self, cfg) -> str | None:
+        """The variant a config (a :class:`~genflows.config.RunConfig` or a nested dict) asks for."""
+        if self.mode_key is None:
+            return None
+        section, key = self.mode_key.split(".")
+        sub = cfg.get(section, {}) if isinstance(cfg, dict) else getattr(cfg, section)
+        return sub.get(key) if isinstance(sub, dict) else getattr(sub, key)
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        Family("latent", "latent-variable family", ("generator", "prior", "inference"),
+               "sections 'generator', 'prior', 'inference' (learning rate: train.lr)", LatentModel),
+        Family("coopflow", "CoopFlow family", ("coop",), "section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)", CoopFlow, "coop.mode"),
+    ]
+}
 
 # The toy task's defaults for the cooperative modes (the paper gives no 2-D settings): chosen on
 # the spiral with the authors' training recipe (docs/results.md, toy study). Noise-free chains with
@@ -35,48 +66,47 @@ TOY_RECIPE: dict = {
 }
 
 
-LATENT_TASKS = ("anomaly", "generation", "reconstruction", "inpainting", "recovery", "interpolation")
-DATA_TASKS = ("toy", "generation", "reconstruction", "inpainting", "interpolation")  # CoopFlow Sections 5.1-5.4
-
-
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered model: its family, and its config defaults by section."""
+
     name: str
-    prior: str
-    inference: str
+    family: str
     description: str
-    prior_defaults: tuple = ()  # (key, value) pairs for the prior section
-    family: str = "latent"  # latent (LatentModel: prior + generator + inference) | coopflow (data space)
-    coop_defaults: tuple = ()  # (key, value) pairs for the coop section
-    tasks: tuple = field(default=LATENT_TASKS)
-    recipes: tuple = ()  # (task, config dict) pairs: this model's own defaults for a task
+    defaults: dict = field(default_factory=dict)  # section -> {key: value}, merged first
+    recipes: dict = field(default_factory=dict)  # task -> config: this model's own defaults for a task
 
     def recipe(self, task: str) -> dict:
         """This model's defaults for ``task`` (merged after the task's own, before the user's)."""
-        return dict(self.recipes).get(task, {})
+        return copy.deepcopy(self.recipes.get(task, {}))
 
     def config_defaults(self) -> dict:
-        if self.family == "coopflow":
-            # CoopFlow's Adam settings and gradient clipping live in the coop section (A.2: no lr decay).
-            return {"coop": dict(self.coop_defaults)}
-        return {"prior": {"kind": self.prior, **dict(self.prior_defaults)}, "inference": {"kind": self.inference}}
+        return copy.deepcopy(self.defaults)
+
+    @property
+    def mode(self) -> str | None:
+        return FAMILIES[self.family].mode(self.defaults)
 
 
-def _coop(name: str, description: str, tasks: tuple = DATA_TASKS, **defaults) -> ModelSpec:
+def _latent(name: str, prior: str, inference: str, description: str, **prior_defaults) -> ModelSpec:
+    return ModelSpec(name, "latent", description, {"prior": {"kind": prior, **prior_defaults}, "inference": {"kind": inference}})
+
+
+def _coop(name: str, description: str, **defaults) -> ModelSpec:
+    # CoopFlow's Adam settings and gradient clipping live in the coop section (A.2: no lr decay).
     # The cooperative modes learn the toy densities with TOY_RECIPE (the paper gives no 2-D settings).
-    recipes = (("toy", TOY_RECIPE),) if defaults.get("mode") == "coopflow" else ()
-    return ModelSpec(name, "-", "-", description, family="coopflow", coop_defaults=tuple(defaults.items()), tasks=tasks, recipes=recipes)
+    recipes = {"toy": TOY_RECIPE} if defaults.get("mode") == "coopflow" else {}
+    return ModelSpec(name, "coopflow", description, {"coop": defaults}, recipes)
 
 
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in [
-        ModelSpec("lfbm-mcmc", "flow", "langevin", "latent normalizing-flow prior + short-run Langevin inference (latent-flow paper)"),
-        ModelSpec("abp", "gaussian", "langevin", "Gaussian prior + Langevin inference, alternating back-propagation (Han et al. 2017)"),
-        ModelSpec("vae", "gaussian", "vae", "Gaussian prior + VAE-IAF amortised inference, ELBO training (Kingma et al. 2016)"),
-        ModelSpec("lfbm-vae", "flow", "vae", "latent flow prior + VAE-IAF amortised inference (the latent-flow paper's LFBM-VAE)"),
-        ModelSpec("lebm", "ebm", "langevin", "latent EBM prior + Langevin inference and prior sampling (Pang et al. 2020)",
-                  prior_defaults=(("lr", 2e-5),)),
+        _latent("lfbm-mcmc", "flow", "langevin", "latent normalizing-flow prior + short-run Langevin inference (latent-flow paper)"),
+        _latent("abp", "gaussian", "langevin", "Gaussian prior + Langevin inference, alternating back-propagation (Han et al. 2017)"),
+        _latent("vae", "gaussian", "vae", "Gaussian prior + VAE-IAF amortised inference, ELBO training (Kingma et al. 2016)"),
+        _latent("lfbm-vae", "flow", "vae", "latent flow prior + VAE-IAF amortised inference (the latent-flow paper's LFBM-VAE)"),
+        _latent("lebm", "ebm", "langevin", "latent EBM prior + Langevin inference and prior sampling (Pang et al. 2020)", lr=2e-5),
         # Data space (CoopFlow paper, Table 3 settings; Table 6/9 ablations).
         _coop("coopflow", "data-space flow initialising a 30-step Langevin flow toward an EBM, trained cooperatively (CoopFlow, T = 30)",
               mode="coopflow", n_steps=30, step_size=0.03),
@@ -84,10 +114,9 @@ MODELS: dict[str, ModelSpec] = {
               mode="coopflow", n_steps=200, step_size=0.01, test_step_ratio=1.2),
         _coop("coopflow-pre", "CoopFlow(Pre): flow MLE first, then EBM-only warm-up, then joint (epochs scaled for CPU)",
               mode="coopflow", n_steps=30, step_size=0.03, pretrain_epochs=2, warmup_epochs=1),
-        # The flow alone is invertible (reconstruction would be exact); ebm-sr has no flow to interpolate in.
-        _coop("flow", "the data-space normalizing flow alone, trained by MLE (CoopFlow Table 6 ablation)", tasks=("toy", "generation"), mode="flow"),
+        _coop("flow", "the data-space normalizing flow alone, trained by MLE (CoopFlow Table 6 ablation)", mode="flow"),
         _coop("ebm-sr", "short-run EBM: Langevin flow from N(0, I) noise, no flow (Nijkamp et al. 2019; CoopFlow Table 7/9 baseline)",
-              tasks=("toy", "generation", "reconstruction", "inpainting"), mode="ebm-sr", n_steps=100, step_size=0.03),
+              mode="ebm-sr", n_steps=100, step_size=0.03),
     ]
 }
 
@@ -104,35 +133,7 @@ def check_pair(prior: str, inference: str) -> None:
         )
 
 
-def build_model(cfg, image_shape: tuple[int, ...]):
-    """A model for data of ``image_shape`` from a :class:`~genflows.config.RunConfig`: a
-    :class:`~genflows.model.LatentModel`, or a :class:`~genflows.coopflow.CoopFlow` for the
-    data-space family."""
-    if MODELS[cfg.model].family == "coopflow":
-        return build_coopflow(cfg.coop, image_shape, cfg.data.name)
-    generator = build_generator(cfg.generator, image_shape)
-    return LatentModel(
-        build_prior(cfg.prior, generator.nz),
-        generator,
-        build_inference(cfg.inference, generator.nz, image_shape),
-        prior_lr=cfg.prior.lr,
-    )
-
-
-def build_coopflow(c, shape: tuple[int, ...], data: str | None = None):
-    """A :class:`~genflows.coopflow.CoopFlow` from a :class:`~genflows.config.CoopConfig`."""
-    from .coopflow import CoopFlow, build_data_flow, build_energy
-
-    is_image = len(shape) == 3
-    flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.size("flow_depth", shape), c.size("flow_hidden", shape),
-                                                            c.size("flow_levels", shape))
-    energy = None if c.mode == "flow" else build_energy(shape, c.size("energy_width", shape), c.energy_arch)
-    return CoopFlow(
-        flow, energy, mode=c.mode, n_steps=c.n_steps, step_size=c.step_size, test_step_ratio=c.test_step_ratio,
-        test_step_size=c.test_step_size if c.test_step_size is not None else TEST_STEPS.get(data),
-        noise=c.noise, noise_decay_epochs=c.noise_decay_epochs, test_noise=c.test_noise, clamp_update=c.clamp_update, energy_l2=c.energy_l2, flow_data_weight=c.flow_data_weight,
-        clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if is_image else None),
-        pretrain_epochs=c.pretrain_epochs, warmup_epochs=c.warmup_epochs, data_shape=shape,
-        flow_grad_clip=c.flow_grad_clip, ebm_grad_clip=c.ebm_grad_clip, lr_warmup_iters=c.lr_warmup_iters, flow_data_init=c.flow_data_init,
-        flow_lr=c.flow_lr, joint_flow_lr=c.joint_flow_lr, joint_ebm_lr=c.joint_ebm_lr, ebm_lr=c.ebm_lr, flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas),
-    )
+def build_model(cfg, shape: tuple[int, ...]):
+    """The model of a :class:`~genflows.config.RunConfig` for data of ``shape``, built by its
+    family's model class (``from_config``)."""
+    return FAMILIES[MODELS[cfg.model].family].model_class.from_config(cfg, shape)

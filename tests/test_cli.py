@@ -50,7 +50,7 @@ BAD = [
     ["run", "lfbm-mcmc", "--task", "generation", "--set", "generator.arch=resnet"],
     ["table", "recovery", "--holdouts", "4"],
     # data-space models
-    ["run", "coopflow", "--task", "anomaly"],
+    ["run", "flow", "--task", "reconstruction"],
     ["run", "lfbm-mcmc", "--task", "toy"],
     ["run", "coopflow", "--task", "toy", "--data", "mnist"],
     ["run", "lfbm-mcmc", "--data", "spiral"],

@@ -62,7 +62,7 @@ def test_every_shipped_yaml_config_loads():
         (["prior.lr=1e-3"], "config section 'prior' applies to the latent-variable family (lfbm-mcmc,"),
         (["train.lr=1e-3"], "config key 'train.lr' applies to the latent-variable family"),
         (["eval.steps=5"], "config key 'eval.steps' applies to the latent-variable family"),
-        (["anomaly.score_steps=5"], "whose settings are in section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)"),
+        (["inference.n_steps=5"], "whose settings are in section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)"),
         (["eval.invert_starts=0"], "eval.invert_starts must be >= 1"),
     ],
 )
@@ -78,10 +78,10 @@ def test_a_run_holds_only_its_familys_sections_and_keys():
     latent = load_config("lfbm-mcmc")
     coop = load_config("coopflow", extra={"task": "generation"})
     assert latent.coop is None and latent.eval.invert_lr is None
-    assert coop.prior is None and coop.generator is None and coop.inference is None and coop.anomaly is None
+    assert coop.prior is None and coop.generator is None and coop.inference is None
     assert coop.train.lr is None and coop.eval.steps is None
     d = to_dict(coop)
-    assert {"generator", "prior", "inference", "anomaly"}.isdisjoint(d) and "lr" not in d["train"] and "steps" not in d["eval"]
+    assert {"generator", "prior", "inference"}.isdisjoint(d) and "anomaly" in d and "lr" not in d["train"] and "steps" not in d["eval"]
     assert "coop" not in to_dict(latent) and "invert_lr" not in to_dict(latent)["eval"]
     assert d["version"] == to_dict(latent)["version"] == 3
 

@@ -16,6 +16,7 @@ import torch
 
 from genflows.cli import main
 from genflows.registry import MODELS
+from genflows.tasks import tasks_of
 
 DEVICE = os.environ.get("GENFLOWS_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -28,7 +29,7 @@ TINY = {  # the smallest networks and chains each family builds with
 }
 COMMON = ["train.epochs=1", "train.max_iters=2", "train.batch_size=8", "eval.n_test=6", "eval.fid_n=0", "eval.completions=1",
           "eval.interp_pairs=2", "eval.interp_points=3", "eval.batch_size=4"]
-CASES = [(name, task) for name, spec in MODELS.items() for task in spec.tasks]
+CASES = [(name, task) for name in MODELS for task in tasks_of(name)]
 AMP = [False, True] if DEVICE == "cuda" else [False]
 
 

@@ -24,7 +24,7 @@ class CoopConfig:
     n_steps: int = 30  # T (Table 3)
     step_size: float = 0.03  # delta in training (Table 3)
     test_step_ratio: float = 1.3333333333333333  # test-time step = delta x this (A.3: 4/3)
-    test_step_size: float | None = None  # the test-time step itself; None: genflows.registry.TEST_STEPS for the dataset, else delta x test_step_ratio
+    test_step_size: float | None = None  # the test-time step itself; None: genflows.coopflow.TEST_STEPS for the dataset, else delta x test_step_ratio
     noise: bool = False  # A.2: noise off
     noise_decay_epochs: int = 0  # K of Eq. (10) when noise is on (0: constant noise)
     test_noise: bool = False  # A.3: test-time chains noise-free; true samples a noise-trained p_theta as it was trained

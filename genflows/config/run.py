@@ -2,8 +2,8 @@
 (pythae style), and the sections of one model family only.
 
 A run is of the ``latent`` family (prior + generator + inference: sections ``generator``,
-``prior``, ``inference``, ``anomaly``) or the ``coopflow`` family (section ``coop``), as its
-registered model says. A model holds ``None`` for the other family's sections and keys, its
+``prior``, ``inference``) or the ``coopflow`` family (section ``coop``), as its registered model
+says (:data:`genflows.registry.FAMILIES`). A model holds ``None`` for the other family's sections and keys, its
 ``config.yaml`` leaves them out, and setting one is a one-line error naming what applies. Run
 folders carry the schema's ``version``; :func:`migrate` brings older ones up to date.
 
@@ -33,11 +33,6 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "load_config", "parse", "migrate", "to
 # 3: CoopFlow's network sizes written in (an unset size now means the paper's, not CPU scale).
 CONFIG_VERSION = 3
 
-# Where a model of each family keeps what the other family's keys set.
-_INSTEAD = {"latent": "sections 'generator', 'prior', 'inference' (learning rate: train.lr)",
-            "coopflow": "section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)"}
-_FAMILY_NAME = {"latent": "latent-variable family", "coopflow": "CoopFlow family"}
-
 
 @dataclass
 class RunConfig:
@@ -51,7 +46,7 @@ class RunConfig:
     prior: PriorConfig | None = family_field("latent", default_factory=PriorConfig)
     inference: InferenceConfig | None = family_field("latent", default_factory=InferenceConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    anomaly: AnomalyConfig | None = family_field("latent", default_factory=AnomalyConfig)
+    anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
     coop: CoopConfig | None = family_field("coopflow", default_factory=CoopConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
@@ -72,10 +67,17 @@ class RunConfig:
         from ..data import DATASETS
         from ..registry import check_pair
 
-        spec = MODELS[self.model]
+        from ..registry import FAMILIES
+        from ..tasks import tasks_of
+
         if self.prior is not None:
             check_pair(self.prior.kind, self.inference.kind)
-        _check(self.task in spec.tasks, f"model '{self.model}' does not do task '{self.task}' (it does: {', '.join(spec.tasks)})")
+        fam = FAMILIES[MODELS[self.model].family]
+        able = tasks_of(self.model, fam.mode(self))
+        _check(self.task in able, f"model '{self.model}' does not do task '{self.task}' (it does: {', '.join(able)})")
+        kinds = fam.model_class.anomaly_kinds(fam.mode(self))
+        _check(self.anomaly.score is None or self.anomaly.score in kinds,
+               f"anomaly.score '{self.anomaly.score}' is not one of model '{self.model}''s scores ({', '.join(kinds) or 'none'})")
         shape = DATASETS[self.data.name].shape
         is_toy = len(shape) == 1
         _check(not is_toy or self.task == "toy", f"dataset '{self.data.name}' is 2-D toy data: use --task toy")
@@ -146,12 +148,14 @@ def migrate(data: dict) -> dict:
 
 def parse(data: dict) -> RunConfig:
     """A validated :class:`RunConfig` from a nested dict; keys of the other family are refused."""
+    from ..registry import FAMILIES
+
     fam = family(data.get("model", RunConfig.model)) if isinstance(data, dict) else None
     if fam is not None:
         for key, other, whole in _foreign(data, fam):
             what = f"config section '{key}'" if whole else f"config key '{key}'"
-            raise GenflowsError(f"{what} applies to the {_FAMILY_NAME[other]} ({', '.join(_members(other))}), not to model "
-                         f"'{data.get('model', RunConfig.model)}' of the {_FAMILY_NAME[fam]}, whose settings are in {_INSTEAD[fam]}")
+            raise GenflowsError(f"{what} applies to the {FAMILIES[other].label} ({', '.join(_members(other))}), not to model "
+                         f"'{data.get('model', RunConfig.model)}' of the {FAMILIES[fam].label}, whose settings are in {FAMILIES[fam].settings}")
     cfg = from_dict(RunConfig, data)
     cfg.validate()
     if fam is not None:

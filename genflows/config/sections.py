@@ -61,6 +61,10 @@ class TrainConfig:
 
 @dataclass
 class AnomalyConfig:
+    # Which of the model's scores is the headline (None: its first; CoopFlow: energy, beside flow);
+    # every score the model has is recorded.
+    score: str | None = None
+    # A score from a chain (latent models' -log p(x, z*)); scores without one ignore the chain keys.
     score_steps: int = 400  # noise-free Langevin steps for z* (reference code: 400 at s = 0.1)
     score_step_size: float = 0.1  # reference code
     score_batch_size: int = 500  # images per scoring batch; scores do not depend on it (eval mode)

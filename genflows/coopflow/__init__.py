@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .energies import ConvEnergy, MLPEnergy, build_energy
 from .flows import ImageFlow, VectorFlow, build_data_flow
-from .model import MODES, CoopFlow
+from .model import MODES, TEST_STEPS, CoopFlow
 from .schedule import noise_decay
 
-__all__ = ["CoopFlow", "MODES", "noise_decay", "VectorFlow", "ImageFlow", "build_data_flow", "MLPEnergy", "ConvEnergy", "build_energy"]
+__all__ = ["CoopFlow", "MODES", "TEST_STEPS", "noise_decay", "VectorFlow", "ImageFlow", "build_data_flow", "MLPEnergy", "ConvEnergy", "build_energy"]

@@ -37,6 +37,10 @@ class VectorFlow(FlowPrior):
     def log_prob(self, x: torch.Tensor, dequantize: bool = False) -> torch.Tensor:
         return super().log_prob(x)
 
+    def log_mass(self, x: torch.Tensor) -> torch.Tensor:
+        """Continuous data: the density itself (nothing to dequantise)."""
+        return super().log_prob(x)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.transform(x)[0]
 
@@ -81,10 +85,21 @@ class ImageFlow(nn.Module):
         else:
             y = ((x + 1) / 2).clamp(0, 1)
             bin_term = self.dim * math.log(0.5)  # density on [-1, 1] from density on [0, 1]
+        return self._log_density01(y) + bin_term
+
+    def _log_density01(self, y: torch.Tensor) -> torch.Tensor:
+        """log density of y in [0, 1]^D per image: base term + flow and logit log-determinants."""
         w, logdet_pre = self._to_logit(y)
         u, logdet = self.transform(w)
         log_base = -0.5 * (u * u).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
-        return log_base + logdet + logdet_pre + bin_term
+        return log_base + logdet + logdet_pre
+
+    def log_mass(self, x: torch.Tensor) -> torch.Tensor:
+        """log P(x) of 8-bit images x, deterministically: the density at each pixel's bin centre
+        times the bin volume (2/256 per pixel), so the dequantisation is counted once, alike for
+        every image."""
+        u8 = ((x + 1) * 127.5).round()
+        return self._log_density01((u8 + 0.5) / 256) + self.dim * math.log(1 / 256)
 
     def bits_per_dim(self, x: torch.Tensor) -> torch.Tensor:
         return -self.log_prob(x, dequantize=True) / (self.dim * math.log(2))

@@ -22,20 +22,32 @@ The same class runs the paper's ablations: ``mode="flow"`` (the flow alone, MLE 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .._runtime import distributed as dist
 from .._runtime.distributed import has_lazy_init
 from ..interface import GenerativeModel
 from ..langevin import frozen, langevin
 from .inversion import Inversion
 from .schedule import PhasedSchedule, noise_decay
 
-__all__ = ["CoopFlow", "MODES"]
+__all__ = ["CoopFlow", "MODES", "TEST_STEPS"]
 
 MODES = ("coopflow", "flow", "ebm-sr")
+
+# Test-time Langevin step per dataset where the authors' code sets one (main_svhn.py, main_celeba.py).
+TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
+
+# What each mode leaves out: the flow alone is invertible (a reconstruction would be exact), and
+# the short-run EBM has no flow whose codes could be interpolated.
+_WITHOUT = {"coopflow": (), "flow": ("reconstruct_batched", "encode_batched", "decode_batched"), "ebm-sr": ("encode_batched", "decode_batched")}
+# Anomaly scores per mode, the headline first: the EBM's energy -f_theta(x), the flow's -log q_alpha(x).
+_ANOMALY = {"coopflow": ("energy", "flow"), "flow": ("flow",), "ebm-sr": ("energy",)}
 
 
 class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
@@ -93,6 +105,64 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         self.lr_warmup_iters, self.flow_data_init = lr_warmup_iters, flow_data_init
         self.epoch = 0
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+    @classmethod
+    def from_config(cls, cfg, shape: tuple[int, ...]) -> "CoopFlow":
+        """The model of a :class:`~genflows.config.RunConfig`'s ``coop`` section
+        (:class:`~genflows.config.CoopConfig`) for data of ``shape``: every key that names a
+        constructor argument is passed as is; the network sizes build the two networks."""
+        from .energies import build_energy
+        from .flows import build_data_flow
+
+        c = cfg.coop
+        flow = None if c.mode == "ebm-sr" else build_data_flow(shape, c.flow_transform, c.size("flow_depth", shape), c.size("flow_hidden", shape),
+                                                                c.size("flow_levels", shape))
+        energy = None if c.mode == "flow" else build_energy(shape, c.size("energy_width", shape), c.energy_arch)
+        params = inspect.signature(cls).parameters
+        settings = {f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name in params}
+        settings.update(
+            test_step_size=c.test_step_size if c.test_step_size is not None else TEST_STEPS.get(cfg.data.name),
+            clamp_data=c.clamp_data if c.clamp_data is not None else (1.0 if len(shape) == 3 else None),
+            flow_betas=tuple(c.flow_betas), ebm_betas=tuple(c.ebm_betas), data_shape=shape,
+        )
+        return cls(flow, energy, **settings)
+
+    @classmethod
+    def capabilities(cls, mode: str | None = None) -> frozenset[str]:
+        return super().capabilities() - set(_WITHOUT[mode or "coopflow"])
+
+    @classmethod
+    def anomaly_kinds(cls, mode: str | None = None) -> tuple[str, ...]:
+        return _ANOMALY[mode or "coopflow"]
+
+    @torch.no_grad()
+    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
+        """``energy``: -f_theta(x), the EBM's energy (its normaliser is the same for every image);
+        ``flow``: -log q_alpha(x), exact, each pixel's bin counted once
+        (:meth:`~genflows.coopflow.ImageFlow.log_mass`). No chain runs, so ``n_steps``,
+        ``step_size``, ``seed`` and ``record`` do not apply; in float32 and eval mode."""
+        kind = self.anomaly_kind(kind)
+        fn = (lambda b: -self.energy(b)) if kind == "energy" else (lambda b: -self.flow.log_mass(b))
+        was_training = self.training
+        self.eval()
+        a, b = dist.shard_bounds(x.shape[0])
+        device = self._anchor.device
+        with torch.autocast(device.type, enabled=False):
+            parts = [fn(x[i : i + batch_size].to(device).float()).float().cpu() for i in range(a, b, batch_size)]
+        self.train(was_training)
+        return dist.gather_rows(parts, x.shape[0]), {}
+
+    def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
+        """log q_alpha (normalised) and f_theta (log p_theta up to log Z), where the mode has them."""
+        out = {}
+        if self.flow is not None:
+            out["q_alpha"] = (self.flow.log_prob, True)
+        if self.energy is not None:
+            out["p_theta"] = (self.energy, False)
+        return out
+
+    def sampling_steps(self) -> int:
+        return 0 if self.mode == "flow" else self.n_steps
 
     # ------------------------------------------------------------------ the two flows
     def initial(self, n: int) -> torch.Tensor:

@@ -1,9 +1,11 @@
 """Unsupervised anomaly detection on MNIST-type data (latent-flow paper Section 4.4, Table 4).
 
-Train on normal digits only, then score each test image by the model's own anomaly score
-(:meth:`~genflows.interface.GenerativeModel.anomaly_scores`; a latent model's is
--log p_theta(x, z*), :meth:`genflows.model.LatentModel.anomaly_scores`). Higher = more
-anomalous; AUPRC with the held-out digit as the positive class.
+Train on normal digits only, then score each test image by the model's own anomaly scores
+(:meth:`~genflows.interface.GenerativeModel.anomaly_scores`): a latent model's -log p(x, z*)
+(:meth:`genflows.model.LatentModel.anomaly_scores`), a data-space model's energy -f_theta(x)
+and its flow's -log q_alpha(x) (:meth:`genflows.coopflow.CoopFlow.anomaly_scores`). Higher = more
+anomalous; AUPRC with the held-out digit as the positive class, for every score the model has;
+``anomaly.score`` names the headline one (default: the model's first).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = ["anomaly_scores", "run", "HEADLINE"]
 # The anomaly fraction is AUPRC's chance level: it differs between protocols (MNIST digit 4: 0.35
 # under meg, 0.098 under mnist-test), so it is printed beside every AUPRC.
 HEADLINE = ("auprc", "anomaly_fraction", "average_precision", "train_seconds", "score_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("anomaly_scores",)
 VALIDATION_FID = False
 
 
@@ -37,11 +41,12 @@ def anomaly_scores(
     seed: int = 0,
     record: tuple[int, ...] = (),
     progress: bool = False,
+    kind: str | None = None,
 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-    """The model's own anomaly score of every image
+    """The model's own anomaly score ``kind`` of every image
     (:meth:`~genflows.interface.GenerativeModel.anomaly_scores`), plus the same score after each
     step count in ``record``."""
-    return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress)
+    return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress, kind=kind)
 
 
 def _hold_out(train_x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -78,6 +83,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     seed = cfg.train.seed
 
     model, trainer = prepare(cfg, out, progress, device, log)
+    kinds = model.anomaly_kinds(model.mode)
+    main = acfg.score or kinds[0]
     train_x = split.train[: cfg.data.train_size] if cfg.data.train_size else split.train  # CPU budgets: the first N
     train_x, val_x = _hold_out(train_x, acfg.val_size)
     if val_x is not None:  # the tracked AUPRC is on test images, so it only ever records, never selects
@@ -89,7 +96,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
 
     def timed_scores(x: torch.Tensor) -> tuple[torch.Tensor, float]:
         t0 = time.perf_counter()
-        s, _ = anomaly_scores(model, x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed)
+        s, _ = anomaly_scores(model, x, acfg.track_steps, acfg.score_step_size, acfg.score_batch_size, seed=seed, kind=main)
         return s, time.perf_counter() - t0
 
     def on_epoch_end(epoch: int, record: dict) -> dict | None:
@@ -112,16 +119,14 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
 
     score_seed = seed if acfg.score_seed is None else acfg.score_seed
     t1 = time.perf_counter()
-    scores, partial = anomaly_scores(
-        model,
-        test_x,
-        acfg.score_steps,
-        acfg.score_step_size,
-        acfg.score_batch_size,
-        seed=score_seed,
-        record=tuple(acfg.score_checkpoints),
-        progress=progress,
-    )
+    all_scores, partial = {}, {}
+    for kind in [main, *(k for k in kinds if k != main)]:
+        all_scores[kind], recorded = anomaly_scores(
+            model, test_x, acfg.score_steps, acfg.score_step_size, acfg.score_batch_size, seed=score_seed,
+            record=tuple(acfg.score_checkpoints), progress=progress, kind=kind,
+        )
+        partial = partial or recorded
+    scores = all_scores[main]
     score_seconds = time.perf_counter() - t1
 
     y = test_y
@@ -134,10 +139,13 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "protocol": cfg.data.protocol,
         "seed": seed,
         "score_seed": score_seed,
+        "score": main,
         "auprc": res["auprc"],
         "average_precision": res["average_precision"],
         "anomaly_fraction": res["anomaly_fraction"],
-        "auprc_at_steps": {**{str(k): auprc(y, v.numpy())["auprc"] for k, v in partial.items()}, str(acfg.score_steps): res["auprc"]},
+        "auprc_by_score": {k: auprc(y, v.numpy())["auprc"] for k, v in all_scores.items()},
+        # Chain scores only: the headline score after fewer steps of the same chains.
+        "auprc_at_steps": {**{str(k): auprc(y, v.numpy())["auprc"] for k, v in partial.items()}, str(acfg.score_steps): res["auprc"]} if model.anomaly_chain else {},
         "epochs": len(history),
         "collapsed_epochs": [h["epoch"] for h in history if h.get("collapsed")],  # generator loss near the mean image's
         "iterations": trainer.iteration,
@@ -151,8 +159,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "history": history,
     }
     out.json("metrics.json", metrics)
-    buf = np.stack([scores.numpy(), y.astype(np.float32)], 1)
-    out.json("scores.json", {"columns": ["score", "is_anomaly"], "test_index": test_index.tolist(), "rows": buf.tolist()})
+    buf = np.stack([scores.numpy(), y.astype(np.float32), *(v.numpy() for v in all_scores.values())], 1)
+    out.json("scores.json", {"columns": ["score", "is_anomaly", *all_scores], "test_index": test_index.tolist(), "rows": buf.tolist()})
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
     if trainer.watcher is not None:

@@ -13,6 +13,8 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE"]
 
 HEADLINE = ("fid", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("sample",)
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 check = check_fid  # runner hook: fail before training when FID weights are missing

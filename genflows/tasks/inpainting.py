@@ -21,6 +21,8 @@ from ..metrics import pixel_mse
 __all__ = ["run", "HEADLINE", "complete"]
 
 HEADLINE = ("mse", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("reconstruct_batched",)
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 

@@ -17,6 +17,8 @@ from ..metrics import pixel_mse
 __all__ = ["run", "HEADLINE", "interpolate"]
 
 HEADLINE = ("end_mse", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("encode_batched", "decode_batched")
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 

@@ -22,6 +22,8 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE", "reconstruction_mse"]
 
 HEADLINE = ("mse", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("reconstruct_batched",)
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 

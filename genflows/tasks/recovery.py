@@ -20,6 +20,8 @@ from ..metrics import pixel_mse
 __all__ = ["run", "HEADLINE", "mask_label"]
 
 HEADLINE = ("mse", "fid", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("reconstruct_batched", "masked_training")
 VALIDATION_FID = False
 
 check = check_fid  # runner hook: fail before training when FID weights are missing

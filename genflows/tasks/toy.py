@@ -24,6 +24,8 @@ from ._fit import fit, run_data
 __all__ = ["run", "HEADLINE", "density_figure", "density_corr", "longrun_samples"]
 
 HEADLINE = ("mmd", "mmd_flow", "ebm_density_corr", "mmd_ebm_longrun", "train_seconds")
+# What the model must implement (genflows.interface.OPTIONAL, or masked_training).
+NEEDS = ("sample", "log_densities")
 VALIDATION_FID = False
 # Merged after the registry's defaults and before the user's (genflows.config.load_config).
 DEFAULTS = {"data": {"name": "spiral"}}
@@ -80,13 +82,14 @@ def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tenso
     plt = pyplot()
     device = next(model.parameters()).device
     panels = [("data", true, None)]
-    if model.flow is not None:
-        panels += [("q_alpha density", None, _grid_density(model.flow.log_prob, lim, device)), ("q_alpha samples", flow_samples, None)]
-    if model.energy is not None:
-        panels.append(("p_theta density (exp f, on the grid)", None, _grid_density(model.energy, lim, device)))
+    for name, (fn, normalised) in model.log_densities().items():
+        what = f"{name} density" if normalised else f"{name} density (exp of its log, on the grid)"
+        panels.append((what, None, _grid_density(fn, lim, device)))
+        if normalised and flow_samples is not None:
+            panels.append((f"{name} samples", flow_samples, None))
     if longrun is not None:
-        panels.append((f"p_theta alone: {LONGRUN_STEPS} Langevin steps from noise", longrun, None))
-    panels.append(("model samples" if model.mode != "coopflow" else "CoopFlow samples", samples, None))
+        panels.append((f"unnormalised density alone: {LONGRUN_STEPS} Langevin steps from noise", longrun, None))
+    panels.append((f"{type(model).__name__} samples", samples, None))
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
     for ax, (name, pts, dens) in zip(axes, panels):
         if dens is not None:
@@ -109,19 +112,23 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model.eval()
     true = sample_toy(cfg.data.name, N_EVAL, seed=2)  # fresh points, not the training set
     t0 = time.perf_counter()
-    with seeded(seed, next(model.parameters()).device):
-        samples = model.sample(N_EVAL).cpu()
-        flow_samples = model.sample_flow(N_EVAL).cpu() if model.flow is not None else None
     device = next(model.parameters()).device
+    components = model.component_samplers()
+    with seeded(seed, device):
+        samples = model.sample(N_EVAL).cpu()
+        flow_samples = components["flow"](N_EVAL).cpu() if "flow" in components else None
+    densities = model.log_densities()
+    truth = true_grid_density(cfg.data.name)
     ebm, longrun = {}, None
-    if model.energy is not None:
-        truth = true_grid_density(cfg.data.name)
+    for name, (fn, normalised) in densities.items():
+        corr = density_corr(_grid_density(fn, LIM, device), truth)
+        if normalised:
+            ebm["flow_density_corr"] = corr
+            continue
         with seeded(seed + 1, device):
-            longrun = longrun_samples(model.energy, LONGRUN_N, device).cpu()
-        ebm = {"ebm_density_corr": density_corr(_grid_density(model.energy, LIM, device), truth), "mmd_ebm_longrun": toy_mmd(longrun, true),
-               "ebm_longrun": {"n": LONGRUN_N, "steps": LONGRUN_STEPS, "step_size": LONGRUN_STEP, "start": "N(0, I)", "noise": True}}
-        if model.flow is not None:
-            ebm["flow_density_corr"] = density_corr(_grid_density(model.flow.log_prob, LIM, device), truth)
+            longrun = longrun_samples(fn, LONGRUN_N, device).cpu()
+        ebm.update(ebm_density_corr=corr, mmd_ebm_longrun=toy_mmd(longrun, true),
+                   ebm_longrun={"n": LONGRUN_N, "steps": LONGRUN_STEPS, "step_size": LONGRUN_STEP, "start": "N(0, I)", "noise": True})
     metrics = {
         "model": cfg.model,
         "task": "toy",
@@ -131,7 +138,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "mmd_flow": toy_mmd(flow_samples, true) if flow_samples is not None else None,
         **ebm,
         "n_eval": N_EVAL,
-        "langevin_steps": model.n_steps if model.mode != "flow" else 0,
+        "langevin_steps": model.sampling_steps(),
         "epochs": len(history),
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
@@ -144,5 +151,5 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     out.json("metrics.json", metrics)  # last: a rerun skips a seed whose metrics.json exists
     if log:
         log(title + (f" (flow alone {metrics['mmd_flow']:.4f})" if flow_samples is not None else "")
-            + (f"; EBM alone: density correlation {ebm['ebm_density_corr']:.3f}, long-run MMD {ebm['mmd_ebm_longrun']:.4f}" if ebm else ""))
+            + (f"; EBM alone: density correlation {ebm['ebm_density_corr']:.3f}, long-run MMD {ebm['mmd_ebm_longrun']:.4f}" if "ebm_density_corr" in ebm else ""))
     return metrics
