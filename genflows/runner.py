@@ -16,6 +16,7 @@ import torch
 from ._runtime import distributed as dist
 from .config import RunConfig, migrate, parse, read_yaml, to_dict
 from .data import check_available
+from .data.folder import is_folder
 from .errors import GenflowsError
 from ._runtime.io import check_writable, load_checkpoint
 from ._runtime.output import RunDir
@@ -33,10 +34,12 @@ def seed_everything(seed: int) -> None:
 
 def default_run_dir(cfg: RunConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    what = f"-h{cfg.data.holdout}" if cfg.task == "anomaly" else ""
+    folder = is_folder(cfg.data.name)
+    what = f"-h{cfg.data.holdout}" if cfg.task == "anomaly" and not folder else ""
     if cfg.task in ("inpainting", "recovery"):
         what = f"-{cfg.mask.kind}{cfg.mask.fraction if cfg.mask.kind == 'pepper' else cfg.mask.size or ''}"
-    return Path("runs") / f"{cfg.model}-{cfg.task}-{cfg.data.name}{what}-{stamp}"
+    data = f"folder-{Path(cfg.data.name[len('folder:'):]).name}" if folder else cfg.data.name
+    return Path("runs") / f"{cfg.model}-{cfg.task}-{data}{what}-{stamp}"
 
 
 def headline(task, metrics: dict) -> str:
@@ -168,7 +171,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         finally:
             rd.close()
         per_seed.append(metrics)
-        what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" else ""
+        what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" and not is_folder(cfg.data.name) else ""
         times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)
         log(f"[{cfg.model} {cfg.task} {cfg.data.name}{what} seed {seed}] {headline(task, metrics)}  ({times}) -> {rd.path}")
     summary = {
@@ -225,7 +228,7 @@ def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str =
     """The config and trained model of a run folder. ``checkpoint`` may name a per-epoch file; by
     default the run's model: ``checkpoint-best.pt`` when the run selected an epoch by validation
     FID (``eval.val_fid_every``), else the last epoch's ``checkpoint.pt``."""
-    from .data import DATASETS
+    from .data import dataset_info
     from .registry import build_model
 
     run_dir = Path(run_dir)
@@ -233,7 +236,7 @@ def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str =
     if checkpoint is None:  # checkpoint-best.pt is missing only when no epoch was scored (train.max_iters)
         selected = cfg.eval.val_fid_every and (run_dir / "checkpoint-best.pt").is_file()
         checkpoint = "checkpoint-best.pt" if selected else "checkpoint.pt"
-    model = build_model(cfg, DATASETS[cfg.data.name].shape)
+    model = build_model(cfg, dataset_info(cfg.data.name, cfg.data.image_size).shape)
     state = load_checkpoint(run_dir / checkpoint)
     try:
         model.load_state_dict(state["model"])

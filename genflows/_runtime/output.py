@@ -76,11 +76,13 @@ class RunDir:
         write_json(self.file(name), obj)
         return self.file(name)
 
-    def config(self, cfg_dict: dict, name: str = "config.yaml") -> Path:
-        if not dist.is_main():
-            return self.file(name)
-        write_text(self.file(name), yaml.safe_dump(cfg_dict, sort_keys=False))
+    def text(self, name: str, text: str) -> Path:
+        if dist.is_main():
+            write_text(self.file(name), text)
         return self.file(name)
+
+    def config(self, cfg_dict: dict, name: str = "config.yaml") -> Path:
+        return self.text(name, yaml.safe_dump(cfg_dict, sort_keys=False))
 
     def image_grid(self, name: str, images: torch.Tensor, nrow: int = 8) -> Path:
         """Save images in [-1, 1] (N, C, H, W) as one PNG grid, enlarged to a readable size

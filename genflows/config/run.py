@@ -64,7 +64,7 @@ class RunConfig:
             sub = getattr(self, f.name)
             if dataclasses.is_dataclass(sub):
                 sub.validate()
-        from ..data import DATASETS
+        from ..data import dataset_info
         from ..registry import check_pair
 
         from ..registry import FAMILIES
@@ -78,7 +78,7 @@ class RunConfig:
         kinds = fam.model_class.anomaly_kinds(fam.mode(self))
         _check(self.anomaly.score is None or self.anomaly.score in kinds,
                f"anomaly.score '{self.anomaly.score}' is not one of model '{self.model}''s scores ({', '.join(kinds) or 'none'})")
-        shape = DATASETS[self.data.name].shape
+        shape = dataset_info(self.data.name, self.data.image_size).shape
         is_toy = len(shape) == 1
         _check(not is_toy or self.task == "toy", f"dataset '{self.data.name}' is 2-D toy data: use --task toy")
         from ..data import TOYS

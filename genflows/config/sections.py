@@ -22,12 +22,18 @@ class DataConfig:
     # or mnist-test (the reference README's: official train without the digit / official test).
     protocol: str = "meg"
     hflip: bool | None = None  # random horizontal flips in training; None: the dataset's default (CIFAR-10: on)
+    # name folder:PATH, a user's images: resized to image_size x image_size (None: their own size,
+    # which they must share); the anomaly task scores test_folder's normal/ and anomalous/ images.
+    image_size: int | None = None
+    test_folder: str | None = None
 
     def validate(self) -> None:
         from ..data import DATASETS, PROTOCOLS
+        from ..data.folder import is_folder
 
         _check(self.protocol in PROTOCOLS, f"unknown data.protocol '{self.protocol}' (choose from: {', '.join(PROTOCOLS)})")
-        _check(self.name in DATASETS, f"unknown dataset '{self.name}' (choose from: {', '.join(DATASETS)})")
+        _check(self.name in DATASETS or is_folder(self.name), f"unknown dataset '{self.name}' (choose from: {', '.join(DATASETS)}, or folder:PATH)")
+        _check(self.image_size is None or self.image_size >= 4, f"data.image_size must be >= 4, got {self.image_size}")
         _check(0 <= self.holdout <= 9, f"data.holdout must be a digit 0-9, got {self.holdout}")
         _check(self.train_size is None or self.train_size >= 2, f"data.train_size must be >= 2, got {self.train_size}")
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import GenflowsError
 from .datasets import load_indexed
+from .folder import is_folder, load_folder, load_labelled_folder
 
 __all__ = ["AnomalySplit", "anomaly_split", "load_anomaly_split", "PROTOCOLS"]
 
@@ -29,6 +31,7 @@ class AnomalySplit:
     test_is_anomaly: torch.Tensor  # bool, positive class = held-out digit
     train_index: np.ndarray  # indices into the concatenated dataset
     test_index: np.ndarray
+    test_files: list | None = None  # image folders: the file of each test image
 
 
 def anomaly_split(
@@ -65,9 +68,18 @@ def anomaly_split(
     return AnomalySplit(images[train_idx], images[test_idx], is_anom, train_idx, test_idx)
 
 
-def load_anomaly_split(name: str, holdout: int, protocol: str = "meg", root: str | None = None, download: bool = False) -> AnomalySplit:
+def load_anomaly_split(name: str, holdout: int, protocol: str = "meg", root: str | None = None, download: bool = False,
+                       image_size: int | None = None, test_folder: str | None = None) -> AnomalySplit:
     """:func:`anomaly_split` of a dataset under ``protocol``. Sets without a published split
-    (``digits``) use :func:`load_split`'s fixed 80/20 one as their "official" split."""
+    (``digits``) use :func:`load_split`'s fixed 80/20 one as their "official" split. An image
+    folder (``folder:PATH``) trains on all its images and tests on ``test_folder``'s
+    ``normal/`` and ``anomalous/`` ones (``holdout`` and ``protocol`` do not apply)."""
+    if is_folder(name):
+        if test_folder is None:
+            raise GenflowsError(f"the anomaly task on {name} needs data.test_folder: a folder with normal/ and anomalous/ subfolders")
+        train, _ = load_folder(name, image_size)
+        test, is_anom, files = load_labelled_folder(test_folder, name, image_size)
+        return AnomalySplit(train, test, is_anom, np.arange(len(train)), np.arange(len(test)), [str(f) for f in files])
     x, y, n_train = load_indexed(name, root, download)
     if protocol == "mnist-test" and n_train == 0:
         perm = torch.from_numpy(np.random.RandomState(0).permutation(len(x)))  # load_split's order

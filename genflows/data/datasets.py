@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import GenflowsError
+from .folder import folder_shape, is_folder, load_folder, to_unit
 
 __all__ = [
     "DATASETS",
@@ -46,7 +47,7 @@ class DatasetInfo:
     shape: tuple[int, ...]  # C, H, W (images) or D (2-D toy data)
     default_epochs: int  # training schedule when train.epochs is not set
     folder: str | None = None  # torchvision folder name under the data root
-    kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png | toy
+    kind: str = "idx"  # idx (MNIST layout) | sklearn | torchvision | png | toy | folder (a user's images)
     files: tuple[str, ...] = ()  # what must exist under the folder (torchvision / png kinds)
     how: str = ""  # how to get the files, for the missing-file message
     hflip: bool = False  # random horizontal flips in training by default (CoopFlow's CIFAR-10 code)
@@ -74,6 +75,16 @@ DATASETS: dict[str, DatasetInfo] = {
     # 2-D toy densities (CoopFlow Section 5.1), sampled exactly: 10 000 training, 2000 test points.
     **{n: DatasetInfo(n, (2,), 20, kind="toy") for n in ("spiral", "moons", "8gaussians", "checkerboard")},
 }
+
+
+def dataset_info(name: str, image_size: int | None = None) -> DatasetInfo:
+    """The :class:`DatasetInfo` of a built-in dataset, or of a user's ``folder:PATH`` (its
+    images' shape as loaded: ``image_size`` resizes them)."""
+    if is_folder(name):
+        return DatasetInfo(name, folder_shape(name, image_size), default_epochs=20, kind="folder")
+    if name not in DATASETS:
+        raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)}, or folder:PATH)")
+    return DATASETS[name]
 
 
 def data_root(root: str | None = None) -> Path:
@@ -140,7 +151,7 @@ def _raw_dir(info: DatasetInfo, root: str | None) -> Path:
 
 def check_available(name: str, root: str | None = None, download: bool = False) -> None:
     """Raise the one-line missing-file error now, before a run writes anything."""
-    info = DATASETS[name]
+    info = dataset_info(name)
     if info.folder is None or download:
         return
     if info.kind != "idx":
@@ -167,11 +178,6 @@ def _folder(info: DatasetInfo, root: str | None) -> Path:
     )
 
 
-def _to_unit(x: np.ndarray) -> torch.Tensor:
-    """uint8 N x H x W x C -> float32 N x C x H x W in [-1, 1]."""
-    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
-
-
 def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(images, labels, n_train) for the torchvision RGB sets and PNG folders; train first."""
     import torchvision
@@ -183,7 +189,7 @@ def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torc
         files = sorted(folder.glob("*.png"))
         x = np.stack([np.asarray(Image.open(f).convert("RGB").resize(info.shape[1:][::-1])) for f in files])
         y = np.array([int(f.stem.rsplit("_", 1)[-1]) if f.stem.rsplit("_", 1)[-1].isdigit() else -1 for f in files])
-        return _to_unit(x), torch.from_numpy(y), len(files)  # smoke set: train = test
+        return to_unit(x), torch.from_numpy(y), len(files)  # smoke set: train = test
     base = data_root(root)
     # torchvision wants the folder *above* cifar-10-batches-py / celeba, and SVHN's own folder.
     tv_root = base if download else _folder(info, root).parent
@@ -209,7 +215,7 @@ def _load_rgb(info: DatasetInfo, root: str | None, download: bool) -> tuple[torc
     except Exception as e:  # corrupt or partial files, network errors: one line
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise GenflowsError(f"cannot load {info.name} from {base}: {msg}") from None
-    x = _to_unit(np.concatenate(xs))
+    x = to_unit(np.concatenate(xs))
     return x, torch.from_numpy(np.concatenate(ys).astype(np.int64)), len(xs[0])
 
 
@@ -219,15 +225,14 @@ def load_dataset(name: str, root: str | None = None, download: bool = False) -> 
     For MNIST-type sets this is train followed by test (70 000 images), as the anomaly
     protocol concatenates them.
     """
-    if name not in DATASETS:
-        raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
     return load_indexed(name, root, download)[:2]
 
 
-def load_split(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def load_split(name: str, root: str | None = None, download: bool = False, image_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The standard (train, test) images of a dataset: MNIST-type 60 000 / 10 000, torchvision's
-    own splits for the RGB sets, and for ``digits`` a fixed 80/20 split (``RandomState(0)``)."""
-    x, _, n_train = load_indexed(name, root, download)
+    own splits for the RGB sets, and for ``digits`` and image folders a fixed 80/20 split
+    (``RandomState(0)``)."""
+    x, _, n_train = load_indexed(name, root, download, image_size)
     if name == "cifar10-samples":
         return x, x
     if n_train == 0:
@@ -236,10 +241,12 @@ def load_split(name: str, root: str | None = None, download: bool = False) -> tu
     return x[:n_train], x[n_train:]
 
 
-def load_indexed(name: str, root: str | None = None, download: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
-    if name not in DATASETS:
-        raise GenflowsError(f"unknown dataset '{name}' (choose from: {', '.join(DATASETS)})")
-    info = DATASETS[name]
+def load_indexed(name: str, root: str | None = None, download: bool = False, image_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(images, labels, size of the published training split, 0 where there is none)."""
+    info = dataset_info(name, image_size)
+    if info.kind == "folder":
+        x, _ = load_folder(name, image_size)
+        return x, torch.full((len(x),), -1, dtype=torch.int64), 0
     if info.kind == "toy":
         from .toy import sample_toy
 

@@ -10,7 +10,7 @@ import torch
 
 from .._runtime.io import load_checkpoint
 from .._runtime.output import RunDir
-from ..data import DATASETS, load_split, random_hflip
+from ..data import dataset_info, load_split, random_hflip
 from ..errors import GenflowsError
 from ..registry import build_model
 from ..trainer import Trainer
@@ -22,7 +22,7 @@ __all__ = ["run_data", "prepare", "n_epochs", "train", "fit", "validation_images
 
 def run_data(cfg) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, test) images of ``cfg.data``; ``data.train_size`` keeps the first N training images."""
-    train, test = load_split(cfg.data.name, cfg.data.root, cfg.data.download)
+    train, test = load_split(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.image_size)
     if cfg.data.train_size:
         train = train[: cfg.data.train_size]
     return train, test
@@ -32,7 +32,7 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
     """``cfg.model`` built with ``cfg.train.seed`` and its trainer, restored from
     ``out/checkpoint.pt`` when that exists (same model, optimiser, RNGs and data order), with the
     run folder's watcher (``cfg.watch``: TensorBoard events, curves.png) attached."""
-    info = DATASETS[cfg.data.name]
+    info = dataset_info(cfg.data.name, cfg.data.image_size)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, info.shape).to(device)
     trainer = Trainer(model, cfg.train, progress=progress)
@@ -53,7 +53,7 @@ def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str
 
 def n_epochs(cfg) -> int:
     """The epochs a run trains: ``train.epochs``, else the dataset's default."""
-    return cfg.train.epochs or DATASETS[cfg.data.name].default_epochs
+    return cfg.train.epochs or dataset_info(cfg.data.name, cfg.data.image_size).default_epochs
 
 
 def train(

@@ -10,6 +10,8 @@ anomalous; AUPRC with the held-out digit as the positive class, for every score 
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 import numpy as np
@@ -49,6 +51,18 @@ def anomaly_scores(
     return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress, kind=kind)
 
 
+def score_table(names: list[str], is_anomaly: np.ndarray, scores: dict[str, torch.Tensor], main: str) -> str:
+    """CSV of every test image (its file, or its index in the dataset), most anomalous first by
+    the headline score ``main``, with every score the model has."""
+    order = np.argsort(-scores[main].numpy(), kind="stable")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["rank", "file" if not names or not names[0].isdigit() else "index", "is_anomaly", *scores])
+    for rank, i in enumerate(order, 1):
+        w.writerow([rank, names[i], int(is_anomaly[i]), *(f"{float(v[i]):.6g}" for v in scores.values())])
+    return buf.getvalue()
+
+
 def _hold_out(train_x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(training images, validation images): ``n`` normals drawn by a fixed permutation, the
     rest kept in their order (``n = 0``: no validation split)."""
@@ -78,7 +92,8 @@ def _pr_figure(precision, recall, title: str):
 
 def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None) -> dict:
     """Train ``cfg.model`` on the normal split and score the test split; returns metrics."""
-    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root, cfg.data.download)
+    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root, cfg.data.download,
+                               cfg.data.image_size, cfg.data.test_folder)
     acfg = cfg.anomaly
     seed = cfg.train.seed
 
@@ -161,6 +176,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     out.json("metrics.json", metrics)
     buf = np.stack([scores.numpy(), y.astype(np.float32), *(v.numpy() for v in all_scores.values())], 1)
     out.json("scores.json", {"columns": ["score", "is_anomaly", *all_scores], "test_index": test_index.tolist(), "rows": buf.tolist()})
+    names = [split.test_files[i] for i in test_index] if split.test_files else [str(i) for i in test_index]
+    out.text("scores.csv", score_table(names, y, all_scores, main))
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
     if trainer.watcher is not None:
