@@ -118,6 +118,19 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     dist.setup(device)
     if not dist.is_main():
         log = lambda _m: None  # noqa: E731
+    cfg, root, existing = _settle(cfg, resume, watch_given, epochs, log)
+    task = TASKS[cfg.task]
+    _check_before_writing(cfg, task, root)
+    dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
+    if not existing:
+        RunDir(root).config(to_dict(cfg))
+    per_seed = [_run_seed(cfg, task, cfg.train.seed + i, root, progress, device, log) for i in range(cfg.seeds)]
+    return _summarise(cfg, task, per_seed, root, log)
+
+
+def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None, log) -> tuple[RunConfig, Path, bool]:
+    """(the config the run will have, its folder, whether the folder holds anything): a resumed
+    run's stored config, or ``cfg`` checked against the folder it would continue."""
     root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
     if root.exists() and not root.is_dir():
         raise GenflowsError(f"output path {root} is a file; choose another --out")
@@ -136,44 +149,49 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         _check_same(stored_config(root), dataclasses.replace(cfg, out=str(root)), root)
     cfg = dataclasses.replace(cfg, out=str(root))
     cfg.validate()
+    return cfg, root, existing
+
+
+def _check_before_writing(cfg: RunConfig, task, root: Path) -> None:
+    """Everything that can fail for want of a file or a permission, before anything is written;
+    sets the thread count."""
     check_writable(root)
     check_available(cfg.data.name, cfg.data.root, cfg.data.download)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    task = TASKS[cfg.task]
-    if hasattr(task, "check"):
+    if hasattr(task, "check"):  # a task module's optional hook (tasks are modules, not models)
         task.check(cfg)
     if cfg.eval.val_fid_every:  # model selection by FID, in whichever task trains: its weights must be there
         from .tasks._evaluate import check_fid
 
         check_fid(cfg)
-    dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
-    if not existing:
-        RunDir(root).config(to_dict(cfg))
 
-    per_seed = []
-    for i in range(cfg.seeds):
-        seed = cfg.train.seed + i
-        cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
-        rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
-        if dist.broadcast_object(rd.file("metrics.json").is_file()):
-            metrics = json.loads(rd.file("metrics.json").read_text())
-            log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
-            per_seed.append(metrics)
-            continue
-        if not rd.file("config.yaml").is_file():
-            rd.config(to_dict(cfg_i))
-        seed_everything(seed)
-        try:
-            metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
-            if rd.watcher is not None:
-                rd.watcher.final(metrics, task.HEADLINE, step=int(metrics.get("iterations") or 0))
-        finally:
-            rd.close()
-        per_seed.append(metrics)
-        what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" and not is_folder(cfg.data.name) else ""
-        times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)
-        log(f"[{cfg.model} {cfg.task} {cfg.data.name}{what} seed {seed}] {headline(task, metrics)}  ({times}) -> {rd.path}")
+
+def _run_seed(cfg: RunConfig, task, seed: int, root: Path, progress: bool, device, log) -> dict:
+    """One seed's metrics: read back when its folder has finished, else trained and evaluated."""
+    cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
+    rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
+    if dist.broadcast_object(rd.file("metrics.json").is_file()):
+        metrics = json.loads(rd.file("metrics.json").read_text())
+        log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
+        return metrics
+    if not rd.file("config.yaml").is_file():
+        rd.config(to_dict(cfg_i))
+    seed_everything(seed)
+    try:
+        metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
+        if rd.watcher is not None:
+            rd.watcher.final(metrics, task.HEADLINE, step=int(metrics.get("iterations") or 0))
+    finally:
+        rd.close()
+    what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" and not is_folder(cfg.data.name) else ""
+    times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)
+    log(f"[{cfg.model} {cfg.task} {cfg.data.name}{what} seed {seed}] {headline(task, metrics)}  ({times}) -> {rd.path}")
+    return metrics
+
+
+def _summarise(cfg: RunConfig, task, per_seed: list[dict], root: Path, log) -> dict:
+    """Mean, sd and values over seeds of the task's headline metrics (summary.json for several seeds)."""
     summary = {
         "model": cfg.model,
         "task": cfg.task,
@@ -181,6 +199,9 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         "holdout": cfg.data.holdout,
         "seeds": [m["seed"] for m in per_seed],
         **{k: _mean_sd([m[k] for m in per_seed]) for k in task.HEADLINE if all(m.get(k) is not None for m in per_seed)},
+        # Named families of a metric (the anomaly task's AUPRC of every score the model has).
+        **{g: {k: _mean_sd([m[g][k] for m in per_seed]) for k in per_seed[0][g]}
+           for g in getattr(task, "GROUPS", ()) if all(isinstance(m.get(g), dict) for m in per_seed)},
         "run_dir": str(root),
     }
     if cfg.seeds > 1:

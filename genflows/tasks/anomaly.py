@@ -29,6 +29,8 @@ __all__ = ["anomaly_scores", "run", "HEADLINE"]
 # The anomaly fraction is AUPRC's chance level: it differs between protocols (MNIST digit 4: 0.35
 # under meg, 0.098 under mnist-test), so it is printed beside every AUPRC.
 HEADLINE = ("auprc", "anomaly_fraction", "average_precision", "train_seconds", "score_seconds")
+# Summarised over seeds per key: the AUPRC of each of the model's scores.
+GROUPS = ("auprc_by_score",)
 # What the model must implement (genflows.interface.OPTIONAL, or masked_training).
 NEEDS = ("anomaly_scores",)
 VALIDATION_FID = False
