@@ -436,3 +436,41 @@ def test_test_noise_samples_p_theta_instead_of_contracting_onto_its_mode(test_no
     cfg = load_config("coopflow", overrides=[f"coop.test_noise={str(test_noise).lower()}", "coop.flow_depth=1", "coop.flow_hidden=4"],
                       extra={"task": "toy", "data": {"name": "spiral"}})
     assert build_model(cfg, (2,)).test_noise is test_noise
+
+
+def test_log_mass_is_the_bin_centre_density_times_the_bin_volume():
+    """The flow's anomaly score counts the dequantisation once: every image in one 8-bit bin
+    gets the same log P(x), the density at the bin centre times (2/256)^D."""
+    torch.manual_seed(0)
+    q = ImageFlow((1, 4, 4), levels=1, depth=2, hidden=8)
+    u8 = torch.randint(0, 256, (3, 1, 4, 4)).float()
+    x = u8 / 127.5 - 1
+    centre = (u8 + 0.5) / 128 - 1
+    want = q.log_prob(centre) + 16 * math.log(2 / 256)
+    assert torch.allclose(q.log_mass(x), want, atol=1e-4)
+    assert torch.allclose(q.log_mass(x + 0.002), q.log_mass(x), atol=1e-5)  # the same bin, the same score
+    # ...and it is the mean of the dequantised likelihood's exponent only in expectation: dequantise draws noise
+    torch.manual_seed(1)
+    assert not torch.allclose(q.log_prob(x, dequantize=True), q.log_prob(x, dequantize=True))
+
+
+@pytest.mark.parametrize("mode", ["coopflow", "ebm-sr", "flow"])
+def test_data_space_anomaly_scores_are_the_models_energy_and_nll_in_eval_mode(mode):
+    cfg = load_config(mode, overrides=["coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4"],
+                      extra={"task": "anomaly"})
+    torch.manual_seed(0)
+    model = build_model(cfg, (1, 8, 8)).train()
+    x = torch.rand(10, 1, 8, 8) * 2 - 1
+    kinds = model.anomaly_kinds(model.mode)
+    assert kinds == {"coopflow": ("energy", "flow"), "ebm-sr": ("energy",), "flow": ("flow",)}[mode]
+    for kind in kinds:
+        a, partial = model.anomaly_scores(x, 0, 0.0, batch_size=10, kind=kind)
+        b, _ = model.anomaly_scores(x, 0, 0.0, batch_size=3, kind=kind)
+        assert partial == {} and not a.requires_grad and torch.allclose(a, b, atol=1e-4) and model.training
+        with torch.no_grad():
+            model.eval()
+            want = -model.energy(x) if kind == "energy" else -model.flow.log_mass(x)
+            model.train()
+        assert torch.allclose(a, want, atol=1e-4)
+    with pytest.raises(Exception, match="has no anomaly score 'joint'"):
+        model.anomaly_scores(x, 0, 0.0, kind="joint")
