@@ -20,6 +20,7 @@ from .data.folder import is_folder
 from .errors import GenflowsError
 from ._runtime.io import check_writable, load_checkpoint
 from ._runtime.output import RunDir
+from ._runtime.threads import choose_threads
 from .tasks import TASKS
 
 __all__ = ["run", "load_model", "default_run_dir", "seed_everything"]
@@ -120,7 +121,7 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         log = lambda _m: None  # noqa: E731
     cfg, root, existing = _settle(cfg, resume, watch_given, epochs, log)
     task = TASKS[cfg.task]
-    _check_before_writing(cfg, task, root)
+    _check_before_writing(cfg, task, root, log)
     dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
     if not existing:
         RunDir(root).config(to_dict(cfg))
@@ -152,13 +153,16 @@ def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None,
     return cfg, root, existing
 
 
-def _check_before_writing(cfg: RunConfig, task, root: Path) -> None:
+def _check_before_writing(cfg: RunConfig, task, root: Path, log) -> None:
     """Everything that can fail for want of a file or a permission, before anything is written;
-    sets the thread count."""
+    sets the thread count (:func:`~genflows._runtime.threads.choose_threads`)."""
     check_writable(root)
     check_available(cfg.data.name, cfg.data.root, cfg.data.download)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    threads, why = choose_threads(cfg.train.threads)
+    if threads:
+        torch.set_num_threads(threads)
+        if why != "--threads":
+            log(f"{threads} torch thread{'s' if threads > 1 else ''} ({why}; --threads N to choose)")
     if hasattr(task, "check"):  # a task module's optional hook (tasks are modules, not models)
         task.check(cfg)
     if cfg.eval.val_fid_every:  # model selection by FID, in whichever task trains: its weights must be there

@@ -33,6 +33,7 @@ from .data import check_available
 from .errors import GenflowsError
 from ._runtime.io import check_writable, epoch_copy, load_checkpoint, write_json
 from ._runtime.output import RunDir
+from ._runtime.threads import choose_threads
 from .runner import headline, seed_everything
 from .show import run_config
 from .tasks import TASKS
@@ -170,8 +171,9 @@ def score(
     if hasattr(task, "check"):
         task.check(first)
     dev = dist.resolve_device(str(device).split(":")[0])
-    if first.train.threads:
-        torch.set_num_threads(first.train.threads)
+    threads, _ = choose_threads(first.train.threads)
+    if threads:
+        torch.set_num_threads(threads)
     return [_score_one(task, *job, overrides, dev, progress, log) for job in jobs]
 
 

@@ -4,9 +4,14 @@ from pathlib import Path
 import pytest
 import torch
 
-# Tests use tiny networks; two threads match CI's 2-core machine (GENFLOWS_TEST_THREADS=1 when
-# something else is using the cores: oversubscribed OpenMP threads slow small ops down 100x).
-torch.set_num_threads(int(os.environ.get("GENFLOWS_TEST_THREADS", "2")))
+from genflows._runtime.threads import default_threads  # noqa: E402
+
+# Tests use tiny networks: at most two threads (CI's 2-core machine), fewer where other processes
+# hold cores (oversubscribed OpenMP threads spin and slow small ops down 100x); GENFLOWS_TEST_THREADS
+# chooses. Every run inside the suite then takes the same count without sampling the machine again.
+_THREADS = int(os.environ.get("GENFLOWS_TEST_THREADS") or min(2, default_threads()))
+torch.set_num_threads(_THREADS)
+os.environ.setdefault("GENFLOWS_THREADS", str(_THREADS))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
