@@ -146,7 +146,8 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--data-root", type=str, default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key for every model")
 @click.option("--out", type=str, default=None, help="folder of run folders (default: runs/table-TASK); finished cells are read back")
-def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
+@click.option("--jobs", type=click.IntRange(min=1), default=1, help="cells run at once in separate processes, the free cores split between them")
+def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out, jobs):
     """Run (or collect) every model on every setting of TASK and print the comparison table
     beside the paper's numbers (anomaly: held-out digits; recovery: the six masks)."""
     from .table import anomaly_table, task_table
@@ -157,7 +158,7 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
         if holdouts is not None:
             raise GenflowsError("--holdouts is for the anomaly table only")
         md = task_table(task, out, budget=budget, models=model_list, seeds=seeds, data_root=data_root,
-                        extra_overrides=list(overrides), log=lambda m: click.echo(m, err=True))
+                        extra_overrides=list(overrides), log=lambda m: click.echo(m, err=True), jobs=jobs)
         click.echo(md)
         click.echo(f"written: {out}/table.md, {out}/table.csv")
         return
@@ -170,6 +171,7 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out):
         data_root=data_root,
         extra_overrides=list(overrides),
         log=lambda m: click.echo(m, err=True),
+        jobs=jobs,
     )
     click.echo(md)
     click.echo(f"written: {out}/table.md, {out}/table.csv")

@@ -8,12 +8,17 @@ the table can be traced back and re-run; finished runs are read back, not recomp
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .config import load_config
 from .errors import GenflowsError
 from ._runtime.io import write_text
+from ._runtime.threads import available_cores
 from .registry import MODELS
 from .tasks import tasks_of
 from .runner import run
@@ -63,6 +68,28 @@ def budget_overrides(preset: dict, model: str) -> list[str]:
     return [*preset["overrides"], *preset.get(MODELS[model].family, [])]
 
 
+def _cell(cfg, prefix: str):
+    """One cell in a worker process: its log lines go to stderr, prefixed with the cell."""
+    return run(cfg, log=lambda m: print(f"[{prefix}] {m}", file=sys.stderr, flush=True))
+
+
+def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
+    """The summaries of every cell's run (``cfgs``: key -> RunConfig, each with its own ``out``),
+    finished ones read back. ``jobs`` > 1 runs that many cells at once in separate processes,
+    the free cores split between them (a cell's own ``train.threads`` wins)."""
+    if jobs <= 1 or len(cfgs) <= 1:
+        return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
+    from ._runtime.threads import choose_threads
+
+    threads = max(1, (choose_threads(None)[0] or available_cores()) // jobs)
+    log(f"{len(cfgs)} cells, {jobs} at a time, {threads} thread{'s' if threads > 1 else ''} each")
+    ctx = multiprocessing.get_context("spawn")  # a fresh torch per worker: no forked OpenMP pool
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {k: pool.submit(_cell, cfg if cfg.train.threads else dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads)),
+                                  Path(cfg.out).name) for k, cfg in cfgs.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
 def anomaly_table(
     out: str | Path,
     budget: str = "quick",
@@ -72,6 +99,7 @@ def anomaly_table(
     data_root: str | None = None,
     extra_overrides: list[str] | None = None,
     log=print,
+    jobs: int = 1,
 ) -> str:
     """Run/collect every (model, holdout) cell; write ``table.md`` and ``table.csv``; return the Markdown."""
     if budget not in BUDGETS:
@@ -88,7 +116,7 @@ def anomaly_table(
         if not 0 <= h <= 9:
             raise GenflowsError(f"holdout must be a digit 0-9, got {h}")
     out = Path(out)
-    cells: dict[tuple[str, int], dict] = {}
+    cfgs = {}
     for m in models:
         for h in holdouts:
             extra = {
@@ -97,8 +125,8 @@ def anomaly_table(
                 "out": str(out / f"{m}-h{h}"),
                 "data": {"name": preset["data"], "holdout": h, **({"root": data_root} if data_root else {})},
             }
-            cfg = load_config(m, overrides=[*budget_overrides(preset, m), *(extra_overrides or [])], extra=extra)
-            cells[(m, h)] = run(cfg, log=log)
+            cfgs[(m, h)] = load_config(m, overrides=[*budget_overrides(preset, m), *(extra_overrides or [])], extra=extra)
+    cells: dict[tuple[str, int], dict] = run_cells(cfgs, jobs, log)
 
     header = "| model | " + " | ".join(f"digit {h}" for h in holdouts) + " |"
     lines = [header, "|---" * (len(holdouts) + 1) + "|"]
@@ -199,6 +227,7 @@ def task_table(
     data_root: str | None = None,
     extra_overrides: list[str] | None = None,
     log=print,
+    jobs: int = 1,
 ) -> str:
     """Reconstruction / inpainting / recovery table: run or collect every (model, setting) cell,
     write ``table.md`` and ``table.csv``, return the Markdown."""
@@ -213,17 +242,17 @@ def task_table(
             raise GenflowsError(f"unknown model '{m}' (choose from: {', '.join(MODELS)})")
     out = Path(out)
     settings = _settings(task, preset["data"])
-    cells, rows, fid_n = {}, [], 0
+    cfgs = {}
     for m in models:
         for name, ov in settings:
             extra = {"task": task, "seeds": seeds or preset["seeds"], "out": str(out / (f"{m}-{name}" if name else m)),
                      "data": {"name": preset["data"], **({"root": data_root} if data_root else {})}}
-            cfg = load_config(m, overrides=[*preset["overrides"], *ov, *(extra_overrides or [])], extra=extra)
-            summary = run(cfg, log=log)
-            fid_n = cfg.eval.fid_n
-            cells[(m, name)] = summary
-            rows.append({"model": m, "setting": name or task, **{f"{k}_mean": v["mean"] for k, v in summary.items() if isinstance(v, dict)},
-                         "n_seeds": summary["mse"]["n"], "run_dir": summary["run_dir"]})
+            cfgs[(m, name)] = load_config(m, overrides=[*preset["overrides"], *ov, *(extra_overrides or [])], extra=extra)
+    cells, rows = run_cells(cfgs, jobs, log), []
+    fid_n = next(iter(cfgs.values())).eval.fid_n
+    for (m, name), summary in cells.items():
+        rows.append({"model": m, "setting": name or task, **{f"{k}_mean": v["mean"] for k, v in summary.items() if isinstance(v, dict)},
+                     "n_seeds": summary["mse"]["n"], "run_dir": summary["run_dir"]})
 
     def cell(summary: dict) -> str:
         txt = f"{summary['mse']['mean']:.4f}"
