@@ -1,0 +1,40 @@
+"""The result tables in docs/results.md and README.md agree with their records (docs/tables.py)."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tables():
+    spec = importlib.util.spec_from_file_location("doc_tables", ROOT / "docs" / "tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_generated_table_matches_its_records():
+    res = subprocess.run([sys.executable, str(ROOT / "docs" / "tables.py"), "--check"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "checked: " in res.stdout and int(res.stdout.split()[1]) >= 3
+
+
+def test_a_changed_record_makes_the_check_fail(tmp_path):
+    tables = _tables()
+    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    assert tables.sync(check=True, root=tmp_path) == []
+    f = tmp_path / "experiments/results/anomaly-every-family-digits.json"
+    r = json.loads(f.read_text())
+    r["rows"][0]["auprc"]["values"][0] += 0.01
+    f.write_text(json.dumps(r))
+    drifted = tables.sync(check=True, root=tmp_path)
+    assert "docs/results.md: table 'anomaly-every-family-digits'" in drifted
+    tables.sync(check=False, root=tmp_path)  # regenerated: in step again
+    assert tables.sync(check=True, root=tmp_path) == []
