@@ -74,6 +74,14 @@ class GenerativeModel(nn.Module):
         family has one."""
         raise NotImplementedError
 
+    def make_optimizer(self, groups: list[dict], **defaults) -> torch.optim.Optimizer:
+        """The optimiser over :meth:`parameter_groups` (``defaults``: the run's Adam settings);
+        Adam unless the family's authors used another."""
+        return torch.optim.Adam(groups, foreach=True, **defaults)
+
+    def after_step(self) -> None:
+        """Called after every optimiser update (an EMA of the weights)."""
+
     def schedule(self, epoch: int) -> Schedule:
         """Called at the start of every (0-based) epoch; a function of ``epoch`` alone, so a
         resumed run gets what an uninterrupted one would."""

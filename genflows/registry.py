@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass, field
 
 from .coopflow import CoopFlow
+from .ebflow import EBFlow
 from .model import LatentModel
 
 __all__ = ["Family", "FAMILIES", "ModelSpec", "MODELS", "check_pair", "build_model", "TOY_RECIPE"]
@@ -50,6 +51,7 @@ FAMILIES: dict[str, Family] = {
         Family("latent", "latent-variable family", ("generator", "prior", "inference"),
                "sections 'generator', 'prior', 'inference' (learning rate: train.lr)", LatentModel),
         Family("coopflow", "CoopFlow family", ("coop",), "section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)", CoopFlow, "coop.mode"),
+        Family("ebflow", "EBFlow family", ("ebflow",), "section 'ebflow' (learning rate: ebflow.lr)", EBFlow),
     ]
 }
 
@@ -88,6 +90,10 @@ class ModelSpec:
         return FAMILIES[self.family].mode(self.defaults)
 
 
+def _ebflow(loss: str, description: str, **train) -> ModelSpec:
+    return ModelSpec(f"ebflow-{loss}", "ebflow", description, {"ebflow": {"loss": loss}, **({"train": train} if train else {})})
+
+
 def _latent(name: str, prior: str, inference: str, description: str, **prior_defaults) -> ModelSpec:
     return ModelSpec(name, "latent", description, {"prior": {"kind": prior, **prior_defaults}, "inference": {"kind": inference}})
 
@@ -117,6 +123,12 @@ MODELS: dict[str, ModelSpec] = {
         _coop("flow", "the data-space normalizing flow alone, trained by MLE (CoopFlow Table 6 ablation)", mode="flow"),
         _coop("ebm-sr", "short-run EBM: Langevin flow from N(0, I) noise, no flow (Nijkamp et al. 2019; CoopFlow Table 7/9 baseline)",
               mode="ebm-sr", n_steps=100, step_size=0.03),
+        # EBFlow (Chao et al. 2023): one flow, five objectives (the authors' MNIST FC settings).
+        _ebflow("ml", "EBFlow trained by maximum likelihood (every linear layer's determinant: the baseline)"),
+        _ebflow("sml", "EBFlow, score-matching-free: energy of data minus energy of exact flow samples"),
+        _ebflow("ssm", "EBFlow trained by sliced score matching (Rademacher slices), no determinant"),
+        _ebflow("dsm", "EBFlow trained by denoising score matching (sigma 1), no determinant"),
+        _ebflow("fdssm", "EBFlow trained by finite-difference sliced score matching (eps 1, gradient norm clipped at 5)", grad_clip=5.0),
     ]
 }
 

@@ -19,6 +19,7 @@ SMALL = {  # per family: the smallest networks the models build with
     "latent": ["generator.nz=4", "generator.hidden=16", "generator.channels=8", "prior.depth=1", "prior.hidden=8", "prior.ebm_hidden=8",
                "prior.sample_steps=2", "inference.n_steps=2", "inference.encoder_hidden=16", "inference.iaf_hidden=8", "train.batch_size=8"],
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4", "train.batch_size=8"],
+    "ebflow": ["ebflow.newton_iters=20", "train.batch_size=8"],
 }
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .coop import CoopConfig
+from .ebflow import EBFlowConfig
 from ..errors import GenflowsError
 from .base import apply_overrides, check as _check, family_field, family_of, from_dict, merge, read_yaml
 from .latent import GeneratorConfig, InferenceConfig, PriorConfig
@@ -48,6 +49,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
     coop: CoopConfig | None = family_field("coopflow", default_factory=CoopConfig)
+    ebflow: EBFlowConfig | None = family_field("ebflow", default_factory=EBFlowConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)

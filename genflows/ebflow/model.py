@@ -1,0 +1,193 @@
+"""EBFlow: a normalizing flow read as an energy-based model (Chao et al., "Training Energy-Based
+Normalizing Flow with Score-Matching Objectives", NeurIPS 2023).
+
+A flow g = g_L o ... o g_1 of linear layers W_i v + b_i and elementwise smooth leaky ReLUs s has
+
+    log p(v) = log N(g(v); 0, I) + sum_nonlinear log|det J_s| + sum_i log|det W_i|      (Eq. 9)
+    E(v)     = -log N(g(v); 0, I) - sum_nonlinear log|det J_s|                         (Eq. 10)
+
+so p(v) = exp(-E(v)) / Z with log Z = -sum_i log|det W_i|, the one part that does not depend on v.
+Score matching needs only grad_v E, so no training objective but ``ml`` computes a determinant.
+With MaP (``map``) v is the logit-space image w (Section 4.2): score matching runs after the
+preprocessing; without it v is the dequantised pixels and the logit's log-determinant joins E.
+Sampling is exact: u ~ N(0, I) through the inverse layers (Newton's method for s).
+
+>>> m = EBFlow(dim=4, num_layers=2)
+>>> v = torch.randn(5, 4)
+>>> gap = m.energy(v) + m.log_prob_v(v)                  # log Z: the same for every v
+>>> torch.allclose(gap, gap[0].expand(5)) and torch.allclose(gap[0], -m.log_det_linear())
+True
+"""
+
+from __future__ import annotations
+
+import math
+import torch
+from torch import nn
+
+from .._runtime import distributed as dist
+from ..interface import GenerativeModel, Schedule
+from . import objectives as obj
+from .layers import Preprocess, smooth_leaky_relu, smooth_leaky_relu_inverse, smooth_leaky_relu_log_slope
+
+__all__ = ["EBFlow"]
+
+
+class EBFlow(GenerativeModel):
+    def __init__(self, dim: int, num_layers: int = 2, alpha: float = 0.3, neg_init: bool = True, loss: str = "ssm",
+                 map: bool = True, logit_smoothness: float = 0.5, shift: float = 1e-6, lr: float = 1e-4, lr_gamma: float = 0.95,
+                 lr_decay_epochs: int = 49, ema_decay: float | None = 0.999, slices: int = 1, dsm_std: float = 1.0,
+                 fdssm_eps: float = 1.0, newton_iters: int = 100, data_shape: tuple[int, ...] | None = None):
+        super().__init__()
+        sign = -1.0 if neg_init else 1.0  # the authors' FullyConnected: +-identity weights, unit biases
+        self.weights = nn.ParameterList([nn.Parameter(sign * torch.eye(dim)) for _ in range(num_layers)])
+        self.biases = nn.ParameterList([nn.Parameter(torch.ones(dim)) for _ in range(num_layers)])
+        self.dim, self.alpha, self.loss, self.map = dim, alpha, loss, map
+        self.pre = Preprocess(dim, logit_smoothness, shift)
+        self.lr, self.lr_gamma, self.lr_decay_epochs = lr, lr_gamma, lr_decay_epochs
+        self.slices, self.dsm_std, self.fdssm_eps, self.newton_iters = slices, dsm_std, fdssm_eps, newton_iters
+        self.data_shape = tuple(data_shape) if data_shape is not None else (dim,)
+        self.ema_decay = ema_decay
+        if ema_decay is not None:  # shadows as buffers: in every checkpoint, restored on resume
+            for i in range(num_layers):
+                self.register_buffer(f"ema_weight{i}", self.weights[i].detach().clone())
+                self.register_buffer(f"ema_bias{i}", self.biases[i].detach().clone())
+
+    @classmethod
+    def from_config(cls, cfg, shape: tuple[int, ...]) -> "EBFlow":
+        """The model of a :class:`~genflows.config.RunConfig`'s ``ebflow`` section for data of ``shape``."""
+        import dataclasses
+        import inspect
+
+        c = cfg.ebflow
+        params = inspect.signature(cls).parameters
+        return cls(dim=math.prod(shape), data_shape=shape, **{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name in params})
+
+    @classmethod
+    def anomaly_kinds(cls, mode: str | None = None) -> tuple[str, ...]:
+        return ("energy",)
+
+    # ------------------------------------------------------------------ the flow and its energy
+    def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(W_i, b_i): the live weights in training, their EMA in eval mode (the authors evaluate
+        and sample with the EMA)."""
+        if self.training or self.ema_decay is None:
+            return list(zip(self.weights, self.biases))
+        return [(getattr(self, f"ema_weight{i}"), getattr(self, f"ema_bias{i}")) for i in range(len(self.weights))]
+
+    def _flow(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """u = g(w) and sum of the non-linear layers' log|det J| per example."""
+        layers, logdet, h = self._layers(), w.new_zeros(w.shape[0]), w
+        for i, (W, b) in enumerate(layers):
+            h = h @ W.T + b
+            if i < len(layers) - 1:
+                logdet = logdet + smooth_leaky_relu_log_slope(h, self.alpha).sum(1)
+                h = smooth_leaky_relu(h, self.alpha)
+        return h, logdet
+
+    def _energy_w(self, w: torch.Tensor) -> torch.Tensor:
+        u, logdet = self._flow(w)
+        return 0.5 * (u * u).sum(1) + 0.5 * self.dim * math.log(2 * math.pi) - logdet  # Eq. (10)
+
+    def energy(self, v: torch.Tensor) -> torch.Tensor:
+        """E(v) per example, v in the space score matching runs in: logit space w with MaP, the
+        dequantised pixels (in [0, 256)) without (the logit's log-determinant then joins E)."""
+        if self.map:
+            return self._energy_w(v)
+        y = self.pre.unit(v)
+        return self._energy_w(self.pre.logit(y)) - self.pre.logit_logdet(y)
+
+    def log_det_linear(self) -> torch.Tensor:
+        """sum_i log|det W_i| = -log Z: the only O(D^3) term, computed by ``ml`` and for the NLL."""
+        return sum(torch.linalg.slogdet(W)[1] for W, _ in self._layers())
+
+    def log_prob_v(self, v: torch.Tensor) -> torch.Tensor:
+        """log p(v), exact (Eq. 9)."""
+        return -self.energy(v) + self.log_det_linear()
+
+    def _pixels(self, x: torch.Tensor, dequantize: bool = True) -> torch.Tensor:
+        """Images in [-1, 1] -> 8-bit pixel values, plus U[0, 1) (or the bin centre)."""
+        p = ((x.flatten(1) + 1) * 127.5).round()
+        return p + (torch.rand_like(p) if dequantize else 0.5)
+
+    def _v(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.pre.logit(self.pre.unit(pixels)) if self.map else pixels
+
+    def log_prob(self, x: torch.Tensor, dequantize: bool = True) -> torch.Tensor:
+        """log p(x) in nats per image of 8-bit data in [-1, 1], one uniform dequantisation draw
+        (or each pixel's bin centre); the preprocessing's log-determinants counted the paper's way."""
+        pixels = self._pixels(x, dequantize)
+        v = self._v(pixels)
+        extra = self.pre.linear_logdet + (self.pre.logit_logdet(self.pre.unit(pixels)) if self.map else 0.0)
+        return self.log_prob_v(v) + extra
+
+    # ------------------------------------------------------------------ learning
+    def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """The configured objective on a dequantised batch (the preprocessing has no parameters)."""
+        with torch.no_grad():
+            v = self._v(self._pixels(x))
+        if self.loss == "ml":
+            loss = obj.ml(self.energy, v, self.log_det_linear())
+        elif self.loss == "sml":
+            with torch.no_grad():
+                samples = self._sample_v(v.shape[0])
+            loss = obj.sml(self.energy, v, samples)
+        elif self.loss == "ssm":
+            loss = obj.ssm(self.energy, v, self.slices)
+        elif self.loss == "dsm":
+            loss = obj.dsm(self.energy, v, self.dsm_std)
+        else:
+            loss = obj.fdssm(self.energy, v, self.fdssm_eps)
+        return loss, {f"{self.loss}_loss": loss.detach()}
+
+    def parameter_groups(self, lr: float | None = None) -> list[dict]:
+        return [{"params": [*self.weights, *self.biases], "lr": self.lr, "name": "flow"}]
+
+    def make_optimizer(self, groups: list[dict], **defaults) -> torch.optim.Optimizer:
+        return torch.optim.RMSprop(groups, lr=self.lr)  # the authors' optimiser, no momentum
+
+    def schedule(self, epoch: int) -> Schedule:
+        """lr x gamma^min(epoch, lr_decay_epochs): the authors' MultiStepLR(milestones 1..49, 0.95)."""
+        return Schedule(lrs={"flow": self.lr * self.lr_gamma ** min(epoch, self.lr_decay_epochs)})
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """The EMA of the weights after every update."""
+        if self.ema_decay is None:
+            return
+        d = self.ema_decay
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            getattr(self, f"ema_weight{i}").mul_(d).add_(W.detach(), alpha=1 - d)
+            getattr(self, f"ema_bias{i}").mul_(d).add_(b.detach(), alpha=1 - d)
+
+    # ------------------------------------------------------------------ sampling and scores
+    def _sample_v(self, n: int) -> torch.Tensor:
+        """Exact samples in the space score matching runs in: u ~ N(0, I) through the inverse layers."""
+        layers = self._layers()
+        h = torch.randn(n, self.dim, device=layers[0][0].device)
+        for i in range(len(layers) - 1, -1, -1):
+            W, b = layers[i]
+            if i < len(layers) - 1:
+                h = smooth_leaky_relu_inverse(h, self.alpha, self.newton_iters)
+            h = torch.linalg.solve(W, (h - b).T).T
+        return h if self.map else self.pre.inverse(h)
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        v = self._sample_v(n)
+        pixels = self.pre.inverse(v) if self.map else v
+        return (pixels.floor().clamp(0, 255) / 127.5 - 1).view(n, *self.data_shape)
+
+    @torch.no_grad()
+    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
+        """E(x) of the pixels at each 8-bit bin's centre, the preprocessing's x-dependent
+        log-determinant included: -log p(x) up to log Z, so it ranks as the NLL does. No chain."""
+        self.anomaly_kind(kind)
+        was_training = self.training
+        self.eval()
+        a, b = dist.shard_bounds(x.shape[0])
+        device = self.weights[0].device
+        const = self.log_det_linear() + self.pre.linear_logdet
+        parts = [(-self.log_prob(x[i : i + batch_size].to(device).float(), dequantize=False) + const).cpu() for i in range(a, b, batch_size)]
+        self.train(was_training)
+        return dist.gather_rows(parts, x.shape[0]), {}
