@@ -57,7 +57,9 @@ BUDGETS = {
              # departures: delta 0.03 without the penalty diverged at this scale), 5 epochs on the first
              # 2000 normals (100 iterations: T = 100 chains cost 3x CoopFlow's), no lr warm-up.
              "coopflow": ["train.epochs=5", "data.train_size=2000", "coop.lr_warmup_iters=0", "coop.flow_levels=2", "coop.flow_depth=4",
-                          "coop.flow_hidden=64", "coop.energy_width=8", "coop.step_size=0.1", "coop.energy_l2=1e-3"]},
+                          "coop.flow_hidden=64", "coop.energy_width=8", "coop.step_size=0.1", "coop.energy_l2=1e-3"],
+             # EBFlow's FC flow at the data-space models' budget (its own sizes are the paper's).
+             "ebflow": ["train.epochs=5", "data.train_size=2000"]},
 }
 # The paper's Table 4 rows: a table asked for without --models.
 TABLE4_MODELS = ("lfbm-mcmc", "abp", "vae", "lfbm-vae", "lebm")
