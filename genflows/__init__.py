@@ -1,8 +1,8 @@
 """genflows: latent-variable generative models trained with short-run Langevin flows.
 
-Two model families behind one interface (:class:`GenerativeModel`): latent models (a prior, a
-top-down generator and an inference method: :class:`LatentModel`) and CoopFlow
-(:class:`CoopFlow`). Compose one in code, train it with :class:`Trainer`, or run a registered
+Three model families behind one interface (:class:`GenerativeModel`): latent models (a prior, a
+top-down generator and an inference method: :class:`LatentModel`), CoopFlow (:class:`CoopFlow`)
+and EBFlow (:class:`EBFlow`). Compose one in code, train it with :class:`Trainer`, or run a registered
 model and task with :func:`run`; :func:`load_model` reads a trained run folder back::
 
     >>> from genflows import build_model, load_config
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .config import RunConfig, load_config
 from .coopflow import CoopFlow
+from .ebflow import EBFlow
 from .errors import DivergenceError, GenflowsError
 from .generators import ConvGenerator, DCGANGenerator, Generator
 from .inference import Inference, LangevinInference, VAEInference
@@ -43,6 +44,7 @@ __all__ = [
     "VAEInference",
     "langevin",
     "LatentModel",
+    "EBFlow",
     "CoopFlow",
     "Prior",
     "FlowPrior",
