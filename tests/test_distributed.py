@@ -90,10 +90,22 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         low = flat.clone()
         tdist.all_reduce(low, op=tdist.ReduceOp.MIN)
         torch.save({"state": model.state_dict(), "scores": scores, "features": features, "flow_spread": float((spread - low).abs().max()),
-                    "prior_draws": draws},
+                    "prior_draws": draws, "data_space_scores": _data_space_scores()},
                    Path(out) / f"rank{rank}.pt")
     finally:
         tdist.destroy_process_group()
+
+
+def _data_space_scores() -> dict[str, torch.Tensor]:
+    """Every score of a CoopFlow and an EBFlow model (no chain), 13 images in batches of 4."""
+    out = {}
+    for name, small in (("coopflow", ["coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4"]),
+                        ("ebflow-ssm", [])):
+        torch.manual_seed(0)
+        m = build_model(load_config(name, overrides=small, extra={"task": "anomaly"}), (1, 4, 4))
+        for kind in m.anomaly_kinds(m.mode):
+            out[f"{name}/{kind}"] = m.anomaly_scores(_data()[:13], 0, 0.0, batch_size=4, kind=kind)[0]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +141,14 @@ def test_gathered_scores_equal_single_process_scores(two_ranks):
     for r in range(2):
         assert two_ranks[r]["scores"].shape == (13,)  # 13 = 7 + 6: unequal shards, padded and trimmed
         torch.testing.assert_close(two_ranks[r]["scores"], single, atol=1e-5, rtol=1e-5)
+
+
+def test_data_space_scores_are_sharded_and_gathered_like_one_process(two_ranks):
+    single = _data_space_scores()
+    assert set(single) == {"coopflow/energy", "coopflow/flow", "ebflow-ssm/energy"}
+    for r in range(2):
+        for k, v in single.items():
+            torch.testing.assert_close(two_ranks[r]["data_space_scores"][k], v, atol=1e-4, rtol=1e-5)
 
 
 def test_fid_features_are_shared_out_and_gathered_in_order(two_ranks):

@@ -147,8 +147,9 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         self.eval()
         a, b = dist.shard_bounds(x.shape[0])
         device = self._anchor.device
+        mine = x[a:b]
         with torch.autocast(device.type, enabled=False):
-            parts = [fn(x[i : i + batch_size].to(device).float()).float().cpu() for i in range(a, b, batch_size)]
+            parts = [fn(mine[i : i + batch_size].to(device).float()).float().cpu() for i in range(0, len(mine), batch_size)]
         self.train(was_training)
         return dist.gather_rows(parts, x.shape[0]), {}
 

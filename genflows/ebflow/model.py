@@ -188,6 +188,8 @@ class EBFlow(GenerativeModel):
         a, b = dist.shard_bounds(x.shape[0])
         device = self.weights[0].device
         const = self.log_det_linear() + self.pre.linear_logdet
-        parts = [(-self.log_prob(x[i : i + batch_size].to(device).float(), dequantize=False) + const).cpu() for i in range(a, b, batch_size)]
+        mine = x[a:b]
+        parts = [(-self.log_prob(mine[i : i + batch_size].to(device).float(), dequantize=False) + const).cpu()
+                 for i in range(0, len(mine), batch_size)]
         self.train(was_training)
         return dist.gather_rows(parts, x.shape[0]), {}
