@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ._runtime import distributed as dist
 from .errors import GenflowsError
 
 __all__ = ["GenerativeModel", "Schedule", "OPTIONAL"]
@@ -129,6 +130,21 @@ class GenerativeModel(nn.Module):
         if kind not in kinds:
             raise GenflowsError(f"{type(self).__name__} has no anomaly score '{kind}' (it has: {', '.join(kinds)})")
         return kind
+
+    @torch.no_grad()
+    def score_rows(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int) -> torch.Tensor:
+        """``fn`` (one number per image) over this rank's share of ``x``, in batches, in eval mode
+        and float32, gathered in order on CPU: the loop of every score that runs no chain."""
+        was_training = self.training
+        self.eval()
+        a, b = dist.shard_bounds(x.shape[0])
+        mine, device = x[a:b], next(self.parameters()).device
+        try:
+            with torch.autocast(device.type, enabled=False):
+                parts = [fn(mine[i : i + batch_size].to(device).float()).float().cpu() for i in range(0, len(mine), batch_size)]
+        finally:
+            self.train(was_training)
+        return dist.gather_rows(parts, x.shape[0])
 
     def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
         """The model's log-densities on data space by name, each (function of x, normalised?):

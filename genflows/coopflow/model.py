@@ -29,7 +29,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._runtime import distributed as dist
 from .._runtime.distributed import has_lazy_init
 from ..interface import GenerativeModel
 from ..langevin import frozen, langevin
@@ -143,15 +142,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         ``step_size``, ``seed`` and ``record`` do not apply; in float32 and eval mode."""
         kind = self.anomaly_kind(kind)
         fn = (lambda b: -self.energy(b)) if kind == "energy" else (lambda b: -self.flow.log_mass(b))
-        was_training = self.training
-        self.eval()
-        a, b = dist.shard_bounds(x.shape[0])
-        device = self._anchor.device
-        mine = x[a:b]
-        with torch.autocast(device.type, enabled=False):
-            parts = [fn(mine[i : i + batch_size].to(device).float()).float().cpu() for i in range(0, len(mine), batch_size)]
-        self.train(was_training)
-        return dist.gather_rows(parts, x.shape[0]), {}
+        return self.score_rows(x, fn, batch_size), {}
 
     def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
         """log q_alpha (normalised) and f_theta (log p_theta up to log Z), where the mode has them."""

@@ -25,7 +25,6 @@ import math
 import torch
 from torch import nn
 
-from .._runtime import distributed as dist
 from ..interface import GenerativeModel, Schedule
 from . import objectives as obj
 from .layers import Preprocess, smooth_leaky_relu, smooth_leaky_relu_inverse, smooth_leaky_relu_log_slope
@@ -183,13 +182,5 @@ class EBFlow(GenerativeModel):
         """E(x) of the pixels at each 8-bit bin's centre, the preprocessing's x-dependent
         log-determinant included: -log p(x) up to log Z, so it ranks as the NLL does. No chain."""
         self.anomaly_kind(kind)
-        was_training = self.training
-        self.eval()
-        a, b = dist.shard_bounds(x.shape[0])
-        device = self.weights[0].device
-        const = self.log_det_linear() + self.pre.linear_logdet
-        mine = x[a:b]
-        parts = [(-self.log_prob(mine[i : i + batch_size].to(device).float(), dequantize=False) + const).cpu()
-                 for i in range(0, len(mine), batch_size)]
-        self.train(was_training)
-        return dist.gather_rows(parts, x.shape[0]), {}
+        # -log p(x) + log|det W| + the scalings' constant; log_prob runs in eval mode (the EMA).
+        return self.score_rows(x, lambda b: -self.log_prob(b, dequantize=False) + self.log_det_linear() + self.pre.linear_logdet, batch_size), {}
