@@ -27,7 +27,7 @@ from .errors import GenflowsError
 __all__ = ["GenerativeModel", "Schedule", "OPTIONAL"]
 
 # The methods a model may leave out; a task needs some of them (its NEEDS).
-OPTIONAL = ("sample", "anomaly_scores", "reconstruct_batched", "encode_batched", "decode_batched", "log_densities")
+OPTIONAL = ("sample", "anomaly_scores", "reconstruct_batched", "encode_batched", "decode_batched", "log_densities", "log_likelihood")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class GenerativeModel(nn.Module):
     anomaly_chain: bool = False
     # The family's variant where it has several (CoopFlow: coopflow | flow | ebm-sr).
     mode: str | None = None
+    # Whose density log_likelihood is (CoopFlow: its flow's alone).
+    likelihood_of: str = "the model"
     @classmethod
     def capabilities(cls, mode: str | None = None) -> frozenset[str]:
         """The optional methods (:data:`OPTIONAL`) this class implements, plus
@@ -149,6 +151,13 @@ class GenerativeModel(nn.Module):
     def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
         """The model's log-densities on data space by name, each (function of x, normalised?):
         CoopFlow's log q_alpha(x) (normalised) and f_theta(x) (up to log Z)."""
+        raise NotImplementedError
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact log-density in nats of each example of ``x`` (call in eval mode, seeded): for
+        8-bit images in [-1, 1], of their pixel values dequantised by one uniform draw, u8 + U[0, 1)
+        on [0, 256)^D (so bits/dim = -value / (D ln 2), the convention of the flow papers); for
+        vectors, of the vectors. Only a model with a normalised density implements it."""
         raise NotImplementedError
 
     def sampling_steps(self) -> int:

@@ -48,8 +48,8 @@ def test_the_config_names_the_headline_score(tmp_path):
 
 def test_tasks_follow_from_what_the_model_class_implements():
     assert tasks_of("lfbm-mcmc") == ("anomaly", "generation", "reconstruction", "inpainting", "recovery", "interpolation")
-    assert tasks_of("coopflow") == ("anomaly", "generation", "reconstruction", "inpainting", "interpolation", "toy")
-    assert tasks_of("flow") == ("anomaly", "generation", "toy")  # invertible: reconstruction would be exact
+    assert tasks_of("coopflow") == ("anomaly", "generation", "reconstruction", "inpainting", "interpolation", "toy", "nll")
+    assert tasks_of("flow") == ("anomaly", "generation", "toy", "nll")  # invertible: reconstruction would be exact
     assert tasks_of("ebm-sr") == ("anomaly", "generation", "reconstruction", "inpainting", "toy")  # no flow codes to interpolate
     # The mode a config asks for, not the registry's, decides.
     with pytest.raises(GenflowsError, match="model 'coopflow' does not do task 'interpolation'"):

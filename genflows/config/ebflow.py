@@ -14,8 +14,10 @@ __all__ = ["EBFlowConfig"]
 @dataclass
 class EBFlowConfig:
     loss: str = "ssm"  # ml | sml | ssm | dsm | fdssm
-    arch: str = "fc"  # fc: Linear D x D -> smooth leaky ReLU -> ... (num_layers linear layers)
-    num_layers: int = 2
+    arch: str = "fc"  # fc: Linear D x D -> smooth leaky ReLU -> ...; cnn: C -> C convolutions, squeezes between blocks
+    num_layers: int = 2  # linear layers (the authors' CNN: 6)
+    num_blocks: int = 3  # cnn: blocks of num_layers / num_blocks convolutions, a squeeze between two
+    kernel_size: int = 7  # cnn
     alpha: float = 0.3  # smooth leaky ReLU's left slope
     neg_init: bool = True  # weights start at -identity (else +identity); biases at 1
     map: bool = True  # MaP: score matching after the dequantise / scale / logit preprocessing
@@ -34,14 +36,15 @@ class EBFlowConfig:
         from ..ebflow.objectives import OBJECTIVES
 
         _check(self.loss in OBJECTIVES, f"unknown ebflow.loss '{self.loss}' (choose from: {', '.join(OBJECTIVES)})")
-        _check(self.arch == "fc", f"ebflow.arch '{self.arch}' is not built yet (choose from: fc)")
+        _check(self.arch in ("fc", "cnn"), f"unknown ebflow.arch '{self.arch}' (choose from: fc, cnn)")
         _check(self.num_layers >= 1, f"ebflow.num_layers must be >= 1, got {self.num_layers}")
         _check(0 < self.alpha < 1, f"ebflow.alpha must be in (0, 1), got {self.alpha}")
         _check(self.logit_smoothness > 0, f"ebflow.logit_smoothness must be > 0, got {self.logit_smoothness}")
         _check(0 <= self.shift < 0.5, f"ebflow.shift must be in [0, 0.5), got {self.shift}")
         _check(self.lr > 0, f"ebflow.lr must be > 0, got {self.lr}")
         _check(self.ema_decay is None or 0 <= self.ema_decay < 1, f"ebflow.ema_decay must be in [0, 1) or null, got {self.ema_decay}")
-        for k in ("slices", "newton_iters"):
+        _check(self.kernel_size >= 1 and self.kernel_size % 2 == 1, f"ebflow.kernel_size must be odd and >= 1, got {self.kernel_size}")
+        for k in ("slices", "newton_iters", "num_blocks"):
             _check(getattr(self, k) >= 1, f"ebflow.{k} must be >= 1, got {getattr(self, k)}")
         for k in ("dsm_std", "fdssm_eps", "lr_gamma"):
             _check(getattr(self, k) > 0, f"ebflow.{k} must be > 0, got {getattr(self, k)}")

@@ -129,10 +129,14 @@ class EvalConfig:
     val_fid_every: int = 0
     val_fid_n: int = 500
     val_fid_from: int = 1
+    # nll: the exact test NLL every N epochs (a curve against epochs and training seconds; always
+    # after the last; 0: after the last only) on the first nll_n test images (0: all, as the papers).
+    nll_every: int = 1
+    nll_n: int = 0
 
     def validate(self) -> None:
         # None: a key of the other model family (see family_field).
-        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every", "track_every"):
+        for k in ("n_test", "refine_steps", "fid_n", "val_fid_every", "track_every", "nll_every", "nll_n"):
             _check(getattr(self, k) is None or getattr(self, k) >= 0, f"eval.{k} must be >= 0, got {getattr(self, k)}")
         for k in ("steps", "batch_size", "completions", "interp_pairs", "invert_iters", "invert_starts", "val_fid_from"):
             _check(getattr(self, k) is None or getattr(self, k) >= 1, f"eval.{k} must be >= 1, got {getattr(self, k)}")

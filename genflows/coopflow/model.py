@@ -44,13 +44,15 @@ TEST_STEPS = {"svhn": 0.035, "celeba": 0.035, "celeba32": 0.035}
 
 # What each mode leaves out: the flow alone is invertible (a reconstruction would be exact), and
 # the short-run EBM has no flow whose codes could be interpolated.
-_WITHOUT = {"coopflow": (), "flow": ("reconstruct_batched", "encode_batched", "decode_batched"), "ebm-sr": ("encode_batched", "decode_batched")}
+_WITHOUT = {"coopflow": (), "flow": ("reconstruct_batched", "encode_batched", "decode_batched"),
+            "ebm-sr": ("encode_batched", "decode_batched", "log_likelihood")}
 # Anomaly scores per mode, the headline first: the EBM's energy -f_theta(x), the flow's -log q_alpha(x).
 _ANOMALY = {"coopflow": ("energy", "flow"), "flow": ("flow",), "ebm-sr": ("energy",)}
 
 
 class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
+    likelihood_of = "q_alpha, the flow alone"
     interp_points = 21  # the authors' test_interp.py: 21 frames per line
 
     def __init__(
@@ -143,6 +145,12 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         kind = self.anomaly_kind(kind)
         fn = (lambda b: -self.energy(b)) if kind == "energy" else (lambda b: -self.flow.log_mass(b))
         return self.score_rows(x, fn, batch_size), {}
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """log q_alpha(x), the flow's exact density (images: one uniform dequantisation draw of
+        the 8-bit pixels on [0, 256)^D). CoopFlow's own samples, the flow's after Langevin toward
+        p_theta, have no tractable density: this is the flow's likelihood alone."""
+        return self.flow.log_prob(x, dequantize=True)
 
     def log_densities(self) -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], bool]]:
         """log q_alpha (normalised) and f_theta (log p_theta up to log Z), where the mode has them."""

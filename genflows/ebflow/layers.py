@@ -18,22 +18,26 @@ import torch.nn.functional as F
 __all__ = ["smooth_leaky_relu", "smooth_leaky_relu_log_slope", "smooth_leaky_relu_inverse", "Preprocess"]
 
 
-def smooth_leaky_relu(h: torch.Tensor, alpha: float) -> torch.Tensor:
-    """s(h) = alpha h + (1 - alpha) log(1 + e^h): slope alpha far left, 1 far right, smooth between."""
-    return alpha * h + (1 - alpha) * F.softplus(h)
+def smooth_leaky_relu(h: torch.Tensor, alpha: float, residual: bool = False) -> torch.Tensor:
+    """s(h) = alpha h + (1 - alpha) log(1 + e^h) (+ h with ``residual``, the authors' CNN): slope
+    alpha far left, 1 far right, smooth between (one more with ``residual``)."""
+    return alpha * h + (1 - alpha) * F.softplus(h) + (h if residual else 0.0)
 
 
-def smooth_leaky_relu_log_slope(h: torch.Tensor, alpha: float) -> torch.Tensor:
-    """log s'(h) = log(alpha + (1 - alpha) sigmoid(h)), elementwise."""
-    return torch.log(alpha + (1 - alpha) * torch.sigmoid(h))
+def _slope(h: torch.Tensor, alpha: float, residual: bool) -> torch.Tensor:
+    return alpha + (1 - alpha) * torch.sigmoid(h) + (1.0 if residual else 0.0)
 
 
-def smooth_leaky_relu_inverse(y: torch.Tensor, alpha: float, n_iter: int = 100) -> torch.Tensor:
+def smooth_leaky_relu_log_slope(h: torch.Tensor, alpha: float, residual: bool = False) -> torch.Tensor:
+    """log s'(h) = log(alpha + (1 - alpha) sigmoid(h) (+ 1)), elementwise."""
+    return torch.log(_slope(h, alpha, residual))
+
+
+def smooth_leaky_relu_inverse(y: torch.Tensor, alpha: float, n_iter: int = 100, residual: bool = False) -> torch.Tensor:
     """h with s(h) = y by Newton's method from h = y (the authors' solver: slope floored at 1e-2)."""
     h = y.clone()
     for _ in range(n_iter):
-        slope = (alpha + (1 - alpha) * torch.sigmoid(h)).clamp_min(1e-2)
-        h = h - (smooth_leaky_relu(h, alpha) - y) / slope
+        h = h - (smooth_leaky_relu(h, alpha, residual) - y) / _slope(h, alpha, residual).clamp_min(1e-2)
     return h
 
 

@@ -21,13 +21,15 @@ True
 
 from __future__ import annotations
 
+import copy
 import math
+
 import torch
-from torch import nn
 
 from ..interface import GenerativeModel, Schedule
+from . import architectures
 from . import objectives as obj
-from .layers import Preprocess, smooth_leaky_relu, smooth_leaky_relu_inverse, smooth_leaky_relu_log_slope
+from .layers import Preprocess
 
 __all__ = ["EBFlow"]
 
@@ -36,21 +38,23 @@ class EBFlow(GenerativeModel):
     def __init__(self, dim: int, num_layers: int = 2, alpha: float = 0.3, neg_init: bool = True, loss: str = "ssm",
                  map: bool = True, logit_smoothness: float = 0.5, shift: float = 1e-6, lr: float = 1e-4, lr_gamma: float = 0.95,
                  lr_decay_epochs: int = 49, ema_decay: float | None = 0.999, slices: int = 1, dsm_std: float = 1.0,
-                 fdssm_eps: float = 1.0, newton_iters: int = 100, data_shape: tuple[int, ...] | None = None):
+                 fdssm_eps: float = 1.0, newton_iters: int = 100, data_shape: tuple[int, ...] | None = None, arch: str = "fc",
+                 num_blocks: int = 3, kernel_size: int = 7):
         super().__init__()
-        sign = -1.0 if neg_init else 1.0  # the authors' FullyConnected: +-identity weights, unit biases
-        self.weights = nn.ParameterList([nn.Parameter(sign * torch.eye(dim)) for _ in range(num_layers)])
-        self.biases = nn.ParameterList([nn.Parameter(torch.ones(dim)) for _ in range(num_layers)])
+        self.data_shape = tuple(data_shape) if data_shape is not None else (dim,)
+        # 8-bit images go through the dequantise / scale / logit preprocessing; vectors (2-D toys) are the data.
+        self.images = len(self.data_shape) == 3
+        if arch == "cnn":
+            self.net = architectures.cnn(self.data_shape, num_layers, num_blocks, kernel_size, alpha, neg_init)
+        else:
+            self.net = architectures.fc(dim, num_layers, alpha, neg_init)
         self.dim, self.alpha, self.loss, self.map = dim, alpha, loss, map
         self.pre = Preprocess(dim, logit_smoothness, shift)
         self.lr, self.lr_gamma, self.lr_decay_epochs = lr, lr_gamma, lr_decay_epochs
         self.slices, self.dsm_std, self.fdssm_eps, self.newton_iters = slices, dsm_std, fdssm_eps, newton_iters
-        self.data_shape = tuple(data_shape) if data_shape is not None else (dim,)
         self.ema_decay = ema_decay
-        if ema_decay is not None:  # shadows as buffers: in every checkpoint, restored on resume
-            for i in range(num_layers):
-                self.register_buffer(f"ema_weight{i}", self.weights[i].detach().clone())
-                self.register_buffer(f"ema_bias{i}", self.biases[i].detach().clone())
+        # The shadow is a frozen copy: in every checkpoint, restored on resume, never optimised.
+        self.ema_net = copy.deepcopy(self.net).requires_grad_(False) if ema_decay is not None else None
 
     @classmethod
     def from_config(cls, cfg, shape: tuple[int, ...]) -> "EBFlow":
@@ -67,38 +71,26 @@ class EBFlow(GenerativeModel):
         return ("energy",)
 
     # ------------------------------------------------------------------ the flow and its energy
-    def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(W_i, b_i): the live weights in training, their EMA in eval mode (the authors evaluate
-        and sample with the EMA)."""
-        if self.training or self.ema_decay is None:
-            return list(zip(self.weights, self.biases))
-        return [(getattr(self, f"ema_weight{i}"), getattr(self, f"ema_bias{i}")) for i in range(len(self.weights))]
-
-    def _flow(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """u = g(w) and sum of the non-linear layers' log|det J| per example."""
-        layers, logdet, h = self._layers(), w.new_zeros(w.shape[0]), w
-        for i, (W, b) in enumerate(layers):
-            h = h @ W.T + b
-            if i < len(layers) - 1:
-                logdet = logdet + smooth_leaky_relu_log_slope(h, self.alpha).sum(1)
-                h = smooth_leaky_relu(h, self.alpha)
-        return h, logdet
+    def _net(self) -> architectures.LinearLayerFlow:
+        """The live flow in training, its EMA in eval mode (the authors evaluate and sample with the EMA)."""
+        return self.net if self.training or self.ema_net is None else self.ema_net
 
     def _energy_w(self, w: torch.Tensor) -> torch.Tensor:
-        u, logdet = self._flow(w)
+        u, logdet = self._net()(w)
         return 0.5 * (u * u).sum(1) + 0.5 * self.dim * math.log(2 * math.pi) - logdet  # Eq. (10)
 
     def energy(self, v: torch.Tensor) -> torch.Tensor:
         """E(v) per example, v in the space score matching runs in: logit space w with MaP, the
-        dequantised pixels (in [0, 256)) without (the logit's log-determinant then joins E)."""
-        if self.map:
+        dequantised pixels (in [0, 256)) without (the logit's log-determinant then joins E); the
+        data themselves for vectors."""
+        if self.map or not self.images:
             return self._energy_w(v)
         y = self.pre.unit(v)
         return self._energy_w(self.pre.logit(y)) - self.pre.logit_logdet(y)
 
     def log_det_linear(self) -> torch.Tensor:
         """sum_i log|det W_i| = -log Z: the only O(D^3) term, computed by ``ml`` and for the NLL."""
-        return sum(torch.linalg.slogdet(W)[1] for W, _ in self._layers())
+        return self._net().log_det_linear()
 
     def log_prob_v(self, v: torch.Tensor) -> torch.Tensor:
         """log p(v), exact (Eq. 9)."""
@@ -112,19 +104,37 @@ class EBFlow(GenerativeModel):
     def _v(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.pre.logit(self.pre.unit(pixels)) if self.map else pixels
 
+    def _data_v(self, x: torch.Tensor, dequantize: bool = True) -> torch.Tensor:
+        """A batch of data in the space score matching runs in."""
+        return self._v(self._pixels(x, dequantize)) if self.images else x.flatten(1)
+
+    def pixel_energy(self, pixels: torch.Tensor) -> torch.Tensor:
+        """E of continuous pixel values in [0, 256)^D (flat): -log p(pixels) - log|det W| minus the
+        scalings' constant, every x-dependent preprocessing log-determinant included. No determinant."""
+        e = self.energy(self._v(pixels))
+        return e - self.pre.logit_logdet(self.pre.unit(pixels)) if self.map else e
+
+    def log_prob_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """log p of continuous pixel values in [0, 256)^D (flat), in nats."""
+        return -self.pixel_energy(pixels) + self.log_det_linear() + self.pre.linear_logdet
+
     def log_prob(self, x: torch.Tensor, dequantize: bool = True) -> torch.Tensor:
-        """log p(x) in nats per image of 8-bit data in [-1, 1], one uniform dequantisation draw
-        (or each pixel's bin centre); the preprocessing's log-determinants counted the paper's way."""
-        pixels = self._pixels(x, dequantize)
-        v = self._v(pixels)
-        extra = self.pre.linear_logdet + (self.pre.logit_logdet(self.pre.unit(pixels)) if self.map else 0.0)
-        return self.log_prob_v(v) + extra
+        """log p(x) in nats per example: for 8-bit images in [-1, 1], the density of their pixels
+        dequantised by one uniform draw (or at each bin's centre) on [0, 256)^D, the paper's
+        convention; for vectors, the density itself."""
+        if not self.images:
+            return self.log_prob_v(x.flatten(1))
+        return self.log_prob_pixels(self._pixels(x, dequantize))
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact log-density (:meth:`log_prob`, one dequantisation draw for images)."""
+        return self.log_prob(x, dequantize=True)
 
     # ------------------------------------------------------------------ learning
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """The configured objective on a dequantised batch (the preprocessing has no parameters)."""
         with torch.no_grad():
-            v = self._v(self._pixels(x))
+            v = self._data_v(x)
         if self.loss == "ml":
             loss = obj.ml(self.energy, v, self.log_det_linear())
         elif self.loss == "sml":
@@ -140,7 +150,7 @@ class EBFlow(GenerativeModel):
         return loss, {f"{self.loss}_loss": loss.detach()}
 
     def parameter_groups(self, lr: float | None = None) -> list[dict]:
-        return [{"params": [*self.weights, *self.biases], "lr": self.lr, "name": "flow"}]
+        return [{"params": list(self.net.parameters()), "lr": self.lr, "name": "flow"}]
 
     def make_optimizer(self, groups: list[dict], **defaults) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(groups, lr=self.lr)  # the authors' optimiser, no momentum
@@ -154,33 +164,28 @@ class EBFlow(GenerativeModel):
         """The EMA of the weights after every update."""
         if self.ema_decay is None:
             return
-        d = self.ema_decay
-        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            getattr(self, f"ema_weight{i}").mul_(d).add_(W.detach(), alpha=1 - d)
-            getattr(self, f"ema_bias{i}").mul_(d).add_(b.detach(), alpha=1 - d)
+        torch._foreach_lerp_(list(self.ema_net.parameters()), [p.detach() for p in self.net.parameters()], 1 - self.ema_decay)
 
     # ------------------------------------------------------------------ sampling and scores
     def _sample_v(self, n: int) -> torch.Tensor:
         """Exact samples in the space score matching runs in: u ~ N(0, I) through the inverse layers."""
-        layers = self._layers()
-        h = torch.randn(n, self.dim, device=layers[0][0].device)
-        for i in range(len(layers) - 1, -1, -1):
-            W, b = layers[i]
-            if i < len(layers) - 1:
-                h = smooth_leaky_relu_inverse(h, self.alpha, self.newton_iters)
-            h = torch.linalg.solve(W, (h - b).T).T
-        return h if self.map else self.pre.inverse(h)
+        net = self._net()
+        w = net.inverse(torch.randn(n, self.dim, device=net.linears[0].weight.device), self.newton_iters)
+        return w if self.map or not self.images else self.pre.inverse(w)
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         v = self._sample_v(n)
+        if not self.images:
+            return v.view(n, *self.data_shape)
         pixels = self.pre.inverse(v) if self.map else v
         return (pixels.floor().clamp(0, 255) / 127.5 - 1).view(n, *self.data_shape)
 
     @torch.no_grad()
     def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
         """E(x) of the pixels at each 8-bit bin's centre, the preprocessing's x-dependent
-        log-determinant included: -log p(x) up to log Z, so it ranks as the NLL does. No chain."""
+        log-determinant included (:meth:`pixel_energy`): -log p(x) up to log Z, so it ranks as the
+        NLL does; of the vectors themselves for 2-D data. No chain; eval mode (the EMA)."""
         self.anomaly_kind(kind)
-        # -log p(x) + log|det W| + the scalings' constant; log_prob runs in eval mode (the EMA).
-        return self.score_rows(x, lambda b: -self.log_prob(b, dequantize=False) + self.log_det_linear() + self.pre.linear_logdet, batch_size), {}
+        fn = (lambda b: self.pixel_energy(self._pixels(b, dequantize=False))) if self.images else (lambda b: self.energy(b.flatten(1)))
+        return self.score_rows(x, fn, batch_size), {}

@@ -7,12 +7,12 @@ Each module has ``run(cfg, out: RunDir, progress, device, log) -> metrics dict``
 and ``VALIDATION_FID``, whether its model may be selected by validation FID.
 
     >>> tasks_of("flow")
-    ('anomaly', 'generation', 'toy')
+    ('anomaly', 'generation', 'toy', 'nll')
 """
 
 from __future__ import annotations
 
-from . import anomaly, generation, inpainting, interpolation, reconstruction, recovery, toy
+from . import anomaly, generation, inpainting, interpolation, nll, reconstruction, recovery, toy
 
 __all__ = ["TASKS", "VALIDATION_FID_TASKS", "tasks_of"]
 
@@ -24,6 +24,7 @@ TASKS = {
     "recovery": recovery,
     "interpolation": interpolation,
     "toy": toy,
+    "nll": nll,
 }
 
 # Tasks whose model may be selected by validation FID (eval.val_fid_every).
