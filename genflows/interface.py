@@ -49,6 +49,8 @@ class GenerativeModel(nn.Module):
     interp_points: int = 10
     # training_loss(x, mask) learns from the visible pixels alone (unsupervised recovery).
     masked_training: bool = False
+    # An exact inverse makes reconstruction the identity: such a model does inpainting, never reconstruction.
+    invertible: bool = False
     # anomaly_scores runs a chain of anomaly.score_steps steps (its AUPRC is reported per step count).
     anomaly_chain: bool = False
     # The family's variant where it has several (CoopFlow: coopflow | flow | ebm-sr).
@@ -58,10 +60,11 @@ class GenerativeModel(nn.Module):
     @classmethod
     def capabilities(cls, mode: str | None = None) -> frozenset[str]:
         """The optional methods (:data:`OPTIONAL`) this class implements, plus
-        ``masked_training``; ``mode``: a family's variant (CoopFlow's ``coop.mode``), which may
+        ``masked_training`` and, unless it is ``invertible``, ``lossy_reconstruction``; ``mode``: a family's variant (CoopFlow's ``coop.mode``), which may
         leave some out."""
         can = {m for m in OPTIONAL if getattr(cls, m) is not getattr(GenerativeModel, m)}
-        return frozenset(can | ({"masked_training"} if cls.masked_training else set()))
+        flags = {"masked_training"} if cls.masked_training else set()
+        return frozenset(can | flags | (set() if cls.invertible else {"lossy_reconstruction"}))
 
     @classmethod
     def anomaly_kinds(cls, mode: str | None = None) -> tuple[str, ...]:

@@ -59,7 +59,7 @@ def test_tasks_follow_from_what_the_model_class_implements():
         def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False, kind=None):
             return x.flatten(1).sum(1), {}
 
-    assert NoSampler.capabilities() == {"anomaly_scores"}
+    assert NoSampler.capabilities() == {"anomaly_scores", "lossy_reconstruction"}
     assert {n for n, t in TASKS.items() if set(t.NEEDS) <= NoSampler.capabilities()} == {"anomaly"}
 
 

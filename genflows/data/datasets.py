@@ -74,6 +74,8 @@ DATASETS: dict[str, DatasetInfo] = {
                                    "PNG files named <anything>_<label>.png"),
     # 2-D toy densities (CoopFlow Section 5.1), sampled exactly: 10 000 training, 2000 test points.
     **{n: DatasetInfo(n, (2,), 20, kind="toy") for n in ("spiral", "moons", "8gaussians", "checkerboard")},
+    # EBFlow's (Section 5.1), at its authors' scale and smoothing.
+    **{n: DatasetInfo(n, (2,), 20, kind="toy") for n in ("sine", "swirl", "checkerboard-ebflow")},
 }
 
 

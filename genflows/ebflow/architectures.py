@@ -24,16 +24,17 @@ from torch import nn
 from ..errors import GenflowsError
 from .layers import smooth_leaky_relu, smooth_leaky_relu_inverse, smooth_leaky_relu_log_slope
 
-__all__ = ["Dense", "Conv", "LinearLayerFlow", "fc", "cnn"]
+__all__ = ["Dense", "Conv", "ActNorm", "Coupling", "LinearLayerFlow", "fc", "cnn", "coupling"]
 
 
 class Dense(nn.Module):
     """h -> W h + b on flat vectors; W starts at +-I and b at 1 (the authors' FC initialisation)."""
 
-    def __init__(self, dim: int, neg_init: bool = True):
+    def __init__(self, dim: int, neg_init: bool = True, orthogonal: bool = False):
         super().__init__()
-        self.weight = nn.Parameter((-1.0 if neg_init else 1.0) * torch.eye(dim))
-        self.bias = nn.Parameter(torch.ones(dim))
+        w = nn.init.orthogonal_(torch.empty(dim, dim)) if orthogonal else (-1.0 if neg_init else 1.0) * torch.eye(dim)
+        self.weight = nn.Parameter(w)
+        self.bias = nn.Parameter(torch.zeros(dim) if orthogonal else torch.ones(dim))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(h, self.weight, self.bias)
@@ -72,6 +73,58 @@ class Conv(nn.Module):
         return torch.linalg.solve(self.matrix(tuple(y.shape[1:])), z.T).T.view(y.shape)
 
 
+class ActNorm(nn.Module):
+    """h -> (h - loc) e^{-log_scale} per coordinate, loc and log_scale set from the first training
+    batch to standardise it (Glow's ActNorm; the authors' toy flows): a linear layer whose
+    log-determinant does not depend on h."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.loc, self.log_scale = nn.Parameter(torch.zeros(dim)), nn.Parameter(torch.zeros(dim))
+        self.register_buffer("initialized", torch.tensor(0, dtype=torch.uint8))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.training and not bool(self.initialized):
+            with torch.no_grad():
+                self.loc.copy_(h.mean(0))
+                self.log_scale.copy_(torch.log(h.std(0) + 1e-6))
+                self.initialized.fill_(1)
+        return (h - self.loc) * torch.exp(-self.log_scale)
+
+    def matrix(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.diag(torch.exp(-self.log_scale))
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return y * torch.exp(self.log_scale) + self.loc
+
+
+class Coupling(nn.Module):
+    """An affine coupling (RealNVP): the coordinates in ``mask`` pass, the others become
+    h e^{s} + t with s, t MLPs of the passed ones; log|det J| = sum s depends on h, so it is part
+    of the energy (the authors' toy flows put these between their linear layers)."""
+
+    def __init__(self, dim: int, hidden: int, mask: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mask", mask.float())
+
+        def mlp() -> nn.Sequential:
+            last = nn.Linear(hidden, dim)
+            nn.init.zeros_(last.weight), nn.init.zeros_(last.bias)  # starts as the identity
+            return nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), last)
+
+        self.s, self.t = mlp(), mlp()
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = h * self.mask
+        s, t = self.s(keep) * (1 - self.mask), self.t(keep) * (1 - self.mask)
+        return keep + (1 - self.mask) * (h * s.exp() + t), s.sum(1)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        keep = y * self.mask
+        s, t = self.s(keep) * (1 - self.mask), self.t(keep) * (1 - self.mask)
+        return keep + (1 - self.mask) * ((y - t) * (-s).exp())
+
+
 def _squeeze(h: torch.Tensor) -> torch.Tensor:
     """(C, H, W) -> (4C, H/2, W/2): each 2 x 2 patch into channels (a permutation, log-det 0)."""
     b, c, hh, ww = h.shape
@@ -84,14 +137,16 @@ def _unsqueeze(h: torch.Tensor) -> torch.Tensor:
 
 
 class LinearLayerFlow(nn.Module):
-    """A plan of steps on examples of ``shape``: a linear layer (a module of ``linears``), ``act``
-    (the smooth leaky ReLU; ``residual``: plus the identity, as in the authors' CNN) or ``squeeze``."""
+    """A plan of steps on examples of ``shape``: a linear layer (:class:`Dense`, :class:`Conv`:
+    ``linears``), a coupling (``couplings``), ``act`` (the smooth leaky ReLU; ``residual``: plus
+    the identity, as in the authors' CNN) or ``squeeze``."""
 
     def __init__(self, shape: tuple[int, ...], plan: list, alpha: float = 0.3, residual: bool = False):
         super().__init__()
         self.shape, self.alpha, self.residual = tuple(shape), alpha, residual
-        self.linears = nn.ModuleList([s for s in plan if isinstance(s, nn.Module)])
-        self.plan = ["linear" if isinstance(s, nn.Module) else s for s in plan]
+        self.linears = nn.ModuleList([s for s in plan if isinstance(s, (Dense, Conv, ActNorm))])
+        self.couplings = nn.ModuleList([s for s in plan if isinstance(s, Coupling)])
+        self.plan = ["linear" if isinstance(s, (Dense, Conv, ActNorm)) else "coupling" if isinstance(s, Coupling) else s for s in plan]
 
     def _shapes(self) -> list[tuple[int, ...]]:
         """The example shape each linear layer sees."""
@@ -105,10 +160,13 @@ class LinearLayerFlow(nn.Module):
 
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(u = g(v) flattened, sum of the non-linear layers' log|det J|) per example; v flat."""
-        h, logdet, layers = v.view(v.shape[0], *self.shape), v.new_zeros(v.shape[0]), iter(self.linears)
+        h, logdet, layers, couplings = v.view(v.shape[0], *self.shape), v.new_zeros(v.shape[0]), iter(self.linears), iter(self.couplings)
         for step in self.plan:
             if step == "linear":
                 h = next(layers)(h)
+            elif step == "coupling":
+                h, ld = next(couplings)(h)
+                logdet = logdet + ld
             elif step == "act":
                 logdet = logdet + smooth_leaky_relu_log_slope(h, self.alpha, self.residual).flatten(1).sum(1)
                 h = smooth_leaky_relu(h, self.alpha, self.residual)
@@ -122,11 +180,13 @@ class LinearLayerFlow(nn.Module):
 
     def inverse(self, u: torch.Tensor, newton_iters: int = 100) -> torch.Tensor:
         """v = g^{-1}(u), exact up to Newton's tolerance for the activations; u and v flat."""
-        layers = list(self.linears)
+        layers, couplings = list(self.linears), list(self.couplings)
         h = u.view(u.shape[0], *self._out_shape())
         for step in reversed(self.plan):
             if step == "linear":
                 h = layers.pop().inverse(h)
+            elif step == "coupling":
+                h = couplings.pop().inverse(h)
             elif step == "act":
                 h = smooth_leaky_relu_inverse(h, self.alpha, newton_iters, self.residual)
             else:
@@ -173,3 +233,15 @@ def cnn(shape: tuple[int, int, int], num_layers: int = 6, num_blocks: int = 3, k
             plan.append("squeeze")
             c *= 4
     return LinearLayerFlow(shape, plan, alpha, residual=True)
+
+
+def coupling(dim: int, num_blocks: int = 10, hidden: int = 64) -> LinearLayerFlow:
+    """The authors' toy flow, in outline: ``num_blocks`` x [dense D x D layer (orthogonal init) ->
+    affine coupling (alternating halves) -> ActNorm], then a last dense layer. The dense layers'
+    and ActNorms' log-determinants are constants: EBFlow's normaliser."""
+    plan: list = []
+    for b in range(num_blocks):
+        mask = torch.zeros(dim)
+        mask[(b % 2)::2] = 1
+        plan += [Dense(dim, orthogonal=True), Coupling(dim, hidden, mask), ActNorm(dim)]
+    return LinearLayerFlow((dim,), plan + [Dense(dim, orthogonal=True)])

@@ -26,7 +26,12 @@ import math
 
 import torch
 
+from .._runtime import distributed as dist
+from .._runtime.distributed import has_lazy_init
+from .._runtime.rng import seeded
+from ..errors import GenflowsError
 from ..interface import GenerativeModel, Schedule
+from ..langevin import frozen, langevin
 from . import architectures
 from . import objectives as obj
 from .layers import Preprocess
@@ -35,24 +40,29 @@ __all__ = ["EBFlow"]
 
 
 class EBFlow(GenerativeModel):
+    invertible = True  # reconstruction would be exact: inpainting, not reconstruction
     def __init__(self, dim: int, num_layers: int = 2, alpha: float = 0.3, neg_init: bool = True, loss: str = "ssm",
                  map: bool = True, logit_smoothness: float = 0.5, shift: float = 1e-6, lr: float = 1e-4, lr_gamma: float = 0.95,
                  lr_decay_epochs: int = 49, ema_decay: float | None = 0.999, slices: int = 1, dsm_std: float = 1.0,
                  fdssm_eps: float = 1.0, newton_iters: int = 100, data_shape: tuple[int, ...] | None = None, arch: str = "fc",
-                 num_blocks: int = 3, kernel_size: int = 7):
+                 num_blocks: int = 3, kernel_size: int = 7, hidden: int = 64, optimizer: str = "rmsprop",
+                 inpaint_steps: int = 500, inpaint_step_size: float = 0.1):
         super().__init__()
         self.data_shape = tuple(data_shape) if data_shape is not None else (dim,)
         # 8-bit images go through the dequantise / scale / logit preprocessing; vectors (2-D toys) are the data.
         self.images = len(self.data_shape) == 3
         if arch == "cnn":
             self.net = architectures.cnn(self.data_shape, num_layers, num_blocks, kernel_size, alpha, neg_init)
+        elif arch == "coupling":
+            self.net = architectures.coupling(dim, num_blocks, hidden)
         else:
             self.net = architectures.fc(dim, num_layers, alpha, neg_init)
         self.dim, self.alpha, self.loss, self.map = dim, alpha, loss, map
         self.pre = Preprocess(dim, logit_smoothness, shift)
         self.lr, self.lr_gamma, self.lr_decay_epochs = lr, lr_gamma, lr_decay_epochs
         self.slices, self.dsm_std, self.fdssm_eps, self.newton_iters = slices, dsm_std, fdssm_eps, newton_iters
-        self.ema_decay = ema_decay
+        self.ema_decay, self.optimizer = ema_decay, optimizer
+        self.inpaint_steps, self.inpaint_step_size = inpaint_steps, inpaint_step_size
         # The shadow is a frozen copy: in every checkpoint, restored on resume, never optimised.
         self.ema_net = copy.deepcopy(self.net).requires_grad_(False) if ema_decay is not None else None
 
@@ -135,6 +145,10 @@ class EBFlow(GenerativeModel):
         """The configured objective on a dequantised batch (the preprocessing has no parameters)."""
         with torch.no_grad():
             v = self._data_v(x)
+            if self.training and has_lazy_init(self.net):
+                self.net(v)  # ActNorm standardises the first batch; the EMA starts from there
+                if self.ema_net is not None:
+                    self.ema_net.load_state_dict(self.net.state_dict())
         if self.loss == "ml":
             loss = obj.ml(self.energy, v, self.log_det_linear())
         elif self.loss == "sml":
@@ -153,7 +167,10 @@ class EBFlow(GenerativeModel):
         return [{"params": list(self.net.parameters()), "lr": self.lr, "name": "flow"}]
 
     def make_optimizer(self, groups: list[dict], **defaults) -> torch.optim.Optimizer:
-        return torch.optim.RMSprop(groups, lr=self.lr)  # the authors' optimiser, no momentum
+        """RMSprop without momentum (the authors' image runs) or Adam (their toy runs)."""
+        if self.optimizer == "adam":
+            return torch.optim.Adam(groups, lr=self.lr)
+        return torch.optim.RMSprop(groups, lr=self.lr)
 
     def schedule(self, epoch: int) -> Schedule:
         """lr x gamma^min(epoch, lr_decay_epochs): the authors' MultiStepLR(milestones 1..49, 0.95)."""
@@ -180,6 +197,40 @@ class EBFlow(GenerativeModel):
             return v.view(n, *self.data_shape)
         pixels = self.pre.inverse(v) if self.map else v
         return (pixels.floor().clamp(0, 255) / 127.5 - 1).view(n, *self.data_shape)
+
+    def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
+        """Inpainting as the authors do it, through genflows' one sampler: Langevin down E on the
+        hidden pixels (in logit space with MaP), the visible ones held at their bins' centres, from
+        N(0, I), ``inpaint_steps`` steps of ``inpaint_step_size``, the last without noise; in eval
+        mode (the EMA), batches of ``e.batch_size``, seeded, sharded under torchrun."""
+        if mask is None or not self.images:
+            raise GenflowsError("EBFlow is invertible: it inpaints hidden pixels of images (task inpainting), it has nothing to reconstruct")
+        was = self.training
+        self.eval()
+        a, b = dist.shard_bounds(x.shape[0])
+        device = next(self.parameters()).device
+        parts = []
+        try:
+            with frozen(self), seeded(seed, device):
+                for i in range(a, b, e.batch_size):
+                    xb, mb = x[i : min(i + e.batch_size, b)].to(device), mask[i : min(i + e.batch_size, b)].to(device).flatten(1)
+                    visible = self._v(self._pixels(xb, dequantize=False))
+                    energy = lambda w: self.energy(mb * visible + (1 - mb) * w)  # noqa: E731
+                    w = torch.randn_like(visible)
+                    if self.inpaint_steps > 1:
+                        w = langevin(energy, w, self.inpaint_steps - 1, self.inpaint_step_size, what="inpainting pixels")
+                    w = langevin(energy, w, 1, self.inpaint_step_size, noise=False, what="inpainting pixels")
+                    w = mb * visible + (1 - mb) * w
+                    pixels = self.pre.inverse(w) if self.map else w
+                    parts.append((pixels.clamp(0, 256) / 127.5 - 1).clamp(-1, 1).view(-1, *self.data_shape).cpu())
+        finally:
+            self.train(was)
+        how = f"Langevin on the hidden pixels: {self.inpaint_steps} steps of {self.inpaint_step_size} from N(0, I), the last without noise"
+        return dist.gather_rows(parts, x.shape[0], tuple(self.data_shape)), [], how
+
+    def log_densities(self) -> dict:
+        """The flow's normalised density p (2-D data: the toy task draws it and scores its KL)."""
+        return {"p": (self.log_prob_v if not self.images else self.log_likelihood, True)}
 
     @torch.no_grad()
     def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):

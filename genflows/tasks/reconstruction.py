@@ -23,7 +23,7 @@ __all__ = ["run", "HEADLINE", "reconstruction_mse"]
 
 HEADLINE = ("mse", "train_seconds")
 # What the model must implement (genflows.interface.OPTIONAL, or masked_training).
-NEEDS = ("reconstruct_batched",)
+NEEDS = ("reconstruct_batched", "lossy_reconstruction")
 VALIDATION_FID = True  # eval.val_fid_every applies (it trains through tasks._fit.fit on images)
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genflows.ebflow import EBFlow
-from genflows.ebflow.architectures import Conv, cnn, fc
+from genflows.ebflow.architectures import Conv, cnn, coupling, fc
 from genflows.errors import GenflowsError
 
 
@@ -14,10 +14,12 @@ def _perturbed(net, scale=0.2):
     with torch.no_grad():
         for p in net.parameters():
             p.add_(scale * torch.randn_like(p))
-    return net.double()
+    return net.double().eval()  # eval: an ActNorm keeps its (perturbed) parameters instead of reading the batch
 
 
-NETS = {"fc": lambda: fc(6, num_layers=3), "cnn": lambda: cnn((1, 4, 4), num_layers=4, num_blocks=2, kernel_size=3)}
+NETS = {"fc": lambda: fc(6, num_layers=3), "cnn": lambda: cnn((1, 4, 4), num_layers=4, num_blocks=2, kernel_size=3),
+        "coupling": lambda: coupling(2, num_blocks=3, hidden=8)}
+DIM = {"fc": 6, "cnn": 16, "coupling": 2}
 
 
 @pytest.mark.parametrize("arch", sorted(NETS))
@@ -25,7 +27,7 @@ def test_log_density_is_the_change_of_variables_with_the_full_jacobian(arch):
     """log N(g(v)) + log|det dg/dv| by autograd's D x D Jacobian equals the flow's split
     (non-linear log-determinants per example + the linear layers' log-determinants)."""
     net = _perturbed(NETS[arch]())
-    v = torch.randn(4, 6 if arch == "fc" else 16, dtype=torch.float64)
+    v = torch.randn(4, DIM[arch], dtype=torch.float64)
     u, logdet_nonlinear = net(v)
     for i in range(len(v)):
         jac = torch.autograd.functional.jacobian(lambda x: net(x.unsqueeze(0))[0][0], v[i])
@@ -43,8 +45,7 @@ def test_convolution_matrix_is_its_jacobian():
 @pytest.mark.parametrize("arch", sorted(NETS))
 def test_inverse_is_exact(arch):
     net = _perturbed(NETS[arch]())
-    d = 6 if arch == "fc" else 16
-    u = torch.randn(5, d, dtype=torch.float64)
+    u = torch.randn(5, DIM[arch], dtype=torch.float64)
     torch.testing.assert_close(net(net.inverse(u))[0], u, rtol=1e-7, atol=1e-7)
 
 
@@ -62,3 +63,17 @@ def test_cnn_refuses_what_it_cannot_squeeze():
         cnn((1, 6, 6), num_layers=3, num_blocks=3)
     with pytest.raises(GenflowsError, match="needs images"):
         cnn((2,))
+
+
+def test_actnorm_standardises_the_first_training_batch_and_then_stays():
+    net = coupling(2, num_blocks=1, hidden=4).train()
+    x = torch.randn(500, 2) * torch.tensor([5.0, 0.5]) + 3
+    act = next(m for m in net.linears if type(m).__name__ == "ActNorm")
+    h = net.linears[0](x)
+    h, _ = net.couplings[0](h)
+    out = act(h)
+    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.std(0), torch.ones(2), atol=1e-4, rtol=0)
+    before = act.loc.detach().clone()
+    act(h * 7)
+    assert torch.equal(act.loc.detach(), before)  # initialised once

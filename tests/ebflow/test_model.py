@@ -116,3 +116,36 @@ def test_rmsprop_and_the_authors_lr_decay():
     assert isinstance(opt, torch.optim.RMSprop) and opt.param_groups[0]["lr"] == 1e-4
     assert m.schedule(0).lrs["flow"] == 1e-4 and m.schedule(60).lrs["flow"] == pytest.approx(1e-4 * 0.95 ** 49)
     assert load_config("ebflow-fdssm", extra={"task": "generation"}).train.grad_clip == 5.0
+
+
+def test_inpainting_samples_the_conditional_of_the_visible_pixels(tmp_path):
+    """Langevin on the hidden pixels through genflows' sampler. A one-layer EBFlow is a Gaussian
+    in logit space (u = W w + b), so the hidden pixels' conditional is known: the completions'
+    mean matches its mean. Visible pixels come back as they were, the same seed gives the same
+    completions, and reconstruction (the identity for an invertible model) is not offered."""
+    from genflows.config import EvalConfig
+    from genflows.errors import GenflowsError
+    from genflows.tasks import tasks_of
+
+    assert "inpainting" in tasks_of("ebflow-dsm") and "reconstruction" not in tasks_of("ebflow-dsm")
+    torch.manual_seed(0)
+    m = EBFlow(dim=4, data_shape=(1, 2, 2), num_layers=1, ema_decay=None, inpaint_steps=400, inpaint_step_size=0.3)
+    with torch.no_grad():
+        m.net.linears[0].weight.copy_(torch.tensor([[1.2, 0.4, 0.0, 0.1], [0.0, 0.9, 0.3, 0.0], [0.2, 0.0, 1.1, 0.5], [0.0, 0.3, 0.0, 1.0]]))
+        m.net.linears[0].bias.copy_(torch.tensor([0.3, -0.2, 0.1, 0.4]))
+    x = (torch.tensor([100.0, 0, 0, 180]) / 127.5 - 1).view(1, 1, 2, 2).repeat(3000, 1, 1, 1)
+    mask = torch.tensor([1.0, 0, 0, 1]).view(1, 1, 2, 2).repeat(3000, 1, 1, 1)
+    e = EvalConfig(batch_size=1000)
+    a, _, how = m.reconstruct_batched(x, mask, e, seed=3)
+    again = [m.reconstruct_batched(x[:50], mask[:50], e, seed=3)[0] for _ in range(2)]
+    assert torch.equal(*again) and "400 steps" in how
+    pixels = (a.flatten(1) + 1) * 127.5
+    torch.testing.assert_close(pixels[:, [0, 3]], torch.tensor([100.5, 180.5]).expand(3000, 2), atol=1e-2, rtol=0)
+    w = m.pre.logit(m.pre.unit(pixels)).double()
+    W, b = m.net.linears[0].weight.detach().double(), m.net.linears[0].bias.detach().double()
+    prec, mu = W.T @ W, -torch.linalg.solve(W, b)
+    h, v = [1, 2], [0, 3]
+    want = mu[h] - torch.linalg.solve(prec[h][:, h], prec[h][:, v] @ (w[0, v] - mu[v]))
+    torch.testing.assert_close(w[:, h].mean(0), want, atol=0.08, rtol=0)
+    with pytest.raises(GenflowsError, match="invertible"):
+        m.reconstruct_batched(x, None, e, seed=0)
