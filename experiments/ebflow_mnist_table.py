@@ -148,8 +148,8 @@ def main() -> None:
     ap.add_argument("--collect", action="store_true", help="run nothing: record the seeds that have finished")
     a = ap.parse_args()
     cfgs = cells(a.epochs, a.seeds, a.data_root, a.threads)
-    if a.only:
-        cfgs = {k: v for k, v in cfgs.items() if k in a.only.split(",")}
+    if a.only:  # in the order given
+        cfgs = {k: cfgs[k] for k in a.only.split(",")}
     if not a.collect:
         run_cells(cfgs, jobs=a.jobs)
     rows = collect(list(cells(a.epochs, a.seeds, a.data_root, a.threads)))

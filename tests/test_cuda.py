@@ -26,7 +26,7 @@ TINY = {  # the smallest networks and chains each family builds with
                "prior.sample_steps=2", "inference.n_steps=2", "inference.encoder_hidden=16", "inference.iaf_hidden=8", "eval.steps=2",
                "eval.track_every=0", "anomaly.score_steps=2", "anomaly.score_checkpoints=[1]"],
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4", "eval.invert_iters=2"],
-    "ebflow": ["ebflow.newton_iters=5"],
+    "ebflow": ["ebflow.newton_iters=5", "ebflow.inpaint_steps=2"],
 }
 COMMON = ["train.epochs=1", "train.max_iters=2", "train.batch_size=8", "eval.n_test=6", "eval.fid_n=0", "eval.completions=1",
           "eval.interp_pairs=2", "eval.interp_points=3", "eval.batch_size=4"]
@@ -56,6 +56,21 @@ def test_every_model_runs_every_task_on_the_device(name, task, amp, tmp_path):
     # (Adam's updates round away) and break float32 evaluation (nflows' ActNorm once did this).
     state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
+
+
+@pytest.mark.parametrize("arch,task", [("cnn", "nll"), ("cnn", "inpainting"), ("coupling", "toy")])
+def test_ebflow_architectures_on_the_device(arch, task, tmp_path):
+    """EBFlow's CNN (convolution matrices, squeezes) and coupling flow (ActNorm's lazy start), each
+    with the objectives that need a determinant (ml) and a double backward (ssm)."""
+    for name in ("ebflow-ml", "ebflow-ssm"):
+        out = tmp_path / name
+        args = ["run", name, "--task", task, "--data", "spiral" if task == "toy" else "digits", "--device", DEVICE, "--out", str(out),
+                "--no-progress", "--no-tensorboard", "--set", f"ebflow.arch={arch}", "--set", "ebflow.num_layers=3", "--set", "ebflow.kernel_size=3",
+                "--set", "ebflow.num_blocks=3" if arch == "cnn" else "ebflow.num_blocks=2"]
+        for kv in [*TINY["ebflow"], *COMMON]:
+            args += ["--set", kv]
+        _run(args)
+        assert json.loads((out / "metrics.json").read_text())["task"] == task
 
 
 def test_fid_runs_on_the_device(tmp_path):
