@@ -30,9 +30,9 @@ from genflows.hardware import describe_cpu  # noqa: E402
 
 def one(dim: int, loss: str, batch: int, repeats: int) -> float:
     torch.manual_seed(0)
-    model = EBFlow(dim=dim, loss=loss, newton_iters=100)
+    model = EBFlow(dim=dim, data_shape=(1, 1, dim), loss=loss, newton_iters=100)  # 8-bit images of D pixels
     opt = model.make_optimizer(model.parameter_groups())
-    x = torch.randint(0, 256, (batch, dim)).float() / 127.5 - 1
+    x = torch.randint(0, 256, (batch, 1, 1, dim)).float() / 127.5 - 1
     times = []
     for r in range(repeats + 1):
         t = time.perf_counter()

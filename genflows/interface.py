@@ -51,6 +51,8 @@ class GenerativeModel(nn.Module):
     masked_training: bool = False
     # An exact inverse makes reconstruction the identity: such a model does inpainting, never reconstruction.
     invertible: bool = False
+    # The model also learns vectors (2-D toy densities), not only images.
+    vector_data: bool = False
     # anomaly_scores runs a chain of anomaly.score_steps steps (its AUPRC is reported per step count).
     anomaly_chain: bool = False
     # The family's variant where it has several (CoopFlow: coopflow | flow | ebm-sr).
@@ -60,10 +62,10 @@ class GenerativeModel(nn.Module):
     @classmethod
     def capabilities(cls, mode: str | None = None) -> frozenset[str]:
         """The optional methods (:data:`OPTIONAL`) this class implements, plus
-        ``masked_training`` and, unless it is ``invertible``, ``lossy_reconstruction``; ``mode``: a family's variant (CoopFlow's ``coop.mode``), which may
+        ``masked_training``, ``vector_data`` and, unless it is ``invertible``, ``lossy_reconstruction``; ``mode``: a family's variant (CoopFlow's ``coop.mode``), which may
         leave some out."""
         can = {m for m in OPTIONAL if getattr(cls, m) is not getattr(GenerativeModel, m)}
-        flags = {"masked_training"} if cls.masked_training else set()
+        flags = ({"masked_training"} if cls.masked_training else set()) | ({"vector_data"} if cls.vector_data else set())
         return frozenset(can | flags | (set() if cls.invertible else {"lossy_reconstruction"}))
 
     @classmethod
@@ -162,6 +164,11 @@ class GenerativeModel(nn.Module):
         on [0, 256)^D (so bits/dim = -value / (D ln 2), the convention of the flow papers); for
         vectors, of the vectors. Only a model with a normalised density implements it."""
         raise NotImplementedError
+
+    def sample_stats(self) -> dict:
+        """How the last :meth:`sample` call drew its samples, worth recording beside them (an
+        ODE sampler: its solver and number of function evaluations)."""
+        return {}
 
     def sampling_steps(self) -> int:
         """Langevin steps in one draw of :meth:`sample` (0: none)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .coopflow import CoopFlow
 from .ebflow import EBFlow
+from .vapo import VAPO
 from .model import LatentModel
 
 __all__ = ["Family", "FAMILIES", "ModelSpec", "MODELS", "check_pair", "build_model", "TOY_RECIPE"]
@@ -52,6 +53,7 @@ FAMILIES: dict[str, Family] = {
                "sections 'generator', 'prior', 'inference' (learning rate: train.lr)", LatentModel),
         Family("coopflow", "CoopFlow family", ("coop",), "section 'coop' (learning rates: coop.flow_lr, coop.ebm_lr)", CoopFlow, "coop.mode"),
         Family("ebflow", "EBFlow family", ("ebflow",), "section 'ebflow' (learning rate: ebflow.lr)", EBFlow),
+        Family("vapo", "VAPO family", ("vapo",), "section 'vapo' (learning rate: vapo.lr)", VAPO),
     ]
 }
 
@@ -129,6 +131,8 @@ MODELS: dict[str, ModelSpec] = {
         _ebflow("ssm", "EBFlow trained by sliced score matching (Rademacher slices), no determinant"),
         _ebflow("dsm", "EBFlow trained by denoising score matching (sigma 1), no determinant"),
         _ebflow("fdssm", "EBFlow trained by finite-difference sliced score matching (eps 1, gradient norm clipped at 5)", grad_clip=5.0),
+        # VAPO (Loo et al. 2024): a potential trained along a noise-to-data homotopy, sampled by an ODE.
+        ModelSpec("vapo", "vapo", "VAPO: a potential whose gradient flow carries N(0, I) to the data (no MCMC; ODE sampling)", {}),
     ]
 }
 

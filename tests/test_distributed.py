@@ -100,7 +100,7 @@ def _data_space_scores() -> dict[str, torch.Tensor]:
     """Every score of a CoopFlow and an EBFlow model (no chain), 13 images in batches of 4."""
     out = {}
     for name, small in (("coopflow", ["coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4"]),
-                        ("ebflow-ssm", [])):
+                        ("ebflow-ssm", []), ("vapo", ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.dropout=0.0"])):
         torch.manual_seed(0)
         m = build_model(load_config(name, overrides=small, extra={"task": "anomaly"}), (1, 4, 4))
         for kind in m.anomaly_kinds(m.mode):
@@ -145,7 +145,7 @@ def test_gathered_scores_equal_single_process_scores(two_ranks):
 
 def test_data_space_scores_are_sharded_and_gathered_like_one_process(two_ranks):
     single = _data_space_scores()
-    assert set(single) == {"coopflow/energy", "coopflow/flow", "ebflow-ssm/energy"}
+    assert set(single) == {"coopflow/energy", "coopflow/flow", "ebflow-ssm/energy", "vapo/log_potential", "vapo/potential"}
     for r in range(2):
         for k, v in single.items():
             torch.testing.assert_close(two_ranks[r]["data_space_scores"][k], v, atol=1e-4, rtol=1e-5)

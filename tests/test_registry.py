@@ -20,6 +20,7 @@ TINY = {
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4",
                  "coop.pretrain_epochs=0", "coop.warmup_epochs=0", "coop.lr_warmup_iters=0"],
     "ebflow": ["ebflow.newton_iters=20"],
+    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"],
 }
 
 
@@ -60,6 +61,7 @@ def test_tasks_follow_from_what_the_model_class_implements():
             return x.flatten(1).sum(1), {}
 
     assert NoSampler.capabilities() == {"anomaly_scores", "lossy_reconstruction"}
+    assert tasks_of("vapo") == ("anomaly", "generation", "toy")  # no normalised density: no nll
     assert {n for n, t in TASKS.items() if set(t.NEEDS) <= NoSampler.capabilities()} == {"anomaly"}
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .coop import CoopConfig
 from .ebflow import EBFlowConfig
+from .vapo import VAPOConfig
 from ..errors import GenflowsError
 from .base import apply_overrides, check as _check, family_field, family_of, from_dict, merge, read_yaml
 from .latent import GeneratorConfig, InferenceConfig, PriorConfig
@@ -50,6 +51,7 @@ class RunConfig:
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
     coop: CoopConfig | None = family_field("coopflow", default_factory=CoopConfig)
     ebflow: EBFlowConfig | None = family_field("ebflow", default_factory=EBFlowConfig)
+    vapo: VAPOConfig | None = family_field("vapo", default_factory=VAPOConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)

@@ -53,6 +53,7 @@ _ANOMALY = {"coopflow": ("energy", "flow"), "flow": ("flow",), "ebm-sr": ("energ
 class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     phased = True  # some epochs train only one of the two flows (DDP must expect unused parameters)
     likelihood_of = "q_alpha, the flow alone"
+    vector_data = True
     interp_points = 21  # the authors' test_interp.py: 21 frames per line
 
     def __init__(

@@ -25,6 +25,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     model, trainer, history, train_seconds = fit(cfg, out, train_x, progress=progress, device=device, log=log)
     seed = cfg.train.seed
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
+    sampled_by = model.sample_stats()  # an ODE sampler's solver and function evaluations for these samples
     parts = model.component_samplers()  # CoopFlow: q_alpha alone too (Fig. 10 vs 8)
     for name, sampler in parts.items():
         out.image_grid(f"samples_{name}.png", sample_batched(model, 64, seed=seed, sampler=sampler))
@@ -39,6 +40,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "epochs": len(history),
         "iterations": trainer.iteration,
         "selected_epoch": trainer.best_epoch if cfg.eval.val_fid_every else None,  # model selection by validation FID
+        "sampler": sampled_by,
         "n_train": int(train_x.shape[0]),
         "train_seconds": train_seconds,
         **machine(model, device),
@@ -47,6 +49,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     if cfg.eval.fid_n:
         ref_x = train_x if cfg.eval.fid_ref == "train" else test_x
         metrics.update(model_fid(model, ref_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, ref=cfg.eval.fid_ref))
+        metrics["fid_sampler"] = model.sample_stats()  # the last batch of the FID's samples
         for name, sampler in parts.items():  # the same flow before and after its Langevin flow: what cooperation adds
             r = model_fid(model, ref_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, sampler=sampler, what=f" of {name}",
                           ref=cfg.eval.fid_ref)

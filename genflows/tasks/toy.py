@@ -30,7 +30,7 @@ __all__ = ["run", "HEADLINE", "density_figure", "density_corr", "longrun_samples
 
 HEADLINE = ("mmd", "mmd_flow", "kl", "kl_mc", "ebm_density_corr", "mmd_ebm_longrun", "train_seconds")
 # What the model must implement (genflows.interface.OPTIONAL, or masked_training).
-NEEDS = ("sample", "log_densities")
+NEEDS = ("sample", "vector_data")  # log_densities, where a model has them, adds the density panels, correlations and KL
 VALIDATION_FID = False
 # Merged after the registry's defaults and before the user's (genflows.config.load_config).
 DEFAULTS = {"data": {"name": "spiral"}}
@@ -114,11 +114,16 @@ def longrun_samples(energy, n: int, device: torch.device, steps: int | None = No
         return langevin(lambda x: -energy(x), x0, steps, step_size, noise=True, what="long-run p_theta x").detach()
 
 
+def _densities(model) -> dict:
+    """The model's log-densities where it has any (:meth:`~genflows.interface.GenerativeModel.log_densities`)."""
+    return model.log_densities() if "log_densities" in type(model).capabilities(model.mode) else {}
+
+
 def density_figure(model, true: torch.Tensor, flow_samples, samples: torch.Tensor, title: str, lim: float = LIM, longrun=None):
     plt = pyplot()
     device = next(model.parameters()).device
     panels = [("data", true, None)]
-    for name, (fn, normalised) in model.log_densities().items():
+    for name, (fn, normalised) in _densities(model).items():
         what = f"{name} density" if normalised else f"{name} density (exp of its log, on the grid)"
         panels.append((what, None, _grid_density(fn, lim, device)))
         if normalised and flow_samples is not None:
@@ -153,8 +158,8 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     with seeded(seed, device):
         samples = model.sample(N_EVAL).cpu()
         flow_samples = components["flow"](N_EVAL).cpu() if "flow" in components else None
-    densities = model.log_densities()
-    exact = copy.deepcopy(model).double().cpu().log_densities()  # KL in float64: tails need the range
+    densities = _densities(model)
+    exact = _densities(copy.deepcopy(model).double().cpu()) if densities else {}  # KL in float64: tails need the range
     lim = EXTENT[cfg.data.name]
     truth = true_grid_density(cfg.data.name, lim)
     ebm, longrun, kls = {}, None, {}
@@ -183,6 +188,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         **ebm,
         "n_eval": N_EVAL,
         "langevin_steps": model.sampling_steps(),
+        "sampler": model.sample_stats(),
         "epochs": len(history),
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
