@@ -58,6 +58,80 @@ def anomaly_every_family(data: str, compact: bool = False) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- EBFlow
+
+EBFLOW_LOSSES = ("ml", "sml", "ssm", "dsm", "fdssm")
+EBFLOW_VARIANTS = {"neither": "no MaP, no EMA", "ema": "EMA, no MaP", "map": "MaP, no EMA", "both": "MaP + EMA"}
+
+
+def ebflow_mnist_fc() -> str:
+    """EBFlow's MNIST FC row at our budget beside the paper's: NLL, bits/dim, batch/s and its ratio to ML."""
+    r = record(f"{R}/ebflow-mnist-fc.json")
+    main = {x["loss"]: x for x in r["rows"] if x["variant"] == "both"}
+    # Equal wall time: every objective's NLL at the last evaluation within the shortest run's training time.
+    budget = min(min(c["seconds"][-1] for c in x["curves"]) for x in main.values())
+
+    def at_budget(x: dict) -> str:
+        v = [next((n for s, n in reversed(list(zip(c["seconds"], c["test_nll"]))) if s <= budget), None) for c in x["curves"]]
+        return "–" if None in v else f"{statistics.fmean(v):.1f}"
+
+    lines = [f"| objective | NLL (nats), ours | seeds | bits/dim | NLL within {budget:.0f} s of training | paper NLL | batch/s, ours | ratio to ML | "
+             "paper batch/s (GPU) | paper ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for loss in EBFLOW_LOSSES:
+        paper_nll, paper_bs = r["paper"][loss]
+        if loss not in main:
+            lines.append(f"| {loss.upper()} | not finished | 0 | | | {paper_nll} | | | {paper_bs} | {paper_bs / r['paper']['ml'][1]:.2f} |")
+            continue
+        x = main[loss]
+        ratio = x["batches_per_second"] / main["ml"]["batches_per_second"] if "ml" in main else float("nan")
+        lines.append(f"| {loss.upper()} | {mean_sd(x['nll']['values'], 1)} | {x['nll']['n']} | {x['bits_per_dim']:.3f} | {at_budget(x)} | {paper_nll} | "
+                     f"{x['batches_per_second']:.1f} | {ratio:.2f} | {paper_bs} | {paper_bs / r['paper']['ml'][1]:.2f} |")
+    return "\n".join(lines)
+
+
+def ebflow_ablation() -> str:
+    """MaP and the EMA, on and off, for SSM and DSM at the same budget, beside the paper's ablation."""
+    r = record(f"{R}/ebflow-mnist-fc.json")
+    lines = ["| objective | MaP | EMA | NLL (nats), ours | seeds | paper NLL |", "|---|---|---|---|---|---|"]
+    for loss in ("ssm", "dsm"):
+        for v in ("neither", "ema", "map", "both"):
+            x = next((y for y in r["rows"] if y["loss"] == loss and y["variant"] == v), None)
+            paper = r["paper_ablation"].get(f"{loss}-{v}", "–")
+            cell = "not finished" if x is None else mean_sd(x["nll"]["values"], 1)
+            lines.append(f"| {loss.upper()} | {'yes' if v in ('map', 'both') else 'no'} | {'yes' if v in ('ema', 'both') else 'no'} | {cell} | "
+                         f"{0 if x is None else x['nll']['n']} | {paper} |")
+    return "\n".join(lines)
+
+
+def ebflow_toy() -> str:
+    """KL(data || model) of every objective on the paper's three densities (grid; Monte Carlo beside)."""
+    r = record(f"{R}/ebflow-toy.json")
+    lines = ["| density | " + " | ".join(x.upper() for x in EBFLOW_LOSSES) + " |", "|---|" + "---|" * len(EBFLOW_LOSSES)]
+    for d in ("sine", "swirl", "checkerboard-ebflow"):
+        cells = []
+        for loss in EBFLOW_LOSSES:
+            x = next((y for y in r["rows"] if y["density"] == d and y["loss"] == loss), None)
+            if x is None:
+                cells.append("–")
+            elif x["kl"]["mean"] is None:
+                cells.append("not finite")
+            else:
+                cells.append(f"{mean_sd(x['kl']['values'])} (MC {x['kl_mc']['mean']:.3f})")
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ebflow_speed() -> str:
+    """Milliseconds per training iteration of each objective at each D, and the ratio to ML."""
+    r = record(f"{B}/ebflow-speed.json")
+    dims = sorted({x["dim"] for x in r["rows"]})
+    ms = {(x["dim"], x["loss"]): 1000 * x["seconds"] for x in r["rows"]}
+    lines = ["| D | " + " | ".join(f"{x.upper()} ms (× vs ML)" for x in EBFLOW_LOSSES) + " |", "|---|" + "---|" * len(EBFLOW_LOSSES)]
+    for d in dims:
+        lines.append(f"| {d} | " + " | ".join(f"{ms[d, x]:.1f} ({ms[d, 'ml'] / ms[d, x]:.2f}×)" for x in EBFLOW_LOSSES) + " |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- results at a glance
 
 R, B = "experiments/results", "bench/results"
@@ -180,6 +254,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "anomaly-every-family-digits": lambda: anomaly_every_family("digits"),
     "anomaly-every-family-mnist": lambda: anomaly_every_family("mnist"),
     "readme-anomaly-every-family": lambda: anomaly_every_family("digits", compact=True),
+    "ebflow-mnist-fc": ebflow_mnist_fc,
+    "ebflow-ablation": ebflow_ablation,
+    "ebflow-toy": ebflow_toy,
+    "ebflow-speed": ebflow_speed,
 }
 
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /table:(?P=name) -->)", re.S)

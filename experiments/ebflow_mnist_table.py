@@ -10,8 +10,8 @@ exact test NLL on all 10 000 test images after every epoch (the curve at equal e
 equal training seconds). The ablation cells turn MaP and the EMA off for SSM and DSM. Runs live in
 ``experiments/runs/ebflow-mnist-fc/<cell>/seed<N>`` (resumed and skipped when finished); writes
 ``experiments/results/ebflow-mnist-fc.json`` (per cell and seed: final NLL, bits/dim, the
-curve, seconds per iteration), ``.md`` (the table beside the paper's numbers) and ``.png``
-(test NLL against epochs and against training seconds, mean over seeds, one line per cell).
+curve, seconds per iteration) and ``.png`` (test NLL against epochs and against training
+seconds, mean over seeds, one line per cell); ``docs/tables.py`` makes the table from the record.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import statistics
 from pathlib import Path
 
 from genflows import load_config
-from genflows._runtime.io import write_json, write_text
+from genflows._runtime.io import write_json
 from genflows._runtime.output import pyplot
 from genflows.ebflow import OBJECTIVES
 from genflows.table import run_cells
@@ -114,29 +114,6 @@ def _variant_label(v: str) -> str:
     return {"both": "MaP + EMA", "neither": "no MaP, no EMA", "ema": "EMA, no MaP", "map": "MaP, no EMA"}[v]
 
 
-def table(rows: list[dict]) -> str:
-    main = {r["loss"]: r for r in rows if r["variant"] == "both"}
-    ml = main.get("ml")
-    out = ["| objective | NLL (nats), ours | bits/dim | paper NLL | batch/s, ours | ratio to ML | paper batch/s (GPU) | paper ratio |",
-           "|---|---|---|---|---|---|---|---|"]
-    for loss in OBJECTIVES:
-        if loss not in main:
-            continue
-        r = main[loss]
-        ratio = r["batches_per_second"] / ml["batches_per_second"] if ml else float("nan")
-        out.append(f"| {loss.upper()} | {r['nll']['mean']:.1f} ± {r['nll']['sd']:.1f} (n={r['nll']['n']}) | {r['bits_per_dim']:.3f} | {PAPER[loss][0]} | "
-                   f"{r['batches_per_second']:.1f} | {ratio:.2f} | {PAPER[loss][1]} | {PAPER[loss][1] / PAPER['ml'][1]:.2f} |")
-    out += ["", "| ablation | NLL (nats), ours | paper NLL |", "|---|---|---|"]
-    for loss in ABLATED:
-        for v in ("neither", "ema", "map", "both"):
-            r = next((x for x in rows if x["loss"] == loss and x["variant"] == v), None)
-            if r is None:
-                continue
-            p = PAPER_ABLATION.get((loss, v), "—")
-            out.append(f"| {loss.upper()}, {_variant_label(v)} | {r['nll']['mean']:.1f} ± {r['nll']['sd']:.1f} (n={r['nll']['n']}) | {p} |")
-    return "\n".join(out) + "\n"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=10)
@@ -157,14 +134,13 @@ def main() -> None:
         raise SystemExit("no finished run under " + str(RUNS))
     stem = "ebflow-mnist-fc"
     figure(rows, RESULTS / f"{stem}.png")
-    md = table(rows)
-    write_text(RESULTS / f"{stem}.md", md)
     write_json(RESULTS / f"{stem}.json", {
         "command": f"python experiments/ebflow_mnist_table.py --data-root DATA --epochs {a.epochs} --seeds {a.seeds} --jobs {a.jobs}",
         "epochs": a.epochs, "seeds": a.seeds, "jobs": a.jobs, "paper": PAPER,
         "paper_ablation": {f"{k[0]}-{k[1]}": v for k, v in PAPER_ABLATION.items()},
         "complete": all(r["nll"]["n"] >= a.seeds for r in rows) and len(rows) == len(cfgs), "rows": rows, "figure": f"{stem}.png"})
-    print(md)
+    for r in rows:  # the table itself: docs/tables.py (ebflow-mnist-fc), from this record
+        print(f"{r['cell']:<14} NLL {r['nll']['mean']:8.1f} ± {r['nll']['sd']:.1f} (n={r['nll']['n']})  {r['batches_per_second']:.1f} batch/s")
 
 
 if __name__ == "__main__":

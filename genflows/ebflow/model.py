@@ -99,6 +99,14 @@ class EBFlow(GenerativeModel):
         y = self.pre.unit(v)
         return self._energy_w(self.pre.logit(y)) - self.pre.logit_logdet(y)
 
+    def _valid(self, v: torch.Tensor) -> torch.Tensor:
+        """Which rows lie in the energy's domain: all in logit space (MaP, vectors); pixels whose
+        unit-scaled values are inside (0, 1) otherwise (the logit of the rest is NaN)."""
+        if self.map or not self.images:
+            return torch.ones(len(v), dtype=torch.bool, device=v.device)
+        y = self.pre.unit(v)
+        return ((y > 0) & (y < 1)).all(1)
+
     def log_det_linear(self) -> torch.Tensor:
         """sum_i log|det W_i| = -log Z: the only O(D^3) term, computed by ``ml`` and for the NLL."""
         return self._net().log_det_linear()
@@ -159,9 +167,9 @@ class EBFlow(GenerativeModel):
         elif self.loss == "ssm":
             loss = obj.ssm(self.energy, v, self.slices)
         elif self.loss == "dsm":
-            loss = obj.dsm(self.energy, v, self.dsm_std)
+            loss = obj.dsm(self.energy, v, self.dsm_std, self._valid)
         else:
-            loss = obj.fdssm(self.energy, v, self.fdssm_eps)
+            loss = obj.fdssm(self.energy, v, self.fdssm_eps, self._valid)
         return loss, {f"{self.loss}_loss": loss.detach()}
 
     def parameter_groups(self, lr: float | None = None) -> list[dict]:

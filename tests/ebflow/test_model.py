@@ -149,3 +149,23 @@ def test_inpainting_samples_the_conditional_of_the_visible_pixels(tmp_path):
     torch.testing.assert_close(w[:, h].mean(0), want, atol=0.08, rtol=0)
     with pytest.raises(GenflowsError, match="invertible"):
         m.reconstruct_batched(x, None, e, seed=0)
+
+
+def test_an_example_outside_the_domain_counts_as_zero_as_in_the_authors_code():
+    """Without MaP, DSM noise can push pixels below 0, where the logit is NaN: that example's loss
+    is 0 (the batch size still divides), the other's counts, and the gradient stays finite."""
+    torch.manual_seed(0)
+    m = EBFlow(dim=4, data_shape=(1, 2, 2), map=False, ema_decay=None)
+    v = torch.tensor([[1.0, 2.0, 1.5, 3.0], [120.0, 130.0, 125.0, 128.0]])
+    sigma = 5.0
+    torch.manual_seed(0)
+    noise = torch.randn(2, 4)
+    assert (v[0] + sigma * noise[0]).min() < 0 and (v[1] + sigma * noise[1]).min() > 0
+    torch.manual_seed(0)
+    loss = obj.dsm(m.energy, v, sigma, m._valid)
+    x = (v[1:] + sigma * noise[1:]).requires_grad_(True)
+    (grad,) = torch.autograd.grad(m.energy(x).sum(), x)
+    second = 0.5 * ((-grad + noise[1:] / sigma) ** 2).sum() / 4
+    torch.testing.assert_close(loss.detach(), second / 2)
+    (g,) = torch.autograd.grad(loss, [m.net.linears[0].bias])
+    assert torch.isfinite(g).all()
