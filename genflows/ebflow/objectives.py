@@ -30,9 +30,10 @@ __all__ = ["ml", "sml", "ssm", "dsm", "fdssm", "OBJECTIVES"]
 Energy = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _mean(per: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch with NaN examples counted as 0 (the authors' ``lossval[lossval != lossval] = 0``)."""
-    return torch.where(per.isnan(), torch.zeros_like(per), per).mean()
+def _mean(per: torch.Tensor, batch: int | None = None) -> torch.Tensor:
+    """Sum over the examples kept, NaN ones counted as 0 (the authors' ``lossval[lossval != lossval] = 0``),
+    over the whole ``batch`` (default: the examples given); 0, with its graph, when none is kept."""
+    return torch.where(per.isnan(), torch.zeros_like(per), per).sum() / (batch or max(len(per), 1))
 
 
 def ml(energy: Energy, v: torch.Tensor, log_det_linear: torch.Tensor) -> torch.Tensor:
@@ -69,7 +70,7 @@ def dsm(energy: Energy, v: torch.Tensor, sigma: float = 1.0, valid: Valid | None
     noisy = v + sigma * noise
     keep = valid(noisy) if valid is not None else torch.ones(len(v), dtype=torch.bool, device=v.device)
     _, score = _score(energy, noisy[keep])
-    return _mean(0.5 * ((score + noise[keep] / sigma) ** 2).sum(1)) * (int(keep.sum()) / len(v)) / v.shape[1]
+    return _mean(0.5 * ((score + noise[keep] / sigma) ** 2).sum(1), len(v)) / v.shape[1]
 
 
 def fdssm(energy: Energy, v: torch.Tensor, eps: float = 1.0, valid: Valid | None = None) -> torch.Tensor:
@@ -79,8 +80,8 @@ def fdssm(energy: Energy, v: torch.Tensor, eps: float = 1.0, valid: Valid | None
     keep = (valid(v + d) & valid(v - d)) if valid is not None else torch.ones(len(v), dtype=torch.bool, device=v.device)
     v, d = v[keep], d[keep]
     e = energy(torch.cat([v, v + d, v - d]))
-    e0, ep, em = e.chunk(3)
-    return _mean((ep - em) ** 2 / 8 - ep - em + 2 * e0) * (int(keep.sum()) / len(keep)) / eps ** 2
+    e0, ep, em = e.split(len(v))
+    return _mean((ep - em) ** 2 / 8 - ep - em + 2 * e0, len(keep)) / eps ** 2
 
 
 OBJECTIVES = ("ml", "sml", "ssm", "dsm", "fdssm")
