@@ -135,3 +135,22 @@ def test_a_trained_potential_carries_noise_onto_a_gaussian():
     after = mmd(x, fresh)
     assert before > 0.2 and after < 0.04, (before, after)
     assert (x.mean(0) - M.float()).abs().max() < 0.15
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, capsys):
+    """Run folders, checkpoints and resume as for every model: Adam's state (which the clipping
+    reads), the EMA and its update count come back, so 1 + 1 epochs equal 2, bitwise."""
+    from tests.cli_helpers import run_cli
+
+    args = ["run", "vapo", "--task", "toy", "--data", "8gaussians", "--seed", "2", "--threads", "1", "--set", "vapo.hidden=16",
+            "--set", "vapo.layers=1", "--set", "vapo.solver=euler", "--set", "vapo.euler_steps=4", "--set", "train.batch_size=500",
+            "--set", "vapo.warmup=5", "--no-tensorboard"]
+    code, _, err = run_cli([*args, "--epochs", "2", "--out", str(tmp_path / "full")], capsys)
+    assert code == 0, err
+    code, _, err = run_cli([*args, "--epochs", "1", "--out", str(tmp_path / "cut")], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["run", "--resume", str(tmp_path / "cut"), "--epochs", "2", "--threads", "1"], capsys)
+    assert code == 0, err
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["model"]
+    assert int(a["ema_updates"]) == 40 and all(torch.equal(a[k], b[k]) for k in a)
