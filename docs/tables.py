@@ -168,6 +168,11 @@ def glance() -> str:
            *(r["ebm_density_corr"] for r in record(f"{R}/coopflow-toy-spiral-noisy-d01-t10000.json")["runs"])]
     speed = record(f"{B}/speed-main-job-no-autograd.json")
     fam = record(f"{R}/anomaly-every-family-digits.json")["rows"]
+    eb = {(x["loss"], x["variant"]): x for x in record(f"{R}/ebflow-mnist-fc.json")["rows"]}
+
+    def eb_nll(loss: str, variant: str = "both") -> str:
+        x = eb.get((loss, variant))
+        return "–" if x is None else f"{mean_sd(x['nll']['values'], 1)} (n={x['nll']['n']})"
     best, worst = max(fam, key=lambda r: r["auprc"]["mean"]), min(fam, key=lambda r: r["auprc"]["mean"])
 
     def pm(d: dict, digits: int = 3) -> str:
@@ -204,6 +209,12 @@ def glance() -> str:
         ("CoopFlow Figure 2, spiral: the EBM's density against the truth (correlation), T = 30 / 100 / 500 / 10 000", "qualitative: better with T",
          " / ".join(f"{v:.2f}" for v in toy) + " (1 seed)", "reproduced (qualitative)", "yes: the toy recipe was picked on these metrics",
          "`python experiments/coopflow_figure2_toy.py --config none --models coopflow --steps 100 500 --tag noisy-d01 ...`", "`coopflow-toy-spiral-noisy-*.json`"),
+        ("EBFlow Table 2, MNIST FC, test NLL (nats) after 10 epochs: ML / SML / SSM / DSM / FDSSM", "1092.4 / 1092.3 / 1092.8 / 1099.2 / 1104.1",
+         " / ".join(eb_nll(x) for x in EBFLOW_LOSSES), "below (10 epochs; the paper trains up to 10 000)", "no",
+         "`python experiments/ebflow_mnist_table.py --data-root DATA --epochs 10 --seeds 3`", "`ebflow-mnist-fc.json`"),
+        ("EBFlow ablation, MNIST FC, SSM: no MaP and no EMA / both", "1757.5 / 1092.8",
+         f"{eb_nll('ssm', 'neither')} / {eb_nll('ssm')}", "ordering reproduced", "no",
+         "`python experiments/ebflow_mnist_table.py --data-root DATA --only ssm-neither,...`", "`ebflow-mnist-fc.json`"),
         (f"Anomaly, every family, digits, held-out 4: best `{best['model']}` ({best['score']}) / worst `{worst['model']}` ({worst['score']})", "no paper value",
          f"{pm(best['auprc'])} / {pm(worst['auprc'])} (3 seeds)", "new", "no", "`python experiments/anomaly_every_family.py --budget quick`",
          "`anomaly-every-family-digits.json`"),

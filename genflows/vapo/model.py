@@ -30,6 +30,7 @@ __all__ = ["VAPO"]
 
 class VAPO(GenerativeModel):
     vector_data = True
+    invertible = True  # the ODE runs both ways: codes, no lossy reconstruction
     def __init__(self, shape: tuple[int, ...], arch: str = "auto", hidden: int = 128, layers: int = 3, base: int = 32,
                  mults: tuple[int, ...] = (1, 2), blocks: int = 1, dropout: float = 0.3, groups: int = 8, time_scale: float = 1.0,
                  t_min: float = 1e-5, w_align: float = 1.0, w_grad: float = 0.5, w_dt: float = 0.1, lr: float = 1e-4,
@@ -138,9 +139,43 @@ class VAPO(GenerativeModel):
         velocity evaluations is in :meth:`sample_stats`."""
         device = next(self.parameters()).device
         x0 = torch.randn(n, *self.shape, device=device)
-        x, nfe = solve_ode(self.velocity, x0, self.t_min, 1 - self.t_min, self.solver, self.rtol, self.atol, self.euler_steps)
+        x, nfe = self._flow(x0, self.t_min, 1 - self.t_min)
         self._last_sample = {"solver": self.solver, "nfe": nfe, "rtol": self.rtol, "atol": self.atol, "n": n,
                              **({"euler_steps": self.euler_steps} if self.solver == "euler" else {})}
+        return x.clamp(-1, 1) if len(self.shape) == 3 else x
+
+    def _flow(self, x: torch.Tensor, t0: float, t1: float) -> tuple[torch.Tensor, int]:
+        return solve_ode(self.velocity, x, t0, t1, self.solver, self.rtol, self.atol, self.euler_steps)
+
+    @torch.no_grad()
+    def encode_batched(self, x: torch.Tensor, e, seed: int, progress: bool = False) -> tuple[torch.Tensor, str]:
+        """The noise each image comes from: the ODE run backward from 1 - t_min to t_min (the
+        authors' inversion for interpolation), in eval mode, in batches of ``e.batch_size``."""
+        was = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        try:
+            parts, nfe = [], 0
+            for i in range(0, x.shape[0], e.batch_size):
+                z, n = self._flow(x[i : i + e.batch_size].to(device), 1 - self.t_min, self.t_min)
+                parts.append(z.flatten(1).cpu())  # flat codes: straight lines between them
+                nfe += n
+        finally:
+            self.train(was)
+        return torch.cat(parts), f"the ODE backward to t = {self.t_min:g} ({self.solver}, {nfe} evaluations in all)"
+
+    @torch.no_grad()
+    def decode_batched(self, codes: torch.Tensor, e) -> torch.Tensor:
+        """Images of noises: the ODE forward from t_min (as :meth:`sample`, from given noise)."""
+        was = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        try:
+            z = codes.view(codes.shape[0], *self.shape)
+            parts = [self._flow(z[i : i + e.batch_size].to(device), self.t_min, 1 - self.t_min)[0].cpu() for i in range(0, z.shape[0], e.batch_size)]
+        finally:
+            self.train(was)
+        x = torch.cat(parts)
         return x.clamp(-1, 1) if len(self.shape) == 3 else x
 
     def sample_stats(self) -> dict:
