@@ -18,7 +18,7 @@ from genflows._runtime.output import pyplot
 from genflows.registry import MODELS
 
 RUNS, RESULTS = Path("experiments/runs"), Path("experiments/results")
-FAMILY = {"latent": "latent prior", "coopflow": "data space (CoopFlow)", "ebflow": "EBFlow"}
+FAMILY = {"latent": "latent prior", "coopflow": "data space (CoopFlow)", "ebflow": "EBFlow", "vapo": "VAPO"}
 
 
 def main() -> None:

@@ -92,8 +92,21 @@ class ModelSpec:
         return FAMILIES[self.family].mode(self.defaults)
 
 
+# The toy task's defaults for EBFlow: the authors' 2-D flow and settings (toy_examples/ebflow
+# configs), at a CPU budget named here: Adam 1e-3 for 1000 iterations (the paper: 1e-4 for 50 000).
+EBFLOW_TOY_RECIPE: dict = {
+    "train": {"batch_size": 2048, "grad_clip": 10.0, "epochs": 250},
+    "ebflow": {"arch": "coupling", "num_blocks": 10, "hidden": 64, "optimizer": "adam", "lr": 1e-3, "lr_gamma": 1.0,
+               "dsm_std": 0.375, "fdssm_eps": 0.1},
+}
+# VAPO's (the released code has no 2-D model): Adam 1e-3 with a 100-iteration warm-up, batch 500,
+# 6000 iterations (configs/vapo-toy.yaml says why).
+VAPO_TOY_RECIPE: dict = {"train": {"batch_size": 500, "epochs": 300}, "vapo": {"lr": 1e-3, "warmup": 100}}
+
+
 def _ebflow(loss: str, description: str, **train) -> ModelSpec:
-    return ModelSpec(f"ebflow-{loss}", "ebflow", description, {"ebflow": {"loss": loss}, **({"train": train} if train else {})})
+    return ModelSpec(f"ebflow-{loss}", "ebflow", description, {"ebflow": {"loss": loss}, **({"train": train} if train else {})},
+                     {"toy": EBFLOW_TOY_RECIPE})
 
 
 def _latent(name: str, prior: str, inference: str, description: str, **prior_defaults) -> ModelSpec:
@@ -132,7 +145,8 @@ MODELS: dict[str, ModelSpec] = {
         _ebflow("dsm", "EBFlow trained by denoising score matching (sigma 1), no determinant"),
         _ebflow("fdssm", "EBFlow trained by finite-difference sliced score matching (eps 1, gradient norm clipped at 5)", grad_clip=5.0),
         # VAPO (Loo et al. 2024): a potential trained along a noise-to-data homotopy, sampled by an ODE.
-        ModelSpec("vapo", "vapo", "VAPO: a potential whose gradient flow carries N(0, I) to the data (no MCMC; ODE sampling)", {}),
+        ModelSpec("vapo", "vapo", "VAPO: a potential whose gradient flow carries N(0, I) to the data (no MCMC; ODE sampling)", {},
+                  {"toy": VAPO_TOY_RECIPE}),
     ]
 }
 
