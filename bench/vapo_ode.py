@@ -55,7 +55,8 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     cases = {
         "mlp-2d (8gaussians, 2000 samples)": (trained((2,), sample_toy("8gaussians", 10000), a.train_steps), 2000),
-        "unet-digits (1x8x8, base 32, 500 samples)": (trained((1, 8, 8), load_split("digits")[0], a.train_steps), 500),
+        "unet-digits (1x8x8, base 32, 500 samples)": (trained((1, 8, 8), load_split("digits")[0], a.train_steps, base=32, mults=(1, 2), blocks=1,
+                                                              groups=8), 500),
     }
     rows = []
     for name, (m, n) in cases.items():

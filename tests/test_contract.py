@@ -20,7 +20,7 @@ SMALL = {  # per family: the smallest networks the models build with
                "prior.sample_steps=2", "inference.n_steps=2", "inference.encoder_hidden=16", "inference.iaf_hidden=8", "train.batch_size=8"],
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4", "train.batch_size=8"],
     "ebflow": ["ebflow.newton_iters=20", "train.batch_size=8"],
-    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3", "train.batch_size=8"],
+    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.blocks=1", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3", "train.batch_size=8"],
 }
 
 

@@ -27,7 +27,7 @@ TINY = {  # the smallest networks and chains each family builds with
                "eval.track_every=0", "anomaly.score_steps=2", "anomaly.score_checkpoints=[1]"],
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4", "eval.invert_iters=2"],
     "ebflow": ["ebflow.newton_iters=5", "ebflow.inpaint_steps=2"],
-    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"],
+    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.blocks=1", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"],
 }
 COMMON = ["train.epochs=1", "train.max_iters=2", "train.batch_size=8", "eval.n_test=6", "eval.fid_n=0", "eval.completions=1",
           "eval.interp_pairs=2", "eval.interp_points=3", "eval.batch_size=4"]

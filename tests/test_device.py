@@ -18,7 +18,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 def test_every_model_trains_and_samples_on_cuda(name):
     family = MODELS[name].family
     small = {"latent": ["inference.n_steps=2"], "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.energy_width=8"],
-             "ebflow": ["ebflow.newton_iters=5"], "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"]}
+             "ebflow": ["ebflow.newton_iters=5"], "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.blocks=1", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"]}
     cfg = load_config(name, overrides=small[family], extra={"task": "generation"} if family != "latent" else None)
     dev = torch.device("cuda")
     model = build_model(cfg, (1, 8, 8)).to(dev)

@@ -100,7 +100,7 @@ def _data_space_scores() -> dict[str, torch.Tensor]:
     """Every score of a CoopFlow and an EBFlow model (no chain), 13 images in batches of 4."""
     out = {}
     for name, small in (("coopflow", ["coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4"]),
-                        ("ebflow-ssm", []), ("vapo", ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.dropout=0.0"])):
+                        ("ebflow-ssm", []), ("vapo", ["vapo.base=8", "vapo.mults=[1]", "vapo.blocks=1", "vapo.groups=4", "vapo.dropout=0.0"])):
         torch.manual_seed(0)
         m = build_model(load_config(name, overrides=small, extra={"task": "anomaly"}), (1, 4, 4))
         for kind in m.anomaly_kinds(m.mode):

@@ -20,7 +20,7 @@ TINY = {
     "coopflow": ["coop.n_steps=2", "coop.flow_depth=1", "coop.flow_hidden=8", "coop.flow_levels=1", "coop.energy_width=4",
                  "coop.pretrain_epochs=0", "coop.warmup_epochs=0", "coop.lr_warmup_iters=0"],
     "ebflow": ["ebflow.newton_iters=20"],
-    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"],
+    "vapo": ["vapo.base=8", "vapo.mults=[1]", "vapo.blocks=1", "vapo.groups=4", "vapo.hidden=16", "vapo.layers=1", "vapo.solver=euler", "vapo.euler_steps=3"],
 }
 
 

@@ -1,8 +1,7 @@
 """The VAPO family's config section: an energy-based model trained without MCMC along a homotopy
 from noise to data and sampled by an ODE (Loo et al. 2024). Defaults are the authors' released
-CIFAR-10 settings (``configs/homotopy/cifar10.py`` in ljun0004/VAPO) except the network sizes,
-which default to the small ones a CPU trains; the released U-Net sizes are in
-``configs/vapo-cifar10.yaml``."""
+CIFAR-10 settings (``configs/homotopy/cifar10.py`` in ljun0004/VAPO), the U-Net's sizes included;
+CPU-scale sizes are named in ``configs/vapo-mnist.yaml``."""
 
 from __future__ import annotations
 
@@ -20,11 +19,11 @@ class VAPOConfig:
     arch: str = "auto"  # auto: mlp for vectors, unet for images
     hidden: int = 128  # mlp
     layers: int = 3  # mlp hidden layers
-    base: int = 32  # unet base channels (released: 128)
-    mults: list[int] = field(default_factory=lambda: [1, 2])  # unet channel multipliers per level (released: [2, 2, 2])
-    blocks: int = 1  # unet residual blocks per level (released: 4)
+    base: int = 128  # unet base channels
+    mults: list[int] = field(default_factory=lambda: [2, 2, 2])  # unet channel multipliers per level
+    blocks: int = 4  # unet residual blocks per level
     dropout: float = 0.3
-    groups: int = 8  # GroupNorm groups (released: 32)
+    groups: int = 32  # GroupNorm groups
     time_scale: float = 1.0  # t in [0, 1] enters the sinusoidal embedding as it is (the released code)
     t_min: float = 1.0e-5  # t ~ U[t_min, 1]; the ODE runs from t_min to 1 - t_min
     w_align: float = 1.0  # alignment of grad psi with x - eps (the released "cvf" weight)

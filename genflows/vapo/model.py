@@ -31,8 +31,8 @@ __all__ = ["VAPO"]
 class VAPO(GenerativeModel):
     vector_data = True
     invertible = True  # the ODE runs both ways: codes, no lossy reconstruction
-    def __init__(self, shape: tuple[int, ...], arch: str = "auto", hidden: int = 128, layers: int = 3, base: int = 32,
-                 mults: tuple[int, ...] = (1, 2), blocks: int = 1, dropout: float = 0.3, groups: int = 8, time_scale: float = 1.0,
+    def __init__(self, shape: tuple[int, ...], arch: str = "auto", hidden: int = 128, layers: int = 3, base: int = 128,
+                 mults: tuple[int, ...] = (2, 2, 2), blocks: int = 4, dropout: float = 0.3, groups: int = 32, time_scale: float = 1.0,
                  t_min: float = 1e-5, w_align: float = 1.0, w_grad: float = 0.5, w_dt: float = 0.1, lr: float = 1e-4,
                  warmup: int = 5000, clip_std: float | None = 3.0, clip_floor: float = 0.1, ema_decay: float | None = 0.9999,
                  solver: str = "dopri5", rtol: float = 1e-3, atol: float = 1e-3, euler_steps: int = 100):
