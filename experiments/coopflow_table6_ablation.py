@@ -63,7 +63,7 @@ def reconstruct(out: Path, n: int, threads: int, lr: float | None = None, iters:
     ``iters`` replace the config's ``eval.invert_lr`` / ``eval.invert_iters`` (the paper gives 200
     steps of gradient descent and no step size); ``starts`` is ``eval.invert_starts``, the starting
     points drawn per image (the paper: 1); ``protocol`` replaces ``eval.recon_protocol`` (``paper``: the
-    authors' test script, see docs/results.md). A finished result for the same n, lr, steps and starts is
+    authors' test script, see docs/log.md). A finished result for the same n, lr, steps and starts is
     read back (also from the config-default file ``reconstruction.json``); ``x_hat_box`` marks results
     of the projected optimisation (``CoopFlow.invert`` keeps x_hat in the data range since
     2026-11-30), so older files are recomputed."""

@@ -1,6 +1,6 @@
 """CoopFlow paper, Table 7: why a CoopFlow x_hat reconstruction stalls, on a trained run folder.
 
-Recorded in docs/results.md, "Reconstruction step size and the projection onto the data range".
+Recorded in docs/log.md, "Reconstruction step size and the projection onto the data range".
 
     python experiments/coopflow_table7_reconstruction_diagnosis.py \
         experiments/runs/coop-ablation-mnist-s11/coopflow-pre --lrs 0.003,0.03

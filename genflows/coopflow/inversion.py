@@ -107,7 +107,7 @@ class Inversion:
         Each step is projected back onto the data range [-clamp_data, clamp_data] (as in the
         authors' test scripts). With F_theta's clamps on, a pixel of x_hat that Adam's momentum
         carries out of the box would get zero gradient from then on and be lost for good (measured
-        on MNIST: the MSE froze at 0.259 after 40 steps at lr 0.1, 0.245 at lr 0.03; docs/results.md)."""
+        on MNIST: the MSE froze at 0.259 after 40 steps at lr 0.1, 0.245 at lr 0.03; docs/log.md)."""
         if self.mode == "flow":
             raise ValueError("the flow alone is invertible: reconstruct with flow.encode/decode, not by x_hat optimisation")
         m = torch.ones_like(x) if mask is None else mask.expand_as(x).to(x.dtype)

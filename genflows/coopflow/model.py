@@ -275,7 +275,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         the joint phase (not in Algorithm 1). Why: when x_tilde barely differs from x_hat, the flow
         trains on its own samples; at CPU scale on MNIST they are far less likely than data under
         the flow itself (10 800 vs 2 400 nats; two fifths of their pixels background, against four fifths of
-        MNIST's), and in 200 joint iterations the flow's NLL of the data doubled (docs/results.md)."""
+        MNIST's), and in 200 joint iterations the flow's NLL of the data doubled (docs/log.md)."""
         loss = self.flow_nll(x)
         stats["flow_data_loss"] = loss.detach()
         return loss

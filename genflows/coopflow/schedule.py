@@ -49,7 +49,7 @@ class PhasedSchedule:
 
         ``joint_flow_lr`` exists because a flow pretrained by MLE meets Langevin-revised samples
         far from the data in the joint phase; at the pretraining lr (1e-4) our small MNIST flow
-        lost its pretraining within one joint epoch (docs/results.md, CoopFlow at CPU scale).
+        lost its pretraining within one joint epoch (docs/log.md, CoopFlow at CPU scale).
         ``joint_ebm_lr`` slows the EBM once the flow follows it: with the flow frozen the contrast
         f(x) - f(x_tilde) stays bounded, in the joint phase it ran away."""
         lrs = {name: lr for name, (lr, _) in self.optim.items()}
