@@ -61,7 +61,7 @@ def test_tasks_follow_from_what_the_model_class_implements():
             return x.flatten(1).sum(1), {}
 
     assert NoSampler.capabilities() == {"anomaly_scores", "lossy_reconstruction"}
-    assert tasks_of("vapo") == ("anomaly", "generation", "toy")  # no normalised density: no nll
+    assert tasks_of("vapo") == ("anomaly", "generation", "interpolation", "toy")  # no normalised density: no nll
     assert {n for n, t in TASKS.items() if set(t.NEEDS) <= NoSampler.capabilities()} == {"anomaly"}
 
 
