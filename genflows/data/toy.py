@@ -10,10 +10,10 @@ model with a density can be scored by KL(data || model) on a grid as well as by 
 >>> x = sample_toy("spiral", 1000, seed=0)
 >>> x.shape
 torch.Size([1000, 2])
->>> t = torch.linspace(-6, 6, 241)
+>>> t = torch.linspace(-8, 8, 321)
 >>> g = torch.stack(torch.meshgrid(t, t, indexing="xy"), -1).view(-1, 2)
->>> round(float(toy_log_density("checkerboard-ebflow", g).exp().sum() * 0.05 ** 2), 2)  # the mass on [-6, 6]^2
-0.99
+>>> round(float(toy_log_density("checkerboard-ebflow", g).exp().sum() * 0.05 ** 2), 2)  # the mass on [-8, 8]^2
+1.0
 """
 
 from __future__ import annotations
