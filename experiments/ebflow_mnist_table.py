@@ -29,6 +29,7 @@ from genflows.table import run_cells
 
 RESULTS = Path("experiments/results")
 RUNS = Path("experiments/runs/ebflow-mnist-fc")
+ARCH_CONFIG = {"fc": None, "cnn": "configs/ebflow-cnn-mnist.yaml"}  # the paper's two MNIST flows
 # The paper's Table 2 (MNIST, FC): NLL in nats after training to convergence, and batches per
 # second on the authors' GPU; its ablation (FC, NLL) without and with both EMA and MaP.
 PAPER = {"ml": (1092.4, 8.00), "sml": (1092.3, 12.27), "ssm": (1092.8, 33.11), "dsm": (1099.2, 66.67), "fdssm": (1104.1, 130.21)}
@@ -39,15 +40,17 @@ VARIANTS = {"neither": ["ebflow.map=false", "ebflow.ema_decay=null"], "ema": ["e
 ABLATED = ("ssm", "dsm")
 
 
-def cells(epochs: int, seeds: int, data_root: str | None, threads: int | None) -> dict:
+def cells(epochs: int, seeds: int, data_root: str | None, threads: int | None, arch: str = "fc") -> dict:
     common = [f"train.epochs={epochs}", f"seeds={seeds}"] + ([f"train.threads={threads}"] if threads else [])
     extra = {"task": "nll", "data": {"name": "mnist", **({"root": data_root} if data_root else {})}}
+    conf = ARCH_CONFIG[arch]
     out = {}
     for loss in OBJECTIVES:
-        out[loss] = load_config(f"ebflow-{loss}", overrides=common + [f"out={RUNS / loss}"], extra=extra)
+        out[loss] = load_config(f"ebflow-{loss}", conf, overrides=common + [f"model=ebflow-{loss}", f"out={RUNS / loss}"], extra=extra)
     for loss in ABLATED:
         for v, over in VARIANTS.items():
-            out[f"{loss}-{v}"] = load_config(f"ebflow-{loss}", overrides=common + over + [f"out={RUNS / f'{loss}-{v}'}"], extra=extra)
+            out[f"{loss}-{v}"] = load_config(f"ebflow-{loss}", conf, overrides=common + over + [f"model=ebflow-{loss}", f"out={RUNS / f'{loss}-{v}'}"],
+                                             extra=extra)
     return out
 
 
@@ -104,7 +107,7 @@ def figure(rows: list[dict], path: Path) -> None:
         ax.set_yscale("log")
     axes[0].legend(fontsize=7)
     cpu = rows[0]
-    fig.suptitle(f"EBFlow FC on MNIST: {cpu['cpu']} ({cpu['capability']}), {cpu['threads']} thread(s) per run", fontsize=9)
+    fig.suptitle(f"EBFlow on MNIST: {cpu['cpu']} ({cpu['capability']}), {cpu['threads']} thread(s) per run", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -123,19 +126,22 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--only", default=None, help="comma-separated cells (default: all)")
     ap.add_argument("--collect", action="store_true", help="run nothing: record the seeds that have finished")
+    ap.add_argument("--arch", choices=list(ARCH_CONFIG), default="fc", help="the paper's FC or CNN flow (configs/ebflow-cnn-mnist.yaml)")
     a = ap.parse_args()
-    cfgs = cells(a.epochs, a.seeds, a.data_root, a.threads)
+    global RUNS
+    RUNS = Path(f"experiments/runs/ebflow-mnist-{a.arch}")
+    cfgs = cells(a.epochs, a.seeds, a.data_root, a.threads, a.arch)
     if a.only:  # in the order given
         cfgs = {k: cfgs[k] for k in a.only.split(",")}
     if not a.collect:
         run_cells(cfgs, jobs=a.jobs)
-    rows = collect(list(cells(a.epochs, a.seeds, a.data_root, a.threads)))
+    rows = collect(list(cells(a.epochs, a.seeds, a.data_root, a.threads, a.arch)))
     if not rows:
         raise SystemExit("no finished run under " + str(RUNS))
-    stem = "ebflow-mnist-fc"
+    stem = f"ebflow-mnist-{a.arch}"
     figure(rows, RESULTS / f"{stem}.png")
     write_json(RESULTS / f"{stem}.json", {
-        "command": f"python experiments/ebflow_mnist_table.py --data-root DATA --epochs {a.epochs} --seeds {a.seeds} --jobs {a.jobs}",
+        "command": f"python experiments/ebflow_mnist_table.py --data-root DATA --arch {a.arch} --epochs {a.epochs} --seeds {a.seeds} --jobs {a.jobs}",
         "epochs": a.epochs, "seeds": a.seeds, "jobs": a.jobs, "paper": PAPER,
         "paper_ablation": {f"{k[0]}-{k[1]}": v for k, v in PAPER_ABLATION.items()},
         "complete": all(r["nll"]["n"] >= a.seeds for r in rows) and len(rows) == len(cfgs), "rows": rows, "figure": f"{stem}.png"})
