@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from ..errors import GenflowsError
 from ..interface import GenerativeModel
 from .networks import MLPNet, UNet
 from .objective import vapo_loss
@@ -44,6 +45,10 @@ class VAPO(GenerativeModel):
             self.net = MLPNet(math.prod(self.shape), hidden, layers)
             last = self.net.net[-1]
         else:
+            step = 2 ** (len(mults) - 1)
+            if len(self.shape) != 3 or self.shape[1] % step or self.shape[2] % step:
+                raise GenflowsError(f"vapo's U-Net with {len(mults)} levels (vapo.mults) needs images whose sides divide by {step}, "
+                                    f"got data of shape {self.shape}")
             self.net = UNet(self.shape[0], base, tuple(mults), blocks, dropout, groups)
             last = self.net.out[-1]
         torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)

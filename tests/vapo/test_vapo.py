@@ -165,3 +165,10 @@ def test_codes_decode_back_to_their_data():
     z, how = m.encode_batched(x, EvalConfig(batch_size=16), seed=0)
     assert z.shape == (30, 2) and "backward" in how and not torch.allclose(z, x, atol=0.1)
     torch.testing.assert_close(m.decode_batched(z, EvalConfig(batch_size=16)), x, atol=1e-5, rtol=0)
+
+
+def test_a_unet_that_cannot_halve_the_image_is_a_one_line_error():
+    from genflows.errors import GenflowsError
+
+    with pytest.raises(GenflowsError, match="sides divide by 8"):
+        VAPO((1, 28, 28), mults=(1, 1, 1, 1))
