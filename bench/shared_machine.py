@@ -1,15 +1,18 @@
-"""A default run on an idle machine and beside one busy core, with torch's OpenMP threads
-waiting as OpenMP does by default (spinning first) and passively (``OMP_WAIT_POLICY=PASSIVE``):
-whether a run keeps its speed when another process holds a core, and what passive waiting
-costs on an idle machine.
+"""Whether a default run keeps its speed when another process holds a core: each job run as a
+user would (no ``--threads``), on an idle machine and beside one busy core, with today's thread
+choice (``after``: one thread per core no other process is using, ``genflows/_runtime/threads.py``)
+and the one it replaced (``before``: torch's default, one OpenMP thread per core, forced here
+with ``GENFLOWS_THREADS``/``GENFLOWS_TEST_THREADS`` = the core count); ``passive`` adds torch's
+default count with ``OMP_WAIT_POLICY=PASSIVE``.
 
-    python bench/shared_machine.py [--repeats 3] [--mnist-train-size 5000]
+    python bench/shared_machine.py [--repeats 3] [--jobs digits,mnist,table,tests] [--modes before,after]
 
-Jobs: the README's main job (digits, ``genflows run lfbm-mcmc --task anomaly --holdout 4``) and
-one MNIST anomaly training epoch on the first ``--mnist-train-size`` normal images (its scoring
-cut to 100 images). Each row runs the job as a user would (no ``--threads``), interleaved over
-the four conditions, median wall time of ``--repeats``. "Busy" is one other process spinning on
-one core for the whole run. Writes ``results/shared-machine.json``.
+Jobs: ``digits``, the README's main job (``genflows run lfbm-mcmc --task anomaly --holdout 4``);
+``mnist``, one MNIST anomaly training epoch on the first ``--mnist-train-size`` normal images (its
+scoring cut to 100 images); ``table``, ``genflows table anomaly`` at its quick budget for one model
+and digit; ``tests``, ``pytest tests/priors tests/inference``. Conditions are interleaved, median
+wall time of ``--repeats`` (interpreter start included). "Busy" is one other process spinning
+on one core for the whole run. Writes ``results/shared-machine.json``.
 """
 
 from __future__ import annotations
@@ -35,24 +38,31 @@ SPIN = "import time\nt = time.time()\nwhile time.time() - t < 3600: pass\n"
 
 def job_args(name: str, args) -> list[str]:
     if name == "digits":
-        return ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4"]
-    return ["run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--data", "mnist", "--data-root", args.data_root,
+        return ["-m", "genflows", "run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4"]
+    if name == "table":
+        return ["-m", "genflows", "table", "anomaly", "--models", "abp", "--holdouts", "4", "--seeds", "1"]
+    if name == "tests":
+        return ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE.parent / "tests" / "priors"), str(HERE.parent / "tests" / "inference")]
+    return ["-m", "genflows", "run", "lfbm-mcmc", "--task", "anomaly", "--holdout", "4", "--data", "mnist", "--data-root", args.data_root,
             "--epochs", "1", "--set", f"data.train_size={args.mnist_train_size}", "--set", "anomaly.score_subset=100",
             "--set", "anomaly.track_every=0", "--set", "anomaly.score_steps=30", "--set", "anomaly.score_checkpoints=[]"]
 
 
-def one(name: str, wait: str, busy: bool, args) -> float:
+def one(name: str, mode: str, busy: bool, args) -> float:
     env = dict(os.environ)
-    env.pop("OMP_WAIT_POLICY", None)
-    if wait == "passive":
-        env["OMP_WAIT_POLICY"] = "PASSIVE"  # "spin": OpenMP's own default
+    for var in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GENFLOWS_THREADS", "GENFLOWS_TEST_THREADS"):
+        env.pop(var, None)
+    if mode in ("before", "passive"):  # torch's own default: one thread per core, whatever else runs
+        env["GENFLOWS_THREADS"] = env["GENFLOWS_TEST_THREADS"] = str(os.cpu_count())
+    if mode == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if busy else None
     try:
         time.sleep(0.2 if busy else 0)
         with tempfile.TemporaryDirectory() as tmp:
+            out = [] if name == "tests" else ["--out", str(Path(tmp) / "run")]
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "genflows", *job_args(name, args), "--out", str(Path(tmp) / "run")],
-                           env=env, cwd=tmp, check=True, capture_output=True)
+            subprocess.run([sys.executable, *job_args(name, args), *out], env=env, cwd=tmp, check=True, capture_output=True)
             return time.perf_counter() - t
     finally:
         if spinner is not None:
@@ -63,12 +73,14 @@ def one(name: str, wait: str, busy: bool, args) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--jobs", default="digits,mnist")
+    ap.add_argument("--jobs", default="digits,mnist,table,tests")
+    ap.add_argument("--modes", default="before,after")
     ap.add_argument("--mnist-train-size", type=int, default=5000)
     ap.add_argument("--data-root", default=os.environ.get("GENFLOWS_DATA", str(HERE.parent.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(HERE / "results" / "shared-machine.json"))
     args = ap.parse_args()
-    conditions = [(w, b) for b in (False, True) for w in ("spin", "passive")]
+    modes = args.modes.split(",")
+    conditions = [(m, b) for b in (False, True) for m in modes]
     rows = []
     for name in args.jobs.split(","):
         times: dict = {c: [] for c in conditions}
@@ -77,11 +89,12 @@ def main() -> None:
                 times[c].append(one(name, *c, args))
                 print(name, c, f"{times[c][-1]:.2f}s", flush=True)
         med = {c: statistics.median(v) for c, v in times.items()}
-        for (w, b), v in times.items():
-            rows.append({"job": name, "wait": w, "busy_core": b, "wall_s": med[(w, b)], "runs": v,
-                         "vs_idle_same_wait": med[(w, b)] / med[(w, False)], "vs_idle_spin": med[(w, b)] / med[("spin", False)]})
+        for (m, b), v in times.items():
+            rows.append({"job": name, "mode": m, "busy_core": b, "wall_s": med[(m, b)], "runs": v,
+                         "vs_idle_same_mode": med[(m, b)] / med[(m, False)],
+                         "vs_idle_before": med[(m, b)] / med[("before", False)] if "before" in modes else None})
     cpu = describe_cpu()
-    cpu["threads"] = os.cpu_count()  # the runs use torch's default: one thread per core
+    cpu["cores"] = os.cpu_count()
     write_json(Path(args.out), {"date": time.strftime("%Y-%m-%d"), **cpu, "repeats": args.repeats,
                                 "mnist_train_size": args.mnist_train_size, "rows": rows})
     for r in rows:

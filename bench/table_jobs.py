@@ -1,0 +1,77 @@
+"""Throughput of ``genflows table --jobs N``: the same cells run one at a time with every free
+core, and N at a time with the free cores split between them (a fresh folder each time, so
+nothing is read back).
+
+    python bench/table_jobs.py [--jobs 1,2] [--repeats 1] [--data-root DATA]
+
+Tables: ``digits``, the quick budget's five Table 4 models at held-out digits 4 and 7, one seed
+(10 cells); ``mnist``, two MNIST cells (``lfbm-mcmc`` and ``abp``, held-out 4) at the full
+budget cut to ``--mnist-train-size`` normals, one epoch and a 500-image scoring subset. Run on an
+otherwise idle machine. Writes ``results/table-jobs.json`` (wall seconds, cells per minute, and
+the speed-up of each N over one job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from genflows.hardware import describe_cpu  # noqa: E402
+from genflows._runtime.io import write_json  # noqa: E402
+
+TABLES = {
+    "digits": (["--budget", "quick", "--holdouts", "4,7", "--seeds", "1"], 10),
+    "mnist": (["--budget", "full", "--models", "lfbm-mcmc,abp", "--holdouts", "4", "--seeds", "1", "--set", "train.epochs=1",
+               "--set", "anomaly.score_subset=500", "--set", "anomaly.track_every=0"], 2),
+}
+
+
+def one(table: str, jobs: int, args) -> float:
+    argv, _ = TABLES[table]
+    extra = ["--data-root", args.data_root, "--set", f"data.train_size={args.mnist_train_size}"] if table == "mnist" else []
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GENFLOWS_THREADS", "OMP_WAIT_POLICY")}
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "genflows", "table", "anomaly", *argv, *extra, "--jobs", str(jobs), "--out", str(Path(tmp) / "t")],
+                       env=env, cwd=tmp, check=True, capture_output=True)
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", default="1,2")
+    ap.add_argument("--tables", default="digits,mnist")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--mnist-train-size", type=int, default=3000)
+    ap.add_argument("--data-root", default=os.environ.get("GENFLOWS_DATA", str(HERE.parent.parent / "shared" / "data")))
+    ap.add_argument("--out", default=str(HERE / "results" / "table-jobs.json"))
+    args = ap.parse_args()
+    jobs = [int(j) for j in args.jobs.split(",")]
+    rows = []
+    for table in args.tables.split(","):
+        times: dict[int, list[float]] = {j: [] for j in jobs}
+        for r in range(args.repeats):
+            for j in jobs if r % 2 == 0 else jobs[::-1]:
+                times[j].append(one(table, j, args))
+                print(table, j, f"{times[j][-1]:.1f}s", flush=True)
+        med = {j: statistics.median(v) for j, v in times.items()}
+        for j in jobs:
+            rows.append({"table": table, "cells": TABLES[table][1], "jobs": j, "wall_s": med[j], "runs": times[j],
+                         "cells_per_minute": 60 * TABLES[table][1] / med[j], "speedup_vs_1_job": med[jobs[0]] / med[j]})
+    write_json(Path(args.out), {"date": time.strftime("%Y-%m-%d"), **describe_cpu(), "cores": os.cpu_count(), "repeats": args.repeats,
+                                "mnist_train_size": args.mnist_train_size, "rows": rows})
+    for r in rows:
+        print({k: v for k, v in r.items() if k != "runs"})
+
+
+if __name__ == "__main__":
+    main()
