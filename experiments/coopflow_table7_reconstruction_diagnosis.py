@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from coopflow_table6_ablation import lr_grid  # experiments/ is on sys.path when a script in it runs
+from table6.ablation import lr_grid  # experiments/ is on sys.path when a script in it runs
 
 from genflows.errors import guarded
 from genflows.runner import load_model

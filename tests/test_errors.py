@@ -36,8 +36,8 @@ def test_guarded_returns_the_value_and_keeps_tracebacks_of_bugs():
 
 
 @pytest.mark.parametrize("script, args", [
-    ("lfbm_table4_reference_protocol.py", ["{run}"]),
-    ("coopflow_table6_joint_phase_probe.py", ["--tag", "t", "--flow-run", "{run}"]),
+    ("lfbm_table4.py", ["reference_protocol", "{run}"]),
+    ("coopflow_table6.py", ["joint_phase_probe", "--tag", "t", "--flow-run", "{run}"]),
     ("coopflow_table7_reconstruction_diagnosis.py", ["{run}"]),
 ])
 def test_experiment_scripts_report_a_missing_run_folder_in_one_line(script, args, tmp_path, capsys, monkeypatch):
@@ -48,23 +48,31 @@ def test_experiment_scripts_report_a_missing_run_folder_in_one_line(script, args
 
 
 def test_coopflow_ablation_rejects_a_bad_learning_rate_grid_before_any_training(capsys, monkeypatch):
-    code, err = run_script(EXPERIMENTS / "coopflow_table6_ablation.py", ["--invert-lr", "0.01,0"], capsys, monkeypatch)
+    code, err = run_script(EXPERIMENTS / "coopflow_table6.py", ["ablation", "--invert-lr", "0.01,0"], capsys, monkeypatch)
     assert code == 2 and "Traceback" not in err
     assert "--invert-lr" in err.strip().splitlines()[-1] and "> 0" in err
 
 
-@pytest.mark.parametrize("script, args, names", [
-    ("lfbm_table4_digit_seeds.py", ["--schedule", "forever"], "--schedule"),
-    ("lfbm_table4_digit_seeds.py", ["--models", "vae,gan"], "--models"),
-    ("lfbm_table4_val_selected.py", ["--epochs", "0"], "--epochs"),
-    ("lfbm_table4_default_change.py", ["--tag", "x"], "--set"),
-    ("lfbm_table4_default_change.py", ["--tag", "a/b", "--set", "train.lr=1"], "--tag"),
-    ("lfbm_table4_epoch_choice.py", ["run", "--full-epochs", "four"], "--full-epochs"),
-    ("lfbm_table4_epoch_choice.py", ["run", "--subset", "0"], "--subset"),
-    ("lfbm_table4_reference_protocol.py", ["run", "--leak", "2"], "--leak"),
-    ("lfbm_table4_reference_protocol.py", ["run", "--scoring-seed", "-1"], "--scoring-seed"),
+@pytest.mark.parametrize("sub, args, names", [
+    ("digit_seeds", ["--schedule", "forever"], "--schedule"),
+    ("digit_seeds", ["--models", "vae,gan"], "--models"),
+    ("val_selected", ["--epochs", "0"], "--epochs"),
+    ("default_change", ["--tag", "x"], "--set"),
+    ("default_change", ["--tag", "a/b", "--set", "train.lr=1"], "--tag"),
+    ("epoch_choice", ["run", "--full-epochs", "four"], "--full-epochs"),
+    ("epoch_choice", ["run", "--subset", "0"], "--subset"),
+    ("reference_protocol", ["run", "--leak", "2"], "--leak"),
+    ("reference_protocol", ["run", "--scoring-seed", "-1"], "--scoring-seed"),
 ])
-def test_table4_scripts_reject_bad_options_before_any_training(script, args, names, capsys, monkeypatch):
-    code, err = run_script(EXPERIMENTS / script, args, capsys, monkeypatch)
+def test_table4_scripts_reject_bad_options_before_any_training(sub, args, names, capsys, monkeypatch):
+    code, err = run_script(EXPERIMENTS / "lfbm_table4.py", [sub, *args], capsys, monkeypatch)
     assert code == 2 and "Traceback" not in err
     assert err.count("\n") == 1 and names in err
+
+
+@pytest.mark.parametrize("entry", ["lfbm_table4.py", "coopflow_table6.py"])
+@pytest.mark.parametrize("argv", [[], ["nosuch"]])
+def test_table_entry_points_name_their_subcommands_in_one_line(entry, argv, capsys, monkeypatch):
+    code, err = run_script(EXPERIMENTS / entry, argv, capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"{entry}: ") and "choose from: " in err

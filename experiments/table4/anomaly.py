@@ -1,6 +1,6 @@
 """Latent-flow paper, Table 4: the full MNIST anomaly protocol for one held-out digit, N seeds.
 
-    python experiments/lfbm_table4_anomaly.py --data-root ../shared/data --holdout 4 --seeds 2 \
+    python experiments/lfbm_table4.py anomaly --data-root ../shared/data --holdout 4 --seeds 2 \
         --config configs/lfbm-mcmc-mnist.yaml
 
 Runs ``genflows run`` in-process (same code path as the CLI), then writes
@@ -25,7 +25,7 @@ from genflows.errors import guarded
 from genflows._runtime.io import write_json
 from genflows.runner import run
 
-HERE = Path(__file__).resolve().parent
+EXPERIMENTS = Path(__file__).resolve().parents[1]
 
 
 def cpu_name() -> str:
@@ -44,14 +44,14 @@ def main() -> None:
     ap.add_argument("--holdout", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--config", default=str(HERE.parent / "configs" / "lfbm-mcmc-mnist.yaml"))
+    ap.add_argument("--config", default=str(EXPERIMENTS.parent / "configs" / "lfbm-mcmc-mnist.yaml"))
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
 
-    out = args.out or str(HERE / "runs" / f"protocol-{args.model}-{args.data}-h{args.holdout}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = args.out or str(EXPERIMENTS / "runs" / f"protocol-{args.model}-{args.data}-h{args.holdout}-{time.strftime('%Y%m%d-%H%M%S')}")
     extra = {
         "model": args.model,
         "out": out,
@@ -67,7 +67,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()},
-        "command": f"python experiments/lfbm_table4_anomaly.py --data {args.data} --holdout {args.holdout} --seeds {args.seeds} --config {args.config} "
+        "command": f"python experiments/lfbm_table4.py anomaly --data {args.data} --holdout {args.holdout} --seeds {args.seeds} --config {args.config} "
         + " ".join(f"--set {o}" for o in args.overrides),
         "config": json.loads(json.dumps(cfg, default=lambda o: o.__dict__)),
         "summary": summary,
@@ -76,11 +76,11 @@ def main() -> None:
         f"{tr['mean'] / 60:.1f} | {sc['mean'] / 60:.1f} | {(tr['mean'] + sc['mean']) / 60:.1f} |",
     }
     name = f"anomaly-{args.model}-{args.data}-h{args.holdout}{('-' + args.tag) if args.tag else ''}.json"
-    write_json(HERE / "results" / name, result)
+    write_json(EXPERIMENTS / "results" / name, result)
     print("| model | data | holdout | AUPRC | train min | score min | total min/seed |")
     print("|---|---|---|---|---|---|---|")
     print(result["markdown"])
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_anomaly")
+    guarded(main, "lfbm_table4.py anomaly")

@@ -5,28 +5,28 @@ row per change, on the same training seeds, at the first-epoch CPU budget of the
 Reads the result files these wrote into experiments/results/ (the run folders are not needed, so
 the table can be rebuilt from the record alone):
 
-    python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 --threads 2 --runs runs/collapse
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag torchinit --set generator.init=torch
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow --set prior.transform=reference
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag bf16 --set inference.autocast=true
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1 --tag f32-avx512 --set inference.autocast=false
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag torchinit-bf16 --set generator.init=torch --set inference.autocast=true
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --tag refflow-bf16 --set prior.transform=reference --set inference.autocast=true
-    python experiments/lfbm_table4_collapse_study.py ... --seeds 1-3 --threads 2 --tag refflow-retrained --set prior.transform=reference
-    python experiments/lfbm_table4_reference_protocol.py runs/collapse-TAG/seedS --subset 2000 --steps 30,100,200,400 \\
+    python experiments/lfbm_table4.py collapse_study --data-root DATA --seeds 1-5 --threads 2 --runs runs/collapse
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --threads 2 --tag torchinit --set generator.init=torch
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --tag refflow --set prior.transform=reference
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --tag bf16 --set inference.autocast=true
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1 --tag f32-avx512 --set inference.autocast=false
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --tag torchinit-bf16 --set generator.init=torch --set inference.autocast=true
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --tag refflow-bf16 --set prior.transform=reference --set inference.autocast=true
+    python experiments/lfbm_table4.py collapse_study ... --seeds 1-3 --threads 2 --tag refflow-retrained --set prior.transform=reference
+    python experiments/lfbm_table4.py reference_protocol runs/collapse-TAG/seedS --subset 2000 --steps 30,100,200,400 \\
         --leak 0 --out experiments/results/refprotocol-collapse-TAG-seedS-s400.json
       (a tagged variant's 400-step column; recorded for TAG = torchinit and refflow-retrained)
     genflows score runs/collapse/seedS --name s400 --set anomaly.score_steps=400 \\
         --set "anomaly.score_checkpoints=[30,100,200]" --set anomaly.score_subset=2000 [--set anomaly.score_seed=K]
       (copied to experiments/results/score-collapse-seedS-s400[-scoreseedK].json)
-    python experiments/lfbm_table4_reference_protocol.py runs/collapse/seedS --subset 2000 --steps 30,100,200,400 \\
+    python experiments/lfbm_table4.py reference_protocol runs/collapse/seedS --subset 2000 --steps 30,100,200,400 \\
         [--bn-train --shuffle --batch 100] --out experiments/results/refprotocol-collapse-seedS-{leak,bntrain100}-s400.json
       (first recorded with --steps 30 and no -s400 suffix, on models trained before the chain
       gradients were written out; both are read)
 
 and writes experiments/results/changes-lfbm-mcmc-mnist-h4.json plus a Markdown table on stdout.
 
-    python experiments/lfbm_table4_changes.py [--seeds 1-3]
+    python experiments/lfbm_table4.py changes [--seeds 1-3]
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from pathlib import Path
 
 from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
-from lfbm_table4_collapse_study import _seeds  # this folder is on sys.path when a script here runs
+from table4.collapse_study import _seeds  # experiments/ is on sys.path when lfbm_table4.py runs this
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+RESULTS = EXPERIMENTS / "results"
 
 
 def _read(path: Path) -> dict | None:
@@ -92,7 +92,7 @@ def main() -> None:
     seeds = _seeds(args.seeds)
     base = _trained("", seeds)
     if not base:
-        raise GenflowsError(f"no first-epoch records in {RESULTS}; run experiments/lfbm_table4_collapse_study.py first")
+        raise GenflowsError(f"no first-epoch records in {RESULTS}; run experiments/lfbm_table4.py collapse_study first")
 
     rows = [_row("default: reference init, coupling flow prior, float32 chains, clean split, eval-mode BatchNorm", base, seeds)]
     rows.append(_row("PyTorch's default init (generator.init=torch), trained with the current chain code (against the retrained rescoring baseline below)",
@@ -147,4 +147,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_changes")
+    guarded(main, "lfbm_table4.py changes")

@@ -5,8 +5,8 @@ fit to the mean image's loss (1: z unused), the mean posterior displacement ||z_
 as a first look, the AUPRC on 2000 test images with 30 scoring steps. Finished seeds are read
 back; writes experiments/results/collapse-lfbm-mcmc-mnist-h4.json and prints a table.
 
-    python experiments/lfbm_table4_collapse_study.py --data-root DATA --seeds 1-5 [--threads 1]
-    python experiments/lfbm_table4_collapse_study.py ... --tag refflow --set prior.transform=reference
+    python experiments/lfbm_table4.py collapse_study --data-root DATA --seeds 1-5 [--threads 1]
+    python experiments/lfbm_table4.py collapse_study ... --tag refflow --set prior.transform=reference
       (one change against the default: its own run folders and collapse-lfbm-mcmc-mnist-h4-TAG.json)
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+ROOT = EXPERIMENTS.parent
 
 
 def _seeds(text: str) -> list[int]:
@@ -49,7 +49,7 @@ def main() -> None:
     if bool(args.tag) != bool(args.set):
         raise GenflowsError("--tag and --set go together: name the change you make")
     suffix = f"-{args.tag}" if args.tag else ""
-    runs = Path(args.runs or HERE / "runs" / f"collapse{suffix}")
+    runs = Path(args.runs or EXPERIMENTS / "runs" / f"collapse{suffix}")
     rows = []
     for seed in _seeds(args.seeds):
         run = runs / f"seed{seed}"
@@ -68,7 +68,7 @@ def main() -> None:
     out = {"date": time.strftime("%Y-%m-%d"), "what": "MNIST holdout 4 (MEG protocol), LFBM-MCMC, configs/lfbm-mcmc-mnist.yaml, first epoch",
            "changes": args.set,
            "collapsed": sum(r["collapsed"] for r in rows), "seeds": len(rows), "rows": rows}
-    write_json(HERE / "results" / f"collapse-lfbm-mcmc-mnist-h4{suffix}.json", out)  # atomic
+    write_json(EXPERIMENTS / "results" / f"collapse-lfbm-mcmc-mnist-h4{suffix}.json", out)  # atomic
     print("| seed | gen loss | share of the way to the mean image | displacement | collapsed | AUPRC (2000 images, 30 steps) | epoch s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -80,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_collapse_study")
+    guarded(main, "lfbm_table4.py collapse_study")

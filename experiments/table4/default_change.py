@@ -2,13 +2,13 @@
 default config's own training seeds, at its whole schedule and protocol (4 epochs, all 19 460
 test images of the MEG split, eval-mode scoring).
 
-    python experiments/lfbm_table4_default_change.py --data-root DATA --tag bnchain \
+    python experiments/lfbm_table4.py default_change --data-root DATA --tag bnchain \
         --set inference.bn_stats_from_chain=true [--seeds 1-3]
 
-Each missing seed runs ``experiments/lfbm_table4_anomaly.py --tag TAG-seedS --set ...`` with
+Each missing seed runs ``experiments/lfbm_table4.py anomaly --tag TAG-seedS --set ...`` with
 30-step scoring (run folder ``experiments/runs/TAG-h4-seedS``; its metrics kept as
 ``experiments/results/metrics-TAG-h4-seedS.json``). The default's numbers are the 30-step scores
-of its 400-step noise-free chains (``experiments/lfbm_table4_default_seeds.py``): the same starts,
+of its 400-step noise-free chains (``experiments/lfbm_table4.py default_seeds``): the same starts,
 so the same 30-step scores a 30-step chain gives. Finished seeds are read back. Writes
 ``experiments/results/change-TAG-lfbm-mcmc-mnist-h4.json`` and prints the paired table.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-sys.path.insert(0, str(HERE))
-from lfbm_table4_collapse_study import _seeds  # noqa: E402  (one parser for "1-3" / "1,2,3")
-from lfbm_table4_default_seeds import metrics_file, train_seed  # noqa: E402  (the default's seed runs, and how they ran)
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+RESULTS = EXPERIMENTS / "results"
+sys.path.insert(0, str(EXPERIMENTS))
+from table4.collapse_study import _seeds  # noqa: E402  (one parser for "1-3" / "1,2,3")
+from table4.default_seeds import metrics_file, train_seed  # noqa: E402  (the default's seed runs, and how they ran)
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -51,7 +51,7 @@ def main() -> None:
     seeds = _seeds(args.seeds)
     missing = [s for s in seeds if not metrics_file(s).is_file()]
     if missing:
-        raise GenflowsError(f"no default run for seed(s) {missing}: run experiments/lfbm_table4_default_seeds.py --seeds {args.seeds} first")
+        raise GenflowsError(f"no default run for seed(s) {missing}: run experiments/lfbm_table4.py default_seeds --seeds {args.seeds} first")
     base = {s: json.loads(metrics_file(s).read_text()) for s in seeds}
     sets = ("anomaly.score_steps=30", "anomaly.score_checkpoints=[]", *args.overrides)
     runs = {s: train_seed(s, args.data_root, args.threads, args.tag, sets) for s in seeds}
@@ -81,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_default_change")
+    guarded(main, "lfbm_table4.py default_change")

@@ -3,9 +3,9 @@ over training seeds, on the whole protocol (MEG split, all 19 460 test images, e
 400 noise-free scoring steps recording 30 / 50 / 100 / 200), and the scoring-seed spread of one
 of its checkpoints, so the two kinds of variance can be read side by side.
 
-    python experiments/lfbm_table4_default_seeds.py --data-root DATA --seeds 1-3 --score-seeds 101,102
+    python experiments/lfbm_table4.py default_seeds --data-root DATA --seeds 1-3 --score-seeds 101,102
 
-Each missing training seed runs ``experiments/lfbm_table4_anomaly.py`` (run folder
+Each missing training seed runs ``experiments/lfbm_table4.py anomaly`` (run folder
 ``experiments/runs/default-h4-seedS``, per-epoch checkpoints kept; result files
 ``experiments/results/anomaly-lfbm-mcmc-mnist-h4-default-seedS.json`` and the run's metrics as
 ``metrics-default-h4-seedS.json``); each missing scoring seed K
@@ -29,10 +29,10 @@ from pathlib import Path
 from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-sys.path.insert(0, str(HERE))
-from lfbm_table4_collapse_study import _seeds  # noqa: E402  (one parser for "1-3" / "1,2,3")
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+RESULTS = EXPERIMENTS / "results"
+sys.path.insert(0, str(EXPERIMENTS))
+from table4.collapse_study import _seeds  # noqa: E402  (one parser for "1-3" / "1,2,3")
 
 
 def _stats(values: list[float]) -> dict:
@@ -40,7 +40,7 @@ def _stats(values: list[float]) -> dict:
 
 
 def _run_dir(seed: int, tag: str = "default") -> Path:
-    return HERE / "runs" / f"{tag}-h4-seed{seed}"
+    return EXPERIMENTS / "runs" / f"{tag}-h4-seed{seed}"
 
 
 def metrics_file(seed: int, tag: str = "default") -> Path:
@@ -52,12 +52,12 @@ def metrics_file(seed: int, tag: str = "default") -> Path:
 def train_seed(seed: int, data_root: str | None, threads: int, tag: str = "default",
                sets: tuple[str, ...] = ("train.keep_checkpoints=true",)) -> dict:
     """The run's metrics.json (history, AUPRC at every step count, times), kept in results/;
-    trained by ``lfbm_table4_anomaly.py`` with the config overrides ``sets`` unless finished."""
+    trained by ``lfbm_table4.py anomaly`` with the config overrides ``sets`` unless finished."""
     f = metrics_file(seed, tag)
     if not f.is_file():
         run = _run_dir(seed, tag)
         if not (RESULTS / f"anomaly-lfbm-mcmc-mnist-h4-{tag}-seed{seed}.json").is_file():
-            cmd = [sys.executable, str(HERE / "lfbm_table4_anomaly.py"), "--holdout", "4", "--seed", str(seed), "--seeds", "1",
+            cmd = [sys.executable, str(EXPERIMENTS / "lfbm_table4.py"), "anomaly", "--holdout", "4", "--seed", str(seed), "--seeds", "1",
                    "--threads", str(threads), "--tag", f"{tag}-seed{seed}", "--out", str(run)]
             cmd += [a for kv in sets for a in ("--set", kv)] + (["--data-root", data_root] if data_root else [])
             subprocess.run(cmd, check=True)
@@ -133,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_default_seeds")
+    guarded(main, "lfbm_table4.py default_seeds")

@@ -1,7 +1,7 @@
 """Latent-flow paper, Table 4, one held-out digit: all five models over training seeds, same
 initialisation and schedule.
 
-    python experiments/lfbm_table4_digit_seeds.py --data-root DATA [--holdout 4] [--seeds 3] [--schedule epoch1|default] [--models vae,abp]
+    python experiments/lfbm_table4.py digit_seeds --data-root DATA [--holdout 4] [--seeds 3] [--schedule epoch1|default] [--models vae,abp]
 
 Runs (or reads back) ``genflows table anomaly --budget full``, then records per model and seed the
 AUPRC, the generator loss's share of the way to the mean image's after the first and the last
@@ -13,7 +13,7 @@ models of a column still being trained, and says so in the file). Schedules:
   of the MEG split scored with 30 steps (run folder ``experiments/runs/digitH-epoch1``).
 - ``default``: the budget's own 4-epoch schedule of ``configs/lfbm-mcmc-mnist.yaml`` on the whole
   protocol, scored with 30 steps (``experiments/runs/digitH-4epochs``). At digit 4 the LFBM-MCMC
-  cells are read from the default config's seed runs (``experiments/lfbm_table4_default_seeds.py``,
+  cells are read from the default config's seed runs (``experiments/lfbm_table4.py default_seeds``,
   ``experiments/results/metrics-default-h4-seedS.json``) where they exist: the same training, and
   their 400-step noise-free scoring chains pass through the 30-step scores the table would compute.
 """
@@ -32,9 +32,9 @@ from genflows._runtime.io import write_json, write_text
 from genflows.errors import GenflowsError, guarded
 from genflows.table import paper_table4_rows
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from lfbm_table4_default_seeds import metrics_file  # noqa: E402  (the default config's seed runs)
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(EXPERIMENTS))
+from table4.default_seeds import metrics_file  # noqa: E402  (the default config's seed runs)
 
 MODELS = ["vae", "lfbm-vae", "abp", "lfbm-mcmc", "lebm"]
 SCHEDULES = {  # name: (overrides on the 'full' budget, run folder suffix, what)
@@ -82,7 +82,7 @@ def main() -> None:
     if args.schedule not in SCHEDULES:
         raise GenflowsError(f"unknown --schedule '{args.schedule}' (choose from: {', '.join(SCHEDULES)})")
     overrides, suffix, what = SCHEDULES[args.schedule]
-    runs = Path(args.runs or HERE / "runs" / f"digit{h}-{suffix}")
+    runs = Path(args.runs or EXPERIMENTS / "runs" / f"digit{h}-{suffix}")
     seeds = range(1, args.seeds + 1)
     borrowed = args.schedule == "default" and h == 4 and all(metrics_file(s).is_file() for s in seeds)
     trained = [m for m in models if not (borrowed and m == "lfbm-mcmc")]
@@ -120,10 +120,10 @@ def main() -> None:
            **({"models_not_yet_run": [m for m in MODELS if m not in models]} if models != MODELS else {}),
            **({"lfbm_mcmc_from": "experiments/results/metrics-default-h4-seedS.json (30-step AUPRC of the 400-step chain)"} if borrowed else {}),
            "per_model": per_model, "rows": rows}
-    write_json(HERE / "results" / f"digit{h}-five-models-{suffix}.json", out)  # atomic
-    write_text(HERE / "results" / f"digit{h}-five-models-{suffix}.md", md)
+    write_json(EXPERIMENTS / "results" / f"digit{h}-five-models-{suffix}.json", out)  # atomic
+    write_text(EXPERIMENTS / "results" / f"digit{h}-five-models-{suffix}.md", md)
     print(md)
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_digit_seeds")
+    guarded(main, "lfbm_table4.py digit_seeds")

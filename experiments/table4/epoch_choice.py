@@ -1,7 +1,7 @@
 """Latent-flow paper, Table 4: what choosing the epoch on the test set, under the reference code's
 scoring, is worth.
 
-    python experiments/lfbm_table4_epoch_choice.py RUN_DIR [--subset 5000] [--steps 30] \
+    python experiments/lfbm_table4.py epoch_choice RUN_DIR [--subset 5000] [--steps 30] \
         [--full-epochs 4] [--out experiments/results/epochchoice-h4-seed1.json]
 
 The reference code saves a checkpoint after every epoch and scores whichever one it is pointed
@@ -10,7 +10,7 @@ script takes a run trained with ``train.keep_checkpoints=true`` and scores every
 ways on the same fixed test subset (the anomaly task's ``anomaly.score_subset`` images):
 
   clean      eval mode, the MEG split as genflows scores it;
-  reference  the reference code's conditions together (``lfbm_table4_reference_protocol``:
+  reference  the reference code's conditions together (``lfbm_table4.py reference_protocol``:
              37 % of the test normals replaced by training images, train-mode BatchNorm,
              shuffled batches of 100).
 
@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from lfbm_table4_reference_protocol import rescore  # noqa: E402  (one implementation of the reference's scoring)
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(EXPERIMENTS))
+from table4.reference_protocol import rescore  # noqa: E402  (one implementation of the reference's scoring)
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.score import kept_epochs as kept_epochs_of  # noqa: E402
@@ -99,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_epoch_choice")
+    guarded(main, "lfbm_table4.py epoch_choice")

@@ -2,7 +2,7 @@
 (configs/lfbm-mcmc-mnist.yaml) over seeds 1-3, per scoring-step count, from the per-seed result
 files; writes experiments/results/anomaly-lfbm-mcmc-mnist-h4-fast400-summary.json.
 
-    python experiments/lfbm_table4_fast_schedule_seeds.py
+    python experiments/lfbm_table4.py fast_schedule_seeds
 
 Seed 1 and seed 2 were trained with this schedule before its scoring length became 400 steps;
 their saved checkpoints were re-scored on the full test split with 400 steps (genflows score RUN
@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-R = Path(__file__).resolve().parent / "results"
+R = Path(__file__).resolve().parents[1] / "results"
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     for seed in (1, 2):
         d = json.loads((R / f"score-lfbm-mcmc-mnist-h4-fast-seed{seed}-400.json").read_text())
         per_seed[seed] = {int(k): v for k, v in d["auprc_at_steps"].items()}
-    m = json.loads((Path(__file__).resolve().parent / "runs" / "fast-seed3" / "metrics.json").read_text())
+    m = json.loads((Path(__file__).resolve().parents[1] / "runs" / "fast-seed3" / "metrics.json").read_text())
     per_seed[3] = {int(k): v for k, v in m["auprc_at_steps"].items()}
     steps = sorted(set.intersection(*(set(v) for v in per_seed.values())))
     table = {s: [per_seed[k][s] for k in sorted(per_seed)] for s in steps}

@@ -1,6 +1,6 @@
 """Latent-flow paper, Table 4 (all models, digits 1, 4, 5, 7, 9): record a table run's finished cells.
 
-    python experiments/lfbm_table4_model_comparison.py [--runs experiments/runs/table-anomaly] \
+    python experiments/lfbm_table4.py model_comparison [--runs experiments/runs/table-anomaly] \
         [--out experiments/results/anomaly-table-full.json]
 
 The missing cells are not run. `genflows table anomaly` runs every missing (model, holdout) cell

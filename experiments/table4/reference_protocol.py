@@ -1,7 +1,7 @@
 """Latent-flow paper, Table 4: what the reference code's leaky split and train-mode BatchNorm add to AUPRC.
 
-    python experiments/lfbm_table4_reference_protocol.py RUN_DIR [--leak 0.37] [--steps 20,25,30]
-    python experiments/lfbm_table4_reference_protocol.py RUN_DIR --bn-train [--shuffle] [--batch 100] [--leak 0.37]
+    python experiments/lfbm_table4.py reference_protocol RUN_DIR [--leak 0.37] [--steps 20,25,30]
+    python experiments/lfbm_table4.py reference_protocol RUN_DIR --bn-train [--shuffle] [--batch 100] [--leak 0.37]
     ... [--subset 2000]   # only the anomaly task's fixed subset (anomaly.score_subset) of the test split
     ... [--scoring-seed 101]  # another draw of the leaked images, the shuffled order and the chain starts
 
@@ -167,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_reference_protocol")
+    guarded(main, "lfbm_table4.py reference_protocol")

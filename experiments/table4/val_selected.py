@@ -1,6 +1,6 @@
 """Latent-flow paper, Table 4 (digit 4): does choosing the epoch on a validation split help?
 
-    python experiments/lfbm_table4_val_selected.py --data-root DATA --seeds 1-3 --epochs 8 --val-size 2000
+    python experiments/lfbm_table4.py val_selected --data-root DATA --seeds 1-3 --epochs 8 --val-size 2000
 
 The default MNIST config (``configs/lfbm-mcmc-mnist.yaml``) trained for ``--epochs`` epochs with
 ``anomaly.val_size`` training normals held out (never trained on). After every epoch the run
@@ -29,21 +29,21 @@ from pathlib import Path
 from genflows._runtime.io import write_json
 from genflows.errors import GenflowsError, guarded
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-sys.path.insert(0, str(HERE))
-from lfbm_table4_collapse_study import _seeds  # noqa: E402
-from lfbm_table4_default_seeds import _stats  # noqa: E402
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+RESULTS = EXPERIMENTS / "results"
+sys.path.insert(0, str(EXPERIMENTS))
+from table4.collapse_study import _seeds  # noqa: E402
+from table4.default_seeds import _stats  # noqa: E402
 
 STEPS = 30
 
 
 def _train(seed: int, epochs: int, val_size: int, data_root: str | None, threads: int, extra: list[str]) -> tuple[Path, dict]:
-    run, f = HERE / "runs" / f"valsel-h4-seed{seed}", RESULTS / f"metrics-valsel-h4-seed{seed}.json"
+    run, f = EXPERIMENTS / "runs" / f"valsel-h4-seed{seed}", RESULTS / f"metrics-valsel-h4-seed{seed}.json"
     if not f.is_file():
         sets = [f"train.epochs={epochs}", f"anomaly.val_size={val_size}", "anomaly.track_every=1", f"anomaly.track_steps={STEPS}",
                 f"anomaly.score_steps={STEPS}", "anomaly.score_checkpoints=[]", "train.keep_checkpoints=true", *extra]
-        cmd = [sys.executable, "-m", "genflows", "run", "lfbm-mcmc", "--config", str(HERE.parent / "configs" / "lfbm-mcmc-mnist.yaml"),
+        cmd = [sys.executable, "-m", "genflows", "run", "lfbm-mcmc", "--config", str(EXPERIMENTS.parent / "configs" / "lfbm-mcmc-mnist.yaml"),
                "--seed", str(seed), "--threads", str(threads), "--out", str(run), "--no-tensorboard"]
         cmd += [a for kv in sets for a in ("--set", kv)] + (["--data-root", data_root] if data_root else [])
         subprocess.run(cmd, check=True)
@@ -122,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guarded(main, "lfbm_table4_val_selected")
+    guarded(main, "lfbm_table4.py val_selected")

@@ -4,9 +4,9 @@
 # the reference README's command, 9.8 %), one seed, at a CPU budget (the first 20 000 training
 # images, one epoch, 30 scoring steps; otherwise the `full` budget of `genflows table`). The
 # tables print each protocol's anomaly fraction (AUPRC's chance level) under the columns.
-#   bash experiments/lfbm_table4_which_protocol.sh DATA_ROOT
+#   python experiments/lfbm_table4.py which_protocol DATA_ROOT
 set -euo pipefail
-DATA_ROOT="${1:?usage: $0 DATA_ROOT}"
+DATA_ROOT="${1:?usage: python experiments/lfbm_table4.py which_protocol DATA_ROOT}"
 for protocol in mnist-test meg; do
   genflows table anomaly --budget full --seeds 1 --holdouts 4 --models vae,lfbm-vae,abp,lfbm-mcmc,lebm --data-root "$DATA_ROOT" \
     --set data.protocol=$protocol --set train.epochs=1 --set data.train_size=20000 \

@@ -8,8 +8,8 @@ images with the two models that have a Langevin flow (x_hat* by 200 Adam steps, 
 A.8) and records the per-pixel MSE. Results: ``experiments/results/coopflow-ablation-<data>[-<tag>].json``
 / ``.md``, beside the paper's CIFAR-10 numbers for orientation.
 
-    python experiments/coopflow_table6_ablation.py --data-root ../shared/data
-    python experiments/coopflow_table6_ablation.py --data fashion-mnist --epochs 3 --fid-n 500
+    python experiments/coopflow_table6.py ablation --data-root ../shared/data
+    python experiments/coopflow_table6.py ablation --data fashion-mnist --epochs 3 --fid-n 500
 
 Run folders go to ``experiments/runs/coop-ablation-<data>[-<tag>]/``; finished parts are read back.
 """
@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+ROOT = EXPERIMENTS.parent
 CONFIG = ROOT / "configs" / "coopflow-mnist.yaml"
 PAPER = {  # CIFAR-10, CoopFlow paper Table 6 (FID) and Table 7 (per-pixel MSE, 1000 test images)
     "flow": {"fid": 92.10, "mse": None},
@@ -154,7 +154,7 @@ def main() -> None:
     if args.invert_starts < 1:
         ap.error(f"--invert-starts must be >= 1, got {args.invert_starts}")
     name = f"coop-ablation-{args.data}" + (f"-{args.tag}" if args.tag else "")
-    runs = Path(args.out) if args.out else HERE / "runs" / name
+    runs = Path(args.out) if args.out else EXPERIMENTS / "runs" / name
     rows = []
     for model in args.models:
         m = train(model, args, runs / model)
@@ -171,7 +171,7 @@ def main() -> None:
         rows.append(row)
     from genflows._runtime.io import write_json, write_text  # atomic: a failed run leaves the last table intact
 
-    results = HERE / "results"
+    results = EXPERIMENTS / "results"
     results.mkdir(exist_ok=True)
     stem = results / (name.replace("coop-", "coopflow-", 1) + (f"-recon-{args.recon_protocol}" if args.recon_protocol else ""))
     info = {"date": time.strftime("%Y-%m-%d"), "data": args.data, "recon_protocol": args.recon_protocol or "adam", "invert_starts": args.invert_starts, "invert_lr_grid": sorted({lr for r in rows for lr in r.get("mse_by_lr", {})}, key=float), "config": str(CONFIG.relative_to(ROOT)), "overrides": args.set, "per_model": PER_MODEL,
@@ -212,4 +212,4 @@ def main() -> None:
 if __name__ == "__main__":
     from genflows.errors import guarded
 
-    guarded(main, "coopflow_table6_ablation")
+    guarded(main, "coopflow_table6.py ablation")

@@ -2,14 +2,14 @@
 samples, and how long does the joint phase (Algorithm 1's flow update) keep improving them?
 
 CoopFlow's Table 6 ordering needs x_tilde = Langevin(x_hat) to be better than x_hat. This probe
-takes the flow of a finished ``flow`` run (``experiments/coopflow_table6_ablation.py``), attaches a fresh
+takes the flow of a finished ``flow`` run (``experiments/coopflow_table6.py ablation``), attaches a fresh
 ConvNet EBM and trains it as CoopFlow(Pre)'s warm-up does (the flow frozen); from ``--joint-at``
 on, the flow learns too (Algorithm 1) at ``--flow-lr``. Every ``--eval-every`` iterations it
 records the FID of the test-time samples x_tilde (step x 4/3, noise off) and, when the flow
 changes, of x_hat, with N = ``--fid-n`` against as many test images, and the contrast
 f(x) - f(x_tilde). One JSON per run: ``experiments/results/coopflow-probe-<tag>.json``.
 
-    python experiments/coopflow_table6_joint_phase_probe.py --data-root ../shared/data --tag w8 --width 8 --iters 1000
+    python experiments/coopflow_table6.py joint_phase_probe --data-root ../shared/data --tag w8 --width 8 --iters 1000
 
 Uses only the package's public pieces (CoopFlow.training_loss, parameter_groups, sample).
 """
@@ -33,7 +33,7 @@ from genflows.tasks._evaluate import sample_batched
 from genflows.tasks._fit import run_data
 from genflows.trainer import progress_enabled
 
-HERE = Path(__file__).resolve().parent
+EXPERIMENTS = Path(__file__).resolve().parents[1]
 
 
 def warmup_args(args) -> dict:
@@ -44,7 +44,7 @@ def warmup_args(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--flow-run", default=str(HERE / "runs/coop-ablation-mnist/flow"))
+    ap.add_argument("--flow-run", default=str(EXPERIMENTS / "runs/coop-ablation-mnist/flow"))
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--tag", required=True)
     ap.add_argument("--width", type=int, default=8)
@@ -164,11 +164,11 @@ def main() -> None:
             print(f"[{args.tag}] " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
             if row.get("diverged"):
                 break
-    out = HERE / "results" / f"coopflow-probe-{args.tag}.json"
+    out = EXPERIMENTS / "results" / f"coopflow-probe-{args.tag}.json"
     write_json(out, {"date": time.strftime("%Y-%m-%d"), "args": vars(args), "fid_n": n, "fid_flow_start": flow_fid,
                      "torch_threads": torch.get_num_threads(), "log": log})
     print(f"-> {out}")
 
 
 if __name__ == "__main__":
-    guarded(main, "coopflow_table6_joint_phase_probe")
+    guarded(main, "coopflow_table6.py joint_phase_probe")

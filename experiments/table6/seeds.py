@@ -1,11 +1,11 @@
-"""CoopFlow paper, Table 6 over training seeds: several ``coopflow_table6_ablation.py`` results side by side.
+"""CoopFlow paper, Table 6 over training seeds: several ``coopflow_table6.py ablation`` results side by side.
 
 Reads ``experiments/results/coopflow-ablation-<data>-<tag>.json`` for each tag (one training seed each, the
 same config and overrides apart from ``train.seed``), and writes per model the FID of every seed,
 their mean and standard deviation, and for CoopFlow whether it beats the flow alone seed by seed
 (Table 6's ordering). Reads finished results only; trains nothing.
 
-    python experiments/coopflow_table6_seeds.py --tags s13-sel-seed1 s13-sel-seed2 s13-sel-seed3 --out s13-sel
+    python experiments/coopflow_table6.py seeds --tags s13-sel-seed1 s13-sel-seed2 s13-sel-seed3 --out s13-sel
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+EXPERIMENTS = Path(__file__).resolve().parents[1]
 
 
 def seed_of(info: dict) -> int:
@@ -60,9 +60,9 @@ def main() -> None:
 
     infos = []
     for tag in args.tags:
-        path = HERE / "results" / f"coopflow-ablation-{args.data}-{tag}.json"
+        path = EXPERIMENTS / "results" / f"coopflow-ablation-{args.data}-{tag}.json"
         if not path.is_file():
-            raise GenflowsError(f"{path} is missing: run experiments/coopflow_table6_ablation.py --tag {tag} first")
+            raise GenflowsError(f"{path} is missing: run experiments/coopflow_table6.py ablation --tag {tag} first")
         info = json.loads(path.read_text())
         # Older results lack the key; the ablation names a paper-protocol result ...-recon-paper.
         info.setdefault("recon_protocol", "paper" if tag.endswith("-recon-paper") else "adam")
@@ -70,7 +70,7 @@ def main() -> None:
     models = summarize(infos)
     n_fid = infos[0]["runs"][0]["fid_n"]
     other = sorted({s for i in infos for s in i["overrides"] if not s.startswith("train.seed=")})
-    stem = HERE / "results" / f"coopflow-seeds-{args.data}-{args.out}"
+    stem = EXPERIMENTS / "results" / f"coopflow-seeds-{args.data}-{args.out}"
     write_json(stem.with_suffix(".json"), {"date": time.strftime("%Y-%m-%d"), "tags": args.tags, "config": infos[0]["config"], "overrides": other,
                                            "fid_n": n_fid, "models": models})
 
@@ -102,4 +102,4 @@ def main() -> None:
 if __name__ == "__main__":
     from genflows.errors import guarded
 
-    guarded(main, "coopflow_table6_seeds")
+    guarded(main, "coopflow_table6.py seeds")

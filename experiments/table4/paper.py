@@ -1,0 +1,128 @@
+"""Latent-flow paper, Table 4 at the paper's schedule: every cell trained by ``genflows table
+anomaly --budget paper`` and scored two ways, recorded as each seed lands.
+
+    python experiments/lfbm_table4.py paper --data-root DATA [--models lfbm-mcmc] [--holdouts 5,7,9,1]
+        [--seeds 3] [--threads 1] [--out experiments/runs/table4-paper]
+    python experiments/lfbm_table4.py paper --collect [...]   # record the finished seeds only
+
+Each (model, digit) cell is the run folder ``OUT/MODEL-hDIGIT`` that ``genflows table anomaly
+--budget paper --out OUT`` makes and reads back (one ``seedS`` folder per training seed), so the
+table command and this script share every finished seed. Every finished seed is scored
+
+  clean      by the anomaly task itself: the MEG test split, eval mode, 400 noise-free steps;
+  reference  the reference code's way (``lfbm_table4.py reference_protocol``): train-mode
+             BatchNorm, the test images shuffled in batches of 100, 37 % of the test normals
+             replaced by training images (its leak), 400 steps; stored as ``SEED/refscore-s400.json``.
+
+The epoch is the schedule's last (nothing is chosen on the test set). Writes
+``experiments/results/table4-paper.json``: per seed and per cell (mean ± sample sd), training and
+scoring seconds, the CPU, the chains' dtype, the anomaly fraction, and the paper's values beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(EXPERIMENTS))
+
+from genflows.errors import GenflowsError, guarded  # noqa: E402
+from genflows.registry import MODELS  # noqa: E402
+from genflows.table import PAPER_HOLDOUTS, PAPER_TABLE4, anomaly_table  # noqa: E402
+from genflows._runtime.io import write_json  # noqa: E402
+
+PAPER_ROW = {"lfbm-mcmc": "LFBM", "abp": "ABP", "lebm": "LEBM", "vae": "VAE"}
+
+
+def _mean_sd(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
+
+
+def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int = 400) -> dict | None:
+    """One finished seed's clean and reference AUPRC (the reference one computed if missing)."""
+    if not (seed_dir / "metrics.json").is_file():
+        return None
+    m = json.loads((seed_dir / "metrics.json").read_text())
+    ref_file = seed_dir / f"refscore-s{steps}.json"
+    if not ref_file.is_file() and rescore_missing:
+        from table4.reference_protocol import rescore
+
+        write_json(ref_file, rescore(str(seed_dir), "checkpoint.pt", leak=0.37, steps=(steps,), bn_train=True, shuffle=True,
+                                     batch=100, threads=threads))
+    ref = json.loads(ref_file.read_text()) if ref_file.is_file() else None
+    return {"seed": m["seed"], "run_dir": str(seed_dir), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
+            "auprc_reference": ref["leaky"][str(steps)] if ref else None, "reference_seconds": ref["seconds"] if ref else None,
+            "anomaly_fraction": m["anomaly_fraction"], "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"),
+            "score_seconds": m.get("score_seconds"), "cpu": m.get("cpu"), "capability": m.get("capability"),
+            "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype")}
+
+
+def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400) -> dict:
+    """Every cell under ``out`` (all models and digits, whichever invocation trained them)."""
+    cells = []
+    found = sorted((d.name.rsplit("-h", 1)[0], int(d.name.rsplit("-h", 1)[1])) for d in out.glob("*-h[0-9]") if d.is_dir())
+    for m, h in sorted(found, key=lambda c: (list(PAPER_ROW).index(c[0]) if c[0] in PAPER_ROW else 9, c[0], c[1])):
+        seeds = [r for d in sorted((out / f"{m}-h{h}").glob("seed*")) if (r := seed_record(d, threads, rescore_missing, steps))]
+        if not seeds:
+            continue
+        paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
+        refs = [s["auprc_reference"] for s in seeds if s["auprc_reference"] is not None]
+        cells.append({"model": m, "holdout": h, "paper": paper, "seeds": seeds,
+                      "clean": _mean_sd([s["auprc_clean"] for s in seeds]),
+                      "reference": _mean_sd(refs) if refs else None,
+                      "anomaly_fraction": seeds[0]["anomaly_fraction"],
+                      "train_seconds": _mean_sd([s["train_seconds"] for s in seeds]),
+                      "score_seconds": _mean_sd([s["score_seconds"] for s in seeds])})
+    return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": str(out),
+            "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
+            "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",
+                         "reference": "train-mode BatchNorm, shuffled batches of 100, 37 % of test normals replaced by training images, 400 steps"},
+            "cells": cells}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--models", default="lfbm-mcmc")
+    ap.add_argument("--holdouts", default="5,7,9,1")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the free cores)")
+    ap.add_argument("--out", default=str(EXPERIMENTS / "runs" / "table4-paper"))
+    ap.add_argument("--record", default=str(EXPERIMENTS / "results" / "table4-paper.json"))
+    ap.add_argument("--collect", action="store_true", help="only record the seeds that have finished (scoring them the reference way)")
+    args = ap.parse_args()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in models:
+        if m not in MODELS or MODELS[m].family != "latent":
+            raise GenflowsError(f"--models: '{m}' is not a latent model of Table 4 (choose from: "
+                                f"{', '.join(n for n, s in MODELS.items() if s.family == 'latent')})")
+    try:
+        holdouts = [int(h) for h in args.holdouts.split(",") if h.strip()]
+    except ValueError:
+        raise GenflowsError(f"--holdouts expects comma-separated digits, got '{args.holdouts}'") from None
+    if not holdouts or any(not 0 <= h <= 9 for h in holdouts):
+        raise GenflowsError(f"--holdouts expects digits 0-9, got '{args.holdouts}'")
+    if args.seeds < 1:
+        raise GenflowsError(f"--seeds must be >= 1, got {args.seeds}")
+    out, threads = Path(args.out), args.threads or 2
+    if not args.collect:
+        extra = [f"train.threads={args.threads}"] if args.threads else []
+        for m in models:  # one cell at a time, each recorded as it lands
+            for h in holdouts:
+                anomaly_table(out, budget="paper", models=[m], holdouts=[h], seeds=args.seeds, data_root=args.data_root,
+                              extra_overrides=extra)
+                write_json(Path(args.record), collect(out, threads))
+    rec = collect(out, threads)
+    write_json(Path(args.record), rec)
+    for c in rec["cells"]:
+        ref = f"{c['reference']['mean']:.3f} (n={c['reference']['n']})" if c["reference"] else "-"
+        print(f"{c['model']} digit {c['holdout']}: clean {c['clean']['mean']:.3f} (n={c['clean']['n']}), reference {ref}, paper {c['paper']}")
+
+
+if __name__ == "__main__":
+    guarded(main, "lfbm_table4.py paper")
