@@ -145,6 +145,34 @@ def ebflow_speed() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- shared machines, parallel tables
+
+SHARED_JOBS = {"digits": "digits main job", "mnist": "MNIST training epoch (5000 normals)", "table": "`genflows table` (abp, digit 4)",
+               "tests": "`pytest tests/priors tests/inference`"}
+
+
+def shared_machine() -> str:
+    """Wall seconds of a default run, idle and beside one busy core, with torch's thread count
+    (before) and one thread per free core (now)."""
+    r = record("bench/results/shared-machine.json")
+    t = {(x["job"], x["mode"], x["busy_core"]): x["wall_s"] for x in r["rows"]}
+    lines = ["| job | before: idle | before: one core busy | slowdown | now: idle | now: one core busy | slowdown | now ÷ before, idle |",
+             "|---|---|---|---|---|---|---|---|"]
+    for job in dict.fromkeys(x["job"] for x in r["rows"]):
+        bi, bb, ai, ab = t[job, "before", False], t[job, "before", True], t[job, "after", False], t[job, "after", True]
+        lines.append(f"| {SHARED_JOBS.get(job, job)} | {bi:.1f} s | {bb:.1f} s | {bb / bi:.2f}× | {ai:.1f} s | {ab:.1f} s | {ab / ai:.2f}× | {ai / bi:.2f} |")
+    return "\n".join(lines)
+
+
+def table_jobs() -> str:
+    """`genflows table --jobs N` against one job with every core: wall time and cells per minute."""
+    r = record("bench/results/table-jobs.json")
+    lines = ["| table | cells | jobs | wall | cells per minute | speed-up over 1 job |", "|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        lines.append(f"| {x['table']} | {x['cells']} | {x['jobs']} | {x['wall_s']:.0f} s | {x['cells_per_minute']:.2f} | {x['speedup_vs_1_job']:.2f}× |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- results at a glance
 
 R, B = "experiments/results", "bench/results"
@@ -203,13 +231,13 @@ def glance() -> str:
          "`genflows run lfbm-mcmc --config configs/lfbm-mcmc-paper.yaml --seed S`", "`refprotocol-paper21-*-e21-eval-s400.json`"),
         ("the same models scored as the reference code does (train-mode BatchNorm, shuffled batches of 100, its leaky split)",
          "0.812 ± 0.007", f"{mean_sd(values(paper21_ref, 'leaky', '400'))} (5 seeds)", "reproduced", "no",
-         "`python experiments/lfbm_table4_reference_protocol.py RUN --bn-train --shuffle --batch 100 --leak 0.37`", "`refprotocol-paper21-*-e21-s400.json`"),
+         "`python experiments/lfbm_table4.py reference_protocol RUN --bn-train --shuffle --batch 100 --leak 0.37`", "`refprotocol-paper21-*-e21-s400.json`"),
         ("LFBM Table 4, digit 4, the fast schedule (`configs/lfbm-mcmc-mnist.yaml`: lr 1e-3, 4 epochs), 400 steps",
          "0.812 ± 0.007", f"{mean_sd(values(fast, 'auprc_at_steps', '400'))} (5 seeds)", "below", "yes: lr and epochs read off the test split",
-         "`python experiments/lfbm_table4_default_seeds.py --data-root DATA --seeds 1-5`", "`metrics-default-h4-seed*.json`"),
+         "`python experiments/lfbm_table4.py default_seeds --data-root DATA --seeds 1-5`", "`metrics-default-h4-seed*.json`"),
         ("LFBM Table 4, digits 5 / 7, fast schedule, 30 steps: LFBM-MCMC", "0.823 ± 0.009 / 0.682 ± 0.004",
          f"{pm(digit[5]['lfbm-mcmc'])} / {pm(digit[7]['lfbm-mcmc'])} (3 seeds)", "below", "yes: schedule and 30 steps read off the test split",
-         "`python experiments/lfbm_table4_digit_seeds.py --data-root DATA --holdout 5 --schedule default`", "`digit{5,7}-five-models-4epochs.json`"),
+         "`python experiments/lfbm_table4.py digit_seeds --data-root DATA --holdout 5 --schedule default`", "`digit{5,7}-five-models-4epochs.json`"),
         ("LFBM Table 4 ordering: the flow prior beats ABP, LEBM, VAE (fast schedule, digits 4, 5, 7)", "LFBM first by 0.06-0.48",
          "all five within " + f"{max(max(m['mean'] for m in digit[d].values()) - min(m['mean'] for m in digit[d].values()) for d in digit):.3f}" + " of each other (3 seeds)",
          "not reproduced at this budget", "yes (as above)", "`genflows table anomaly --budget full`", "`digit{4,5,7}-five-models-4epochs.json`"),
@@ -220,11 +248,11 @@ def glance() -> str:
          f"{coop['coopflow-pre']['fid_mean']:.1f} ± {coop['coopflow-pre']['fid_sd']:.1f} / {coop['flow']['fid_mean']:.1f} ± {coop['flow']['fid_sd']:.1f} / "
          f"{coop_ebm['ebm-sr']['fid_mean']:.1f} ± {coop_ebm['ebm-sr']['fid_sd']:.1f} (3 seeds)",
          "CoopFlow best, as in the paper; flow and EBM in the other order", "yes: the recipe and schedule won on test FID; epochs chosen on held-out training images",
-         "`python experiments/coopflow_table6_ablation.py --data-root DATA --tag recipe-seedS`", "`coopflow-seeds-mnist-recipe.json`"),
+         "`python experiments/coopflow_table6.py ablation --data-root DATA --tag recipe-seedS`", "`coopflow-seeds-mnist-recipe.json`"),
         ("CoopFlow Table 7, reconstruction MSE (the paper's protocol, 20 test images): CoopFlow(Pre) / short-run EBM", "0.0254 / 0.1083 (CIFAR-10)",
          f"{coop_ebm['coopflow-pre']['mse_mean']:.4f} ± {coop_ebm['coopflow-pre']['mse_sd']:.4f} / {coop_ebm['ebm-sr']['mse_mean']:.4f} ± {coop_ebm['ebm-sr']['mse_sd']:.4f} (3 seeds)",
          "not reproduced (one seed's image left in another basin)", "no",
-         "`python experiments/coopflow_table6_seeds.py --tags recipe-seed1-recon-paper ...`", "`coopflow-seeds-mnist-recipe-paper-recon.json`"),
+         "`python experiments/coopflow_table6.py seeds --tags recipe-seed1-recon-paper ...`", "`coopflow-seeds-mnist-recipe-paper-recon.json`"),
         ("CoopFlow Figure 2, spiral: the EBM's density against the truth (correlation), T = 30 / 100 / 500 / 10 000", "qualitative: better with T",
          " / ".join(f"{v:.2f}" for v in toy) + " (1 seed)", "reproduced (qualitative)", "yes: the toy recipe was picked on these metrics",
          "`python experiments/coopflow_figure2_toy.py --config none --models coopflow --steps 100 500 --tag noisy-d01 ...`", "`coopflow-toy-spiral-noisy-*.json`"),
@@ -292,6 +320,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "ebflow-ablation": ebflow_ablation,
     "ebflow-toy": ebflow_toy,
     "ebflow-speed": ebflow_speed,
+    "shared-machine": shared_machine,
+    "table-jobs": table_jobs,
 }
 
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /table:(?P=name) -->)", re.S)

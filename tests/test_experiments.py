@@ -1,4 +1,5 @@
-"""Experiment scripts whose numbers the results document reports (experiments/ is not a package)."""
+"""Experiment scripts whose numbers the results document reports (experiments/ is not a package: it goes on
+sys.path, and the table4/ and table6/ packages of its entry points are imported from there)."""
 
 import json
 import sys
@@ -28,8 +29,18 @@ def kept_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.parametrize("entry, package", [("lfbm_table4", "table4"), ("coopflow_table6", "table6")])
+def test_every_study_of_a_table_is_a_subcommand_of_its_entry_point(entry, package):
+    import importlib
+
+    main_script = importlib.import_module(entry)
+    studies = {f.stem for f in (EXPERIMENTS / package).iterdir() if f.suffix in (".py", ".sh") and f.stem != "__init__"}
+    assert set(main_script.SUBCOMMANDS) == studies
+    assert all(f"\n  {s} " in main_script.__doc__ for s in main_script.SUBCOMMANDS)  # each listed with its line
+
+
 def test_reference_rescoring_labels_one_set_of_eval_mode_scores_two_ways(kept_run):
-    from lfbm_table4_reference_protocol import rescore
+    from table4.reference_protocol import rescore
 
     plain = rescore(kept_run, leak=0.0, steps=[4], threads=1)
     leaky = rescore(kept_run, leak=0.37, steps=[4], threads=1)
@@ -42,7 +53,7 @@ def test_reference_rescoring_labels_one_set_of_eval_mode_scores_two_ways(kept_ru
 
 
 def test_reference_rescoring_in_train_mode_scores_only_the_leaky_set(kept_run):
-    from lfbm_table4_reference_protocol import rescore
+    from table4.reference_protocol import rescore
 
     kw = dict(steps=[4], threads=1, bn_train=True, shuffle=True, batch=10)
     both = rescore(kept_run, leak=0.37, **kw)
@@ -60,7 +71,7 @@ def test_reference_rescoring_in_train_mode_scores_only_the_leaky_set(kept_run):
 
 
 def test_reference_rescoring_scoring_seed_redraws_only_what_scoring_draws(kept_run):
-    from lfbm_table4_reference_protocol import rescore
+    from table4.reference_protocol import rescore
 
     kw = dict(leak=0.37, steps=[4], threads=1, bn_train=True, shuffle=True, batch=10)
     fixed = rescore(kept_run, **kw)
@@ -74,8 +85,8 @@ def test_reference_rescoring_scoring_seed_redraws_only_what_scoring_draws(kept_r
 
 def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set(kept_run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "choice.json"
-    code, err = run_script(EXPERIMENTS / "lfbm_table4_epoch_choice.py",
-                           [kept_run, "--subset", "100", "--steps", "4", "--full-epochs", "1", "--threads", "1", "--out", out],
+    code, err = run_script(EXPERIMENTS / "lfbm_table4.py",
+                           ["epoch_choice", kept_run, "--subset", "100", "--steps", "4", "--full-epochs", "1", "--threads", "1", "--out", out],
                            capsys, monkeypatch)
     assert code == 0, err
     got = json.loads(out.read_text())
@@ -87,7 +98,7 @@ def test_epoch_choice_scores_every_kept_epoch_and_picks_the_best_on_the_test_set
 
 
 def test_epoch_choice_needs_kept_checkpoints(kept_run, tmp_path):
-    from lfbm_table4_epoch_choice import kept_epochs
+    from table4.epoch_choice import kept_epochs
 
     assert kept_epochs(kept_run) == {e: f"checkpoint-epoch{e}.pt" for e in (1, 2, 3)}
     with pytest.raises(GenflowsError, match="keep_checkpoints"):
@@ -97,14 +108,14 @@ def test_epoch_choice_needs_kept_checkpoints(kept_run, tmp_path):
 def test_changes_table_is_rebuilt_from_the_record_alone(tmp_path, monkeypatch, capsys):
     import shutil
 
-    import lfbm_table4_changes as changes
+    from table4 import changes
 
     record = EXPERIMENTS / "results"
     for f in record.glob("*.json"):
         if f.name.startswith(("collapse-", "refprotocol-collapse-", "score-collapse-")):
             shutil.copy(f, tmp_path / f.name)
     monkeypatch.setattr(changes, "RESULTS", tmp_path)
-    monkeypatch.setattr(sys, "argv", ["lfbm_table4_changes.py", "--seeds", "1-3"])
+    monkeypatch.setattr(sys, "argv", ["lfbm_table4.py changes", "--seeds", "1-3"])
     changes.main()
     rows = {r["change"]: r for r in json.loads((tmp_path / "changes-lfbm-mcmc-mnist-h4.json").read_text())["rows"]}
     retrained = [r for name, r in rows.items() if name.endswith("retrained with the current chain code")]
@@ -115,3 +126,29 @@ def test_changes_table_is_rebuilt_from_the_record_alone(tmp_path, monkeypatch, c
     clean = json.loads((record / "refprotocol-collapse-refflow-retrained-seed2-s400.json").read_text())["clean"]
     assert refflow["seeds"] == [1, 2, 3] and refflow["auprc_400"][1] == clean["400"]
     assert "| 1,2,3 |" in capsys.readouterr().out
+
+
+def test_paper_table4_records_clean_and_reference_scores_of_every_finished_seed(kept_run, tmp_path, monkeypatch):
+    import shutil
+
+    from table4 import paper
+    from table4.reference_protocol import rescore
+
+    out = tmp_path / "table"
+    shutil.copytree(kept_run, out / "lfbm-mcmc-h4" / "seed1")
+    (out / "lfbm-mcmc-h4" / "seed2").mkdir()  # a seed still training: no metrics.json, left out
+    rec = paper.collect(out, threads=1, steps=4)
+    (cell,) = rec["cells"]
+    metrics = json.loads((kept_run / "metrics.json").read_text())
+    assert (cell["model"], cell["holdout"], cell["paper"]) == ("lfbm-mcmc", 4, "0.812 ± 0.007")
+    assert cell["clean"] == {"mean": metrics["auprc"], "sd": None, "n": 1}
+    direct = rescore(kept_run, leak=0.37, steps=[4], bn_train=True, shuffle=True, batch=100, threads=1)
+    assert cell["reference"]["mean"] == pytest.approx(direct["leaky"]["4"])
+    # the reference scoring is stored beside the seed and read back, not recomputed
+    monkeypatch.setattr("table4.reference_protocol.rescore", lambda *a, **k: pytest.fail("rescored twice"))
+    assert paper.collect(out, threads=1, steps=4)["cells"][0]["reference"] == cell["reference"]
+
+
+def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):
+    code, err = run_script(EXPERIMENTS / "lfbm_table4.py", ["paper", "--models", "coopflow", "--collect"], capsys, monkeypatch)
+    assert code == 2 and "not a latent model" in err

@@ -232,5 +232,6 @@ def load_config(
     base = spec.config_defaults() if spec else {}
     if isinstance(task, str) and task in TASKS:
         base = merge(base, getattr(TASKS[task], "DEFAULTS", {}))
-        base = merge(base, spec.recipe(task) if spec else {})
+        data = merge(base, user).get("data", {}).get("name", DataConfig.name)
+        base = merge(base, spec.recipe(task, data) if spec else {})
     return parse(apply_overrides(merge(base, user), overrides))
