@@ -140,7 +140,7 @@ class Trainer:
             n_batches = max(n // bs, 1)
         # Posterior collapse is judged against a generator that ignores z (complete data only).
         reference = self.model.collapse_reference(data) if masks is None else None
-        while self.epoch < epochs:
+        while self.epoch < epochs and not self._budget_spent():  # a resumed run may have spent it
             t0 = time.perf_counter()
             self._apply(self.model.schedule(self.epoch))
             if world > 1:
@@ -176,7 +176,7 @@ class Trainer:
                 done += 1
                 if show and b % 25 == 0:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})
-                if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+                if self._budget_spent(time.perf_counter() - t0):
                     break
             bar.close()
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -205,13 +205,23 @@ class Trainer:
             if log is not None and dist.is_main():
                 log(f"epoch {self.epoch}/{epochs}: " + "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if watcher is not None:  # before the checkpoint: a resumed run starts after these events
-                stops = self.epoch >= epochs or (self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters)
+                stops = self.epoch >= epochs or self._budget_spent()
                 watcher.epoch(self.iteration, self.history, lrs, self.model, last=stops)
             if checkpoint is not None and dist.is_main():
                 self._save(Path(checkpoint), record)
-            if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+            if self._budget_spent():
                 break
         return self.history
+
+    def _budget_spent(self, running: float = 0.0) -> bool:
+        """Whether train.max_iters or train.max_seconds is reached (``running``: seconds of the
+        epoch under way; finished epochs' seconds are in the history, so a resumed run counts them)."""
+        if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+            return True
+        if self.cfg.max_seconds is None:
+            return False
+        spent = sum(r["seconds"] for r in self.history) + running >= self.cfg.max_seconds
+        return bool(dist.broadcast_object(spent)) if dist.world_size() > 1 else spent  # every rank stops together
 
     def _apply(self, schedule) -> None:
         """The model's :class:`~genflows.interface.Schedule` for this epoch: named groups' lrs (a

@@ -93,3 +93,26 @@ def test_training_records_displacement_and_loss_against_the_mean_image(tmp_path)
     assert all(h["posterior_displacement"] > 0 for h in history)
     # 30 iterations: still worse than the mean image (an untrained generator is), not yet judged
     assert shares[-1] < shares[0] and not any(h.get("collapsed") for h in history)
+
+
+def test_a_wall_clock_budget_ends_training_at_the_iteration_that_spends_it(monkeypatch):
+    import genflows.trainer as trainer_mod
+
+    clock = iter(range(10_000))  # every perf_counter call is one "second" later
+    monkeypatch.setattr(trainer_mod.time, "perf_counter", lambda: float(next(clock)))
+    tr = _trainer(**{"train.max_seconds": 5.5})
+    history = tr.fit(X, epochs=100)
+    spent = sum(r["seconds"] for r in history)
+    assert 1 <= tr.iteration < 4 * 100  # stopped long before the 100 epochs
+    assert spent >= 5.5 and spent - history[-1]["seconds"] < 5.5  # the last epoch is the one that crossed it
+    # a resumed run counts the finished epochs' seconds: no further iteration
+    before = tr.iteration
+    tr.fit(X, epochs=100)
+    assert tr.iteration == before
+
+
+def test_a_wall_clock_budget_must_be_positive():
+    from genflows.errors import GenflowsError
+
+    with pytest.raises(GenflowsError, match="train.max_seconds must be > 0"):
+        load_config("abp", overrides=["train.max_seconds=0"])

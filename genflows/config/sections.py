@@ -49,6 +49,9 @@ class TrainConfig:
     seed: int = 1
     threads: int | None = None  # torch intra-op threads; None: torch's default
     max_iters: int | None = None  # stop after this many iterations (quick checks)
+    # stop at the first iteration that ends after this many training seconds in all (epochs'
+    # evaluations excluded): comparisons at equal wall time; None: off
+    max_seconds: float | None = None
     grad_clip: float | None = None  # clip the global gradient norm (CoopFlow); None: off
     keep_checkpoints: bool = False  # also keep checkpoint-epoch<E>.pt for every epoch (benchmarks)
     amp: bool = False  # CUDA only: training loss under bfloat16 autocast (z and its Langevin updates stay float32)
@@ -62,6 +65,7 @@ class TrainConfig:
             _check(0 < self.lr_decay <= 1, f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
         _check(self.threads is None or self.threads >= 1, f"train.threads must be >= 1, got {self.threads}")
         _check(self.max_iters is None or self.max_iters >= 1, f"train.max_iters must be >= 1, got {self.max_iters}")
+        _check(self.max_seconds is None or self.max_seconds > 0, f"train.max_seconds must be > 0, got {self.max_seconds}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"train.grad_clip must be > 0, got {self.grad_clip}")
 
 

@@ -53,6 +53,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         for name, sampler in parts.items():  # the same flow before and after its Langevin flow: what cooperation adds
             r = model_fid(model, ref_x, cfg.eval.fid_n, seed=seed, batch_size=cfg.eval.batch_size, log=log, sampler=sampler, what=f" of {name}",
                           ref=cfg.eval.fid_ref)
-            metrics.update({f"fid_{name}": r["fid"], f"fid_{name}_seconds": r["fid_seconds"]})
+            metrics.update({f"fid_{name}": r["fid"], f"fid_{name}_seconds": r["fid_seconds"],
+                            f"sample_{name}_seconds_per_1000": r["sample_seconds_per_1000"]})
     out.json("metrics.json", metrics)
     return metrics
