@@ -124,3 +124,15 @@ def test_set_model_resolves_after_every_override():
     cfg = load_config("abp", overrides=["model=coopflow", "task=toy"])
     assert cfg.coop is not None and cfg.prior is None and cfg.data.name == "spiral"
     assert load_config("lfbm-mcmc", overrides=["model=abp", "prior.kind=flow"]).prior.kind == "flow"  # an explicit key still wins
+
+
+def test_mnist_anomaly_runs_the_latent_flow_papers_schedule_by_default():
+    from genflows.data import dataset_info
+
+    cfg = load_config("lfbm-mcmc", extra={"task": "anomaly", "data": {"name": "mnist"}})
+    assert dataset_info("mnist").default_epochs == 21 and cfg.train.epochs is None
+    assert (cfg.train.lr, cfg.train.lr_decay, cfg.anomaly.score_steps) == (4e-4, 0.998, 400)
+    assert cfg.inference.autocast == "auto"  # bf16 chains only where they are fast
+    # the recipe is MNIST's alone, and the user's settings win over it
+    assert load_config("lfbm-mcmc", extra={"task": "anomaly"}).inference.autocast is False
+    assert load_config("abp", overrides=["inference.autocast=false"], extra={"task": "anomaly", "data": {"name": "mnist"}}).inference.autocast is False
