@@ -59,6 +59,8 @@ class GenerativeModel(nn.Module):
     mode: str | None = None
     # Whose density log_likelihood is (CoopFlow: its flow's alone).
     likelihood_of: str = "the model"
+    # What a user can change when training diverges (the settings are the family's).
+    divergence_hint: str = "lower the learning rate"
     @classmethod
     def capabilities(cls, mode: str | None = None) -> frozenset[str]:
         """The optional methods (:data:`OPTIONAL`) this class implements, plus

@@ -30,6 +30,8 @@ class LatentModel(GenerativeModel):
     """``prior_lr``: the prior's own Adam learning rate (None: the run's ``train.lr``; LEBM's
     reference code trains its EBM prior at 2e-5)."""
 
+    divergence_hint = "lower train.lr or inference.step_size, or set inference.clamp_update"
+
     masked_training = True  # log p(x | z) over the visible pixels alone
     anomaly_chain = True  # z* from a Langevin chain
 

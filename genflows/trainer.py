@@ -93,8 +93,7 @@ class Trainer:
         # under DDP every rank learns whether any rank diverged, so they stop together.
         if not (dist.all_finite(loss) if self.ddp is not None else bool(torch.isfinite(loss))):
             raise DivergenceError(
-                f"training loss became NaN/inf at epoch {self.epoch + 1}, iteration {self.iteration + 1}; "
-                "lower train.lr or inference.step_size, or set inference.clamp_update"
+                f"training loss became NaN/inf at epoch {self.epoch + 1}, iteration {self.iteration + 1}; {self.model.divergence_hint}"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -55,6 +55,7 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
     likelihood_of = "q_alpha, the flow alone"
     vector_data = True
     interp_points = 21  # the authors' test_interp.py: 21 frames per line
+    divergence_hint = "lower coop.flow_lr / coop.ebm_lr or coop.step_size, or set coop.clamp_update"
 
     def __init__(
         self,

@@ -42,6 +42,7 @@ __all__ = ["EBFlow"]
 class EBFlow(GenerativeModel):
     invertible = True  # reconstruction would be exact: inpainting, not reconstruction
     vector_data = True
+    divergence_hint = "lower ebflow.lr or set train.grad_clip"
     def __init__(self, dim: int, num_layers: int = 2, alpha: float = 0.3, neg_init: bool = True, loss: str = "ssm",
                  map: bool = True, logit_smoothness: float = 0.5, shift: float = 1e-6, lr: float = 1e-4, lr_gamma: float = 0.95,
                  lr_decay_epochs: int = 49, ema_decay: float | None = 0.999, slices: int = 1, dsm_std: float = 1.0,

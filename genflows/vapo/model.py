@@ -32,6 +32,7 @@ __all__ = ["VAPO"]
 class VAPO(GenerativeModel):
     vector_data = True
     invertible = True  # the ODE runs both ways: codes, no lossy reconstruction
+    divergence_hint = "lower vapo.lr or lengthen vapo.warmup"
     def __init__(self, shape: tuple[int, ...], arch: str = "auto", hidden: int = 128, layers: int = 3, base: int = 128,
                  mults: tuple[int, ...] = (2, 2, 2), blocks: int = 4, dropout: float = 0.3, groups: int = 32, time_scale: float = 1.0,
                  t_min: float = 1e-5, w_align: float = 1.0, w_grad: float = 0.5, w_dt: float = 0.1, lr: float = 1e-4,
