@@ -173,6 +173,61 @@ def table_jobs() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- equal wall time, every family
+
+def _sampler(c: dict) -> str:
+    s = c.get("sampler") or {}
+    if s.get("nfe") is not None:
+        return f"ODE {s.get('solver')}, {s['nfe']} evaluations"
+    return f"{c['langevin_steps']} Langevin steps" if c.get("langevin_steps") else "one pass"
+
+
+def equal_time(task: str) -> str:
+    """Every model at the same training seconds: the headline (toy MMD², MNIST FID) over seeds,
+    updates done in the budget, and what sampling costs."""
+    r = record(f"{R}/equal-time-{task}.json")
+    key = "mmd" if task == "toy" else "fid"
+    head = "MMD² (× 10⁻³)" if task == "toy" else f"FID (N = {r['fid_n']}, training images)"
+    lines = [f"| data | model | {head} | its flow alone | updates in {r['budget_seconds']:g} s | sampler | s per 1000 samples |",
+             "|---|---|---|---|---|---|---|"]
+    scale = 1e3 if task == "toy" else 1.0
+    for c in r["cells"]:
+        v = [x * scale for x in c["per_seed"]]
+        flow = c.get("mmd_flow") or c.get("fid_flow")
+        flow_s = f"{flow['mean'] * scale:.2f}" if flow else ""
+        div = f"; seed {', '.join(map(str, c['diverged']))} diverged" if c.get("diverged") else ""
+        lines.append(f"| {c['data']} | `{c['model']}` | {mean_sd(v, 2)} (n={len(v)}{div}) | {flow_s} | {c['iterations']['mean']:.0f} | {_sampler(c)} "
+                     f"| {c['sample_seconds_per_1000']['mean']:.2f} |")
+    return "\n".join(lines)
+
+
+def _show_groups(path: str) -> dict:
+    """Runs of a `genflows show --json` record grouped by (model, data), in the record's order."""
+    groups: dict = {}
+    for r in record(path)["runs"]:
+        groups.setdefault((r["model"], r["data"]), []).append(r)
+    return groups
+
+
+def toy_defaults() -> str:
+    """`genflows run MODEL --task toy --data spiral` as it comes: MMD² over seeds, CoopFlow's flow beside."""
+    lines = ["| model | MMD² (× 10⁻³) | its flow alone (× 10⁻³) | training seconds |", "|---|---|---|---|"]
+    for (model, _), runs in _show_groups(f"{R}/toy-defaults-spiral.json").items():
+        mmd = [1e3 * r["metrics"]["mmd"] for r in runs]
+        flow = [1e3 * r["metrics"]["mmd_flow"] for r in runs if r["metrics"].get("mmd_flow") is not None]
+        secs = statistics.fmean(r["seconds"]["train_seconds"] for r in runs)
+        lines.append(f"| `{model}` | {mean_sd(mmd, 2)} (n={len(mmd)}) | {mean_sd(flow, 2) if flow else ''} | {secs:.0f} |")
+    return "\n".join(lines)
+
+
+def vapo_toy_every() -> str:
+    """VAPO's toy defaults on every 2-D density, one seed each."""
+    lines = ["| density | MMD² (× 10⁻³) | training seconds |", "|---|---|---|"]
+    for (_, data), runs in _show_groups(f"{R}/vapo-toy-every-density.json").items():
+        lines.append(f"| {data} | {mean_sd([1e3 * r['metrics']['mmd'] for r in runs], 2)} | {runs[0]['seconds']['train_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- results at a glance
 
 R, B = "experiments/results", "bench/results"
@@ -322,6 +377,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "ebflow-speed": ebflow_speed,
     "shared-machine": shared_machine,
     "table-jobs": table_jobs,
+    "equal-time-toy": lambda: equal_time("toy"),
+    "toy-defaults": toy_defaults,
+    "vapo-toy-every": vapo_toy_every,
 }
 
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /table:(?P=name) -->)", re.S)

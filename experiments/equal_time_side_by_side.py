@@ -49,18 +49,27 @@ def _mean_sd(v: list[float]) -> dict:
 
 
 def run_cell(model: str, task: str, data: str, args) -> Path:
-    out = HERE / "runs" / f"equal-time-{task}-{data}" / model
-    cmd = [sys.executable, "-m", "genflows", "run", model, "--task", task, "--data", data, "--seeds", str(args.seeds),
-           "--threads", str(args.threads), "--out", str(out), "--no-tensorboard",
-           "--set", f"train.max_seconds={args.seconds}", "--set", f"train.epochs={args.epochs}"]
-    if task == "generation":
-        if model in MNIST_CONFIGS:
-            cmd[4:4] = ["--config", str(ROOT / MNIST_CONFIGS[model])]
-        for o in [*MNIST_SETS.get(MODELS[model].family, []), f"eval.fid_n={args.fid_n}", "eval.fid_ref=train", "eval.val_fid_every=0"]:
-            cmd += ["--set", o]
-        cmd += ["--data-root", args.data_root] if args.data_root else []
-    print(" ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    """Every seed of one model in its own process (``OUT/seedS``), so that one seed's divergence
+    (exit 3: the run's own message, kept as ``diverged.txt``) leaves the others to run."""
+    out = Path(args.runs) / f"equal-time-{task}-{data}" / model
+    for seed in range(1, args.seeds + 1):
+        folder = seed_dirs(out, args.seeds)[seed - 1]
+        cmd = [sys.executable, "-m", "genflows", "run", model, "--task", task, "--data", data, "--seed", str(seed),
+               "--threads", str(args.threads), "--out", str(folder), "--no-tensorboard",
+               "--set", f"train.max_seconds={args.seconds}", "--set", f"train.epochs={args.epochs}"]
+        if task == "generation":
+            if model in MNIST_CONFIGS:
+                cmd[4:4] = ["--config", str(ROOT / MNIST_CONFIGS[model])]
+            for o in [*MNIST_SETS.get(MODELS[model].family, []), f"eval.fid_n={args.fid_n}", "eval.fid_ref=train", "eval.val_fid_every=0"]:
+                cmd += ["--set", o]
+            cmd += ["--data-root", args.data_root] if args.data_root else []
+        print(" ".join(cmd[2:]), flush=True)
+        done = subprocess.run(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        sys.stderr.write(done.stderr)
+        if done.returncode == 3:  # diverged: recorded as such, the other seeds still run
+            (folder / "diverged.txt").write_text(done.stderr.strip().splitlines()[-1] + "\n")
+        elif done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, cmd)
     return out
 
 
@@ -68,13 +77,21 @@ def seed_dirs(out: Path, seeds: int) -> list[Path]:
     return [out / f"seed{s}" for s in range(1, seeds + 1)] if seeds > 1 else [out]
 
 
+def _shown(path: Path) -> str:
+    """A run folder as the record names it: relative to the repository where it lies inside."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def collect(task: str, datas: list[str], models: list[str], args) -> dict:
     key = HEADLINE[task]
     cells = []
     for data in datas:
         for model in models:
-            out = HERE / "runs" / f"equal-time-{task}-{data}" / model
+            out = Path(args.runs) / f"equal-time-{task}-{data}" / model
             ms = [json.loads((d / "metrics.json").read_text()) for d in seed_dirs(out, args.seeds) if (d / "metrics.json").is_file()]
+            diverged = {i + 1: (d / "diverged.txt").read_text().strip() for i, d in enumerate(seed_dirs(out, args.seeds))
+                        if (d / "diverged.txt").is_file() and not (d / "metrics.json").is_file()}
             if not ms:
                 continue
             cell = {"data": data, "model": model, "family": MODELS[model].family, key: _mean_sd([m[key] for m in ms]),
@@ -82,9 +99,11 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
                     "train_seconds": _mean_sd([m["train_seconds"] for m in ms]),
                     "sample_seconds_per_1000": _mean_sd([m["sample_seconds_per_1000"] if task == "generation" else 1000 * m["sample_seconds"] / m["n_eval"]
                                                          for m in ms]),
-                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps"), "run_dir": str(out.relative_to(ROOT))}
-            if task == "toy" and ms[0].get("mmd_flow") is not None:
-                cell["mmd_flow"] = _mean_sd([m["mmd_flow"] for m in ms])
+                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps"), "run_dir": _shown(out),
+                    "seeds_finished": [m["seed"] for m in ms], "diverged": diverged}
+            flow_key = "mmd_flow" if task == "toy" else "fid_flow"  # CoopFlow: its flow q_alpha's samples alone
+            if ms[0].get(flow_key) is not None:
+                cell[flow_key] = _mean_sd([m[flow_key] for m in ms])
             cells.append(cell)
     return {"date": time.strftime("%Y-%m-%d"), "task": task, "budget_seconds": args.seconds, "threads": args.threads,
             "seeds": args.seeds, **describe_cpu(), "fid_n": args.fid_n if task == "generation" else None,
@@ -110,7 +129,7 @@ def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path
             if c is None:
                 ax.set_title(f"{model}: not run", fontsize=7)
                 continue
-            d = seed_dirs(ROOT / c["run_dir"], rec["seeds"])[0]
+            d = seed_dirs(ROOT / c["run_dir"], rec["seeds"])[0]  # an absolute run_dir stays itself
             val = c[HEADLINE[task]]["mean"]
             ax.set_title(f"{model}\n{HEADLINE[task].upper()} {val:.3g}" if task == "generation" else f"{model}\nMMD² {val:.4f}", fontsize=7)
             if task == "toy":
@@ -143,6 +162,8 @@ def main() -> None:
     ap.add_argument("--fid-n", type=int, default=1000)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--collect", action="store_true", help="only record and draw the runs that have finished")
+    ap.add_argument("--runs", default=str(HERE / "runs"), help="folder of the run folders")
+    ap.add_argument("--results", default=str(HERE / "results"), help="folder of the record and the figure")
     args = ap.parse_args()
     models, datas = args.models.split(","), args.data.split(",")
     for m in models:
@@ -157,8 +178,8 @@ def main() -> None:
     rec = collect(args.task, datas, models, args)
     name = f"equal-time-{args.task}"
     rec["figure"] = f"{name}.png"
-    figure(args.task, datas, models, rec, HERE / "results" / f"{name}.png")
-    write_json(HERE / "results" / f"{name}.json", rec)
+    figure(args.task, datas, models, rec, Path(args.results) / f"{name}.png")
+    write_json(Path(args.results) / f"{name}.json", rec)
     for c in rec["cells"]:
         k = HEADLINE[args.task]
         print(f"{c['data']:>20} {c['model']:>12} {k} {c[k]['mean']:.4g} ± {c[k]['sd'] or 0:.2g}  iters {c['iterations']['mean']:.0f}")

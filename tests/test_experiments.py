@@ -152,3 +152,18 @@ def test_paper_table4_records_clean_and_reference_scores_of_every_finished_seed(
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):
     code, err = run_script(EXPERIMENTS / "lfbm_table4.py", ["paper", "--models", "coopflow", "--collect"], capsys, monkeypatch)
     assert code == 2 and "not a latent model" in err
+
+
+def test_equal_time_side_by_side_gives_every_model_the_same_training_seconds(tmp_path, capsys, monkeypatch):
+    argv = ["--task", "toy", "--data", "spiral", "--models", "vapo,flow", "--seconds", "1", "--seeds", "1", "--threads", "1",
+            "--runs", tmp_path / "runs", "--results", tmp_path / "results"]
+    code, err = run_script(EXPERIMENTS / "equal_time_side_by_side.py", argv, capsys, monkeypatch)
+    assert code == 0, err
+    rec = json.loads((tmp_path / "results" / "equal-time-toy.json").read_text())
+    assert [c["model"] for c in rec["cells"]] == ["vapo", "flow"] and rec["budget_seconds"] == 1
+    for c in rec["cells"]:
+        # the budget, not the schedule (100 000 epochs), ended training: at least 1 s, within one epoch more
+        assert 1 <= c["train_seconds"]["mean"] < 10 and c["iterations"]["mean"] >= 1
+        assert 0 < c["mmd"]["mean"] < 1
+    assert rec["cells"][0]["sampler"]["nfe"] > 0  # VAPO's ODE cost is recorded with its samples
+    assert (tmp_path / "results" / "equal-time-toy.png").is_file()
