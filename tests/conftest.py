@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from genflows._runtime.threads import default_threads  # noqa: E402
 _THREADS = int(os.environ.get("GENFLOWS_TEST_THREADS") or min(2, default_threads()))
 torch.set_num_threads(_THREADS)
 os.environ.setdefault("GENFLOWS_THREADS", str(_THREADS))
+# FID's cached real features go to a folder of this run, never the user's cache
+os.environ["GENFLOWS_CACHE"] = tempfile.mkdtemp(prefix="genflows-test-cache-")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -37,3 +37,44 @@ def test_inception_fid_is_zero_on_itself_and_larger_for_a_shifted_set(mnist_data
     assert shifted > 1.0
     # grayscale is replicated to 3 channels: the same image as RGB gives the same features
     assert torch.allclose(torch.from_numpy(feats(x[:4].expand(-1, 3, -1, -1))), torch.from_numpy(f[:4]), atol=1e-4)
+
+
+def test_the_real_sides_features_are_computed_once_per_machine(monkeypatch, tmp_path):
+    """A second process (an empty in-memory cache) reads the real images' features from the file
+    the first wrote, and gets the same FID; other real images are computed afresh."""
+    import numpy as np
+
+    from genflows.metrics import fid as fid_mod
+    from genflows.tasks import _evaluate as ev
+
+    weights = tmp_path / "default_1.pt"
+    weights.write_bytes(b"weights")
+    monkeypatch.setattr(fid_mod, "weights_path", lambda: weights)
+    proj = np.random.RandomState(0).randn(16, 2048)
+    calls = []
+
+    def fake_features(x):
+        calls.append(len(x))
+        return x.reshape(len(x), -1).double().numpy() @ proj
+
+    monkeypatch.setattr(fid_mod.InceptionFeatures, "shared", staticmethod(lambda device: fake_features))
+    monkeypatch.setenv("GENFLOWS_CACHE", str(tmp_path / "cache"))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def sample(self, n, **kw):
+            return torch.rand(n, 1, 4, 4) * 2 - 1
+
+    real = torch.rand(40, 1, 4, 4)
+    monkeypatch.setattr(ev, "_REAL_FEATURES", {})
+    first = ev.model_fid(Model(), real, 40, seed=0, batch_size=40)["fid"]
+    assert calls == [40, 40] and len(list((tmp_path / "cache" / "fid-features").glob("*.npy"))) == 1
+    monkeypatch.setattr(ev, "_REAL_FEATURES", {})  # a new process
+    calls.clear()
+    assert ev.model_fid(Model(), real, 40, seed=0, batch_size=40)["fid"] == first
+    assert calls == [40]  # the model's samples only
+    ev.model_fid(Model(), real + 1, 40, seed=0, batch_size=40)
+    assert calls == [40, 40, 40]

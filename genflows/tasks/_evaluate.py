@@ -4,8 +4,11 @@ against real images, and the machine facts that every timing depends on."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from .._runtime import distributed as dist
@@ -34,6 +37,38 @@ def check_fid(cfg) -> None:
 _REAL_FEATURES: dict = {}
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("GENFLOWS_CACHE") or Path.home() / ".cache" / "genflows")
+
+
+def _real_features(feats, real: torch.Tensor) -> np.ndarray:
+    """Inception features of the real images, computed once per machine: every model compared
+    against the same images reuses them, in this process and (one process) from a file keyed by
+    the images' bytes and the weights' (``$GENFLOWS_CACHE``, default ``~/.cache/genflows``)."""
+    from ..metrics.fid import weights_path
+
+    digest = hashlib.sha1(real.numpy().tobytes()).hexdigest()
+    key = (digest, dist.world_size())
+    if key in _REAL_FEATURES:
+        return _REAL_FEATURES[key]
+    path = None
+    if dist.world_size() == 1:  # under DDP every rank computes its share; no file to agree on
+        w = weights_path()
+        wid = hashlib.sha1(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+        path = _cache_dir() / "fid-features" / f"{digest}-{wid}.npy"
+        if path.is_file():
+            _REAL_FEATURES[key] = np.load(path)
+            return _REAL_FEATURES[key]
+    _REAL_FEATURES[key] = _features(feats, real).numpy()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, _REAL_FEATURES[key])
+        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+    return _REAL_FEATURES[key]
+
+
 def _features(feats, x: torch.Tensor) -> torch.Tensor:
     """Inception features of every row of ``x``, each rank computing its :func:`shard_bounds`
     share: under torchrun every rank works and the collective comes only at the end (rank 0 alone
@@ -57,10 +92,7 @@ def model_fid(model, test_x: torch.Tensor, n: int, seed: int = 0, batch_size: in
     fake = sample_batched(model, n, seed=seed, batch_size=batch_size, sampler=sampler)
     sample_secs = time.perf_counter() - t_sample
     real = test_x[:n].contiguous()
-    key = (hashlib.sha1(real.numpy().tobytes()).hexdigest(), dist.world_size())
-    if key not in _REAL_FEATURES:  # the real side is the same for every model compared in a process
-        _REAL_FEATURES[key] = _features(feats, real).numpy()
-    fid = frechet_distance(_features(feats, fake).numpy(), _REAL_FEATURES[key])
+    fid = frechet_distance(_features(feats, fake).numpy(), _real_features(feats, real))
     secs = time.perf_counter() - t0
     if log:
         log(f"FID{what} {fid:.2f} (N = {n} samples vs {n} {ref} images, {secs:.0f}s)")
