@@ -105,8 +105,8 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
             if ms[0].get(flow_key) is not None:
                 cell[flow_key] = _mean_sd([m[flow_key] for m in ms])
             cells.append(cell)
-    return {"date": time.strftime("%Y-%m-%d"), "task": task, "budget_seconds": args.seconds, "threads": args.threads,
-            "seeds": args.seeds, **describe_cpu(), "fid_n": args.fid_n if task == "generation" else None,
+    return {"date": time.strftime("%Y-%m-%d"), "task": task, **describe_cpu(), "budget_seconds": args.seconds, "threads": args.threads,
+            "seeds": args.seeds, "fid_n": args.fid_n if task == "generation" else None,
             "command": f"python experiments/equal_time_side_by_side.py --task {task} --data {','.join(datas)} --seconds {args.seconds} "
                        f"--seeds {args.seeds} --threads {args.threads}", "cells": cells}
 
@@ -120,7 +120,7 @@ def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path
 
     plt = pyplot()
     found = {(c["data"], c["model"]): c for c in rec["cells"]}
-    fig, axes = plt.subplots(len(datas), len(models), figsize=(2.3 * len(models), 2.5 * len(datas)), squeeze=False)
+    fig, axes = plt.subplots(len(datas), len(models), figsize=(2.3 * len(models), 2.7 * len(datas)), squeeze=False)
     for i, data in enumerate(datas):
         for j, model in enumerate(models):
             ax = axes[i, j]
@@ -143,8 +143,8 @@ def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path
             else:
                 ax.imshow(plt.imread(d / "samples.png"), cmap="gray")
         axes[i, 0].set_ylabel(data, fontsize=8)
-    fig.suptitle(f"{task} at {rec['budget_seconds']:g} s of training each ({rec['threads']} thread, {rec['cpu']}); seed 1: {rec['command']}",
-                 fontsize=6)
+    fig.suptitle(f"{task} at {rec['budget_seconds']:g} s of training each ({rec['threads']} thread, {rec['cpu']}); samples of seed 1, "
+                 f"the mean over {rec['seeds']} seeds in the titles: {rec['command']}", fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
