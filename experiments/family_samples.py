@@ -47,7 +47,8 @@ def equal_time(models: list[str]) -> None:
             ax.set_xticks([]), ax.set_yticks([])
             c = cells.get((task, data, m))
             if c is None:
-                ax.set_title(f"{m}\n(no {data} run)" if i == 0 else f"(no {data} run)", fontsize=7)
+                why = "images only" if task == "toy" and MODELS[m].family == "latent" else f"no {data} run"
+                ax.set_title(f"{m}\n{FAMILY[MODELS[m].family]}\n({why})" if i == 0 else f"({why})", fontsize=7)
                 ax.axis("off")
                 continue
             seed1 = Path(c["run_dir"]) / "seed1"
