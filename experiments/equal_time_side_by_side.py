@@ -77,6 +77,16 @@ def seed_dirs(out: Path, seeds: int) -> list[Path]:
     return [out / f"seed{s}" for s in range(1, seeds + 1)] if seeds > 1 else [out]
 
 
+def _chain_steps(model: str, run: Path) -> int | None:
+    """The Langevin steps a CoopFlow-family sample takes (the generation task does not record them)."""
+    import yaml
+
+    if MODELS[model].family != "coopflow" or not (run / "config.yaml").is_file():
+        return None
+    coop = yaml.safe_load((run / "config.yaml").read_text()).get("coop", {})
+    return None if coop.get("mode") == "flow" else coop.get("n_steps")
+
+
 def _shown(path: Path) -> str:
     """A run folder as the record names it: relative to the repository where it lies inside."""
     path = path.resolve()
@@ -99,7 +109,7 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
                     "train_seconds": _mean_sd([m["train_seconds"] for m in ms]),
                     "sample_seconds_per_1000": _mean_sd([m["sample_seconds_per_1000"] if task == "generation" else 1000 * m["sample_seconds"] / m["n_eval"]
                                                          for m in ms]),
-                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps"), "run_dir": _shown(out),
+                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps") or _chain_steps(model, seed_dirs(out, args.seeds)[0]), "run_dir": _shown(out),
                     "seeds_finished": [m["seed"] for m in ms], "diverged": diverged}
             flow_key = "mmd_flow" if task == "toy" else "fid_flow"  # CoopFlow: its flow q_alpha's samples alone
             if ms[0].get(flow_key) is not None:
@@ -108,7 +118,8 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
     return {"date": time.strftime("%Y-%m-%d"), "task": task, **describe_cpu(), "budget_seconds": args.seconds, "threads": args.threads,
             "seeds": args.seeds, "fid_n": args.fid_n if task == "generation" else None,
             "command": f"python experiments/equal_time_side_by_side.py --task {task} --data {','.join(datas)} --seconds {args.seconds} "
-                       f"--seeds {args.seeds} --threads {args.threads}", "cells": cells}
+                       f"--seeds {args.seeds} --threads {args.threads} --models {','.join(models)}"
+                       + (f" --fid-n {args.fid_n} --data-root DATA" if task == "generation" else ""), "cells": cells}
 
 
 def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path) -> None:
