@@ -2,7 +2,7 @@
 budget: 2-D toy densities (MMD²) or MNIST generation (FID), several seeds, samples side by side.
 
     python experiments/equal_time_side_by_side.py --task toy --data spiral,checkerboard-ebflow --seconds 45
-    python experiments/equal_time_side_by_side.py --task generation --data mnist --data-root DATA --seconds 180
+    python experiments/equal_time_side_by_side.py --task generation --data mnist --data-root DATA --seconds 150 --fid-n 500
 
 Every run is ``genflows run MODEL --task TASK`` at the model's recommended settings (toy: its
 registry recipe, what ``genflows run MODEL --task toy`` does; MNIST: ``MNIST_CONFIGS``), with
