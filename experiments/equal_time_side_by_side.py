@@ -189,6 +189,7 @@ def main() -> None:
     rec = collect(args.task, datas, models, args)
     name = f"equal-time-{args.task}"
     rec["figure"] = f"{name}.png"
+    Path(args.results).mkdir(parents=True, exist_ok=True)
     figure(args.task, datas, models, rec, Path(args.results) / f"{name}.png")
     write_json(Path(args.results) / f"{name}.json", rec)
     for c in rec["cells"]:

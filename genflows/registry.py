@@ -81,12 +81,10 @@ class ModelSpec:
     # "task" or "task@data" -> config: this model's own defaults for a task (on one data set)
     recipes: dict = field(default_factory=dict)
 
-    def recipe(self, task: str, data: str | None = None) -> dict:
-        """This model's defaults for ``task`` (merged after the task's own, before the user's),
-        then those for ``task`` on ``data``."""
-        from .config.base import merge
-
-        return merge(copy.deepcopy(self.recipes.get(task, {})), copy.deepcopy(self.recipes.get(f"{task}@{data}", {})))
+    def recipe(self, task: str) -> dict:
+        """This model's defaults for ``task`` (merged after the task's own, before the user's);
+        ``"task@data"``: those for the task on one data set, merged after."""
+        return copy.deepcopy(self.recipes.get(task, {}))
 
     def config_defaults(self) -> dict:
         return copy.deepcopy(self.defaults)

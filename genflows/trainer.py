@@ -139,7 +139,7 @@ class Trainer:
             n_batches = max(n // bs, 1)
         # Posterior collapse is judged against a generator that ignores z (complete data only).
         reference = self.model.collapse_reference(data) if masks is None else None
-        while self.epoch < epochs and not self._budget_spent():  # a resumed run may have spent it
+        while self.epoch < epochs and not self._budget_spent(iters=False):  # a resumed run may have spent its seconds
             t0 = time.perf_counter()
             self._apply(self.model.schedule(self.epoch))
             if world > 1:
@@ -212,10 +212,11 @@ class Trainer:
                 break
         return self.history
 
-    def _budget_spent(self, running: float = 0.0) -> bool:
-        """Whether train.max_iters or train.max_seconds is reached (``running``: seconds of the
-        epoch under way; finished epochs' seconds are in the history, so a resumed run counts them)."""
-        if self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
+    def _budget_spent(self, running: float = 0.0, iters: bool = True) -> bool:
+        """Whether train.max_seconds (or, with ``iters``, train.max_iters) is reached (``running``:
+        seconds of the epoch under way; finished epochs' seconds are in the history, so a resumed
+        run counts them)."""
+        if iters and self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
             return True
         if self.cfg.max_seconds is None:
             return False

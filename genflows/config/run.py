@@ -233,5 +233,6 @@ def load_config(
     if isinstance(task, str) and task in TASKS:
         base = merge(base, getattr(TASKS[task], "DEFAULTS", {}))
         data = merge(base, user).get("data", {}).get("name", DataConfig.name)
-        base = merge(base, spec.recipe(task, data) if spec else {})
+        base = merge(base, spec.recipe(task) if spec else {})
+        base = merge(base, spec.recipe(f"{task}@{data}") if spec else {})
     return parse(apply_overrides(merge(base, user), overrides))
