@@ -122,12 +122,27 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
                        + (f" --fid-n {args.fid_n} --data-root DATA" if task == "generation" else ""), "cells": cells}
 
 
-def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path) -> None:
+def draw_samples(ax, run: Path, task: str, data: str) -> None:
+    """One run's samples on ``ax``: 2000 drawn from its model (toy, seeded) or its sample grid."""
     import torch
 
     from genflows._runtime.output import pyplot
     from genflows.data.toy import EXTENT
     from genflows.runner import load_model
+
+    if task != "toy":
+        ax.imshow(pyplot().imread(run / "samples.png"), cmap="gray")
+        return
+    torch.manual_seed(0)
+    _, model = load_model(run, "checkpoint.pt")
+    with torch.no_grad():
+        x = model.sample(2000).detach().cpu().numpy()
+    ax.scatter(x[:, 0], x[:, 1], s=0.3, alpha=0.5)
+    ax.set_xlim(-EXTENT[data], EXTENT[data]), ax.set_ylim(-EXTENT[data], EXTENT[data]), ax.set_aspect("equal")
+
+
+def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path) -> None:
+    from genflows._runtime.output import pyplot
 
     plt = pyplot()
     found = {(c["data"], c["model"]): c for c in rec["cells"]}
@@ -143,16 +158,7 @@ def figure(task: str, datas: list[str], models: list[str], rec: dict, path: Path
             d = seed_dirs(ROOT / c["run_dir"], rec["seeds"])[0]  # an absolute run_dir stays itself
             val = c[HEADLINE[task]]["mean"]
             ax.set_title(f"{model}\n{HEADLINE[task].upper()} {val:.3g}" if task == "generation" else f"{model}\nMMD² {val:.4f}", fontsize=7)
-            if task == "toy":
-                torch.manual_seed(0)
-                _, m = load_model(d, "checkpoint.pt")
-                with torch.no_grad():
-                    x = m.sample(2000).detach().cpu().numpy()
-                ax.scatter(x[:, 0], x[:, 1], s=0.3, alpha=0.5)
-                lim = EXTENT[data]
-                ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim), ax.set_aspect("equal")
-            else:
-                ax.imshow(plt.imread(d / "samples.png"), cmap="gray")
+            draw_samples(ax, d, task, data)
         axes[i, 0].set_ylabel(data, fontsize=8)
     fig.suptitle(f"{task} at {rec['budget_seconds']:g} s of training each ({rec['threads']} thread, {rec['cpu']}); samples of seed 1, "
                  f"the mean over {rec['seeds']} seeds in the titles: {rec['command']}", fontsize=6)

@@ -31,10 +31,7 @@ def equal_time(models: list[str]) -> None:
     """Spiral (top) and MNIST (bottom) samples of every model at one training budget, seed 1."""
     import json
 
-    import torch
-
-    from genflows.data.toy import EXTENT
-    from genflows.runner import load_model
+    from equal_time_side_by_side import draw_samples  # experiments/, this script's folder
 
     plt = pyplot()
     recs = {t: json.loads((RESULTS / f"equal-time-{t}.json").read_text()) for t in ("toy", "generation")}
@@ -54,15 +51,7 @@ def equal_time(models: list[str]) -> None:
             seed1 = Path(c["run_dir"]) / "seed1"
             key, val = ("MMD²", c["mmd"]["mean"]) if task == "toy" else ("FID", c["fid"]["mean"])
             ax.set_title((f"{m}\n{FAMILY[MODELS[m].family]}\n" if i == 0 else "") + f"{key} {val:.3g}", fontsize=7)
-            if task == "toy":
-                torch.manual_seed(0)
-                _, model = load_model(seed1, "checkpoint.pt")
-                with torch.no_grad():
-                    x = model.sample(2000).detach().cpu().numpy()
-                ax.scatter(x[:, 0], x[:, 1], s=0.3, alpha=0.5)
-                ax.set_xlim(-EXTENT[data], EXTENT[data]), ax.set_ylim(-EXTENT[data], EXTENT[data]), ax.set_aspect("equal")
-            else:
-                ax.imshow(plt.imread(seed1 / "samples.png"), cmap="gray")
+            draw_samples(ax, seed1, task, data)
     fig.suptitle(f"Every family after {recs['toy']['budget_seconds']:g} s (spiral) / {recs['generation']['budget_seconds']:g} s (MNIST) of training, "
                  f"1 thread, seed 1 (mean over 3 seeds in the titles): python experiments/equal_time_side_by_side.py, then "
                  f"python experiments/family_samples.py --equal-time", fontsize=6)

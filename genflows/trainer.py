@@ -141,6 +141,7 @@ class Trainer:
         reference = self.model.collapse_reference(data) if masks is None else None
         while self.epoch < epochs and not self._budget_spent(iters=False):  # a resumed run may have spent its seconds
             t0 = time.perf_counter()
+            spent = sum(r["seconds"] for r in self.history)  # finished epochs' training seconds, once per epoch
             self._apply(self.model.schedule(self.epoch))
             if world > 1:
                 sampler.set_epoch(self.epoch)
@@ -175,7 +176,7 @@ class Trainer:
                 done += 1
                 if show and b % 25 == 0:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})
-                if self._budget_spent(time.perf_counter() - t0):
+                if self._budget_spent(spent + time.perf_counter() - t0):
                     break
             bar.close()
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -212,15 +213,17 @@ class Trainer:
                 break
         return self.history
 
-    def _budget_spent(self, running: float = 0.0, iters: bool = True) -> bool:
-        """Whether train.max_seconds (or, with ``iters``, train.max_iters) is reached (``running``:
-        seconds of the epoch under way; finished epochs' seconds are in the history, so a resumed
-        run counts them)."""
+    def _budget_spent(self, seconds: float | None = None, iters: bool = True) -> bool:
+        """Whether train.max_seconds (or, with ``iters``, train.max_iters) is reached. ``seconds``:
+        training seconds so far (default: the finished epochs' in the history, so a resumed run
+        counts them)."""
         if iters and self.cfg.max_iters is not None and self.iteration >= self.cfg.max_iters:
             return True
         if self.cfg.max_seconds is None:
             return False
-        spent = sum(r["seconds"] for r in self.history) + running >= self.cfg.max_seconds
+        if seconds is None:
+            seconds = sum(r["seconds"] for r in self.history)
+        spent = seconds >= self.cfg.max_seconds
         return bool(dist.broadcast_object(spent)) if dist.world_size() > 1 else spent  # every rank stops together
 
     def _apply(self, schedule) -> None:
