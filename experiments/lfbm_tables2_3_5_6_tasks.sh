@@ -3,7 +3,7 @@
 # CPU scale on MNIST (budget 'full' in genflows/table.py): reconstruction and inpainting, then
 # recovery (3 priors x the paper's six masks). Cells are run folders under experiments/runs/tables/;
 # finished cells are read back, so re-running continues an interrupted table. The tables are
-# copied to experiments/results/tables/.
+# copied to experiments/results/tables/, with the recovery FIDs' sample grids (recovery-samples.png).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${GENFLOWS_DATA:-../shared/data}"
@@ -13,3 +13,5 @@ for task in reconstruction inpainting recovery; do
   cp "experiments/runs/tables/$task/table.md" "experiments/results/tables/$task.md"
   cp "experiments/runs/tables/$task/table.csv" "experiments/results/tables/$task.csv"
 done
+# the sample grids behind the recovery FIDs, kept beside the records
+python experiments/sample_grids.py table experiments/runs/tables/recovery

@@ -167,3 +167,35 @@ def test_equal_time_side_by_side_gives_every_model_the_same_training_seconds(tmp
         assert 0 < c["mmd"]["mean"] < 1
     assert rec["cells"][0]["sampler"]["nfe"] > 0  # VAPO's ODE cost is recorded with its samples
     assert (tmp_path / "results" / "equal-time-toy.png").is_file()
+
+
+def test_sample_grids_of_a_table_folder_keep_one_panel_per_cell_and_refuse_a_missing_grid(tmp_path, capsys, monkeypatch):
+    """The grids behind a table's FIDs: one panel per (model, setting), from seed1/ or the single-seed
+    folder; a cell whose grid is gone is an error, never a figure that silently drops it."""
+    import csv
+
+    import numpy as np
+    from genflows._runtime.output import pyplot
+
+    from sample_grids import table_figure
+
+    table = tmp_path / "recovery"
+    rows = []
+    for i, (model, setting) in enumerate([("abp", "pepper30"), ("abp", "square-s"), ("lebm", "pepper30"), ("lebm", "square-s")]):
+        cell = table / f"{model}-{setting}" / ("seed1" if i % 2 else "")
+        cell.mkdir(parents=True)
+        pyplot().imsave(cell / "samples.png", np.full((8, 8), i / 4.0), cmap="gray")
+        rows.append({"model": model, "setting": setting, "fid_mean": 100 + i, "run_dir": f"elsewhere/{model}-{setting}"})
+    with (table / "table.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = table_figure(table, tmp_path / "figure.png")
+    img = pyplot().imread(out)
+    assert img.shape[:2] == (550, 462)  # 2 rows (models) x 2 columns (settings) of 2.1 x 2.35 in panels at 110 dpi
+    (table / "lebm-square-s" / "seed1" / "samples.png").unlink()
+    with pytest.raises(GenflowsError, match="lebm-square-s"):
+        table_figure(table, tmp_path / "figure2.png")
+    assert not (tmp_path / "figure2.png").exists()
+    code, err = run_script(EXPERIMENTS / "sample_grids.py", ["table", tmp_path / "nothing"], capsys, monkeypatch)
+    assert code == 2 and "table.csv is missing" in err and "Traceback" not in err

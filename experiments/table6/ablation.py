@@ -5,8 +5,9 @@ Trains the flow alone (``flow``), the short-run EBM from noise (``ebm-sr``) and 
 sizes), each by ``genflows run MODEL --task generation`` (FID of N samples vs N test images; for
 CoopFlow also the FID of its flow q_alpha alone), then reconstructs the first ``--n-recon`` test
 images with the two models that have a Langevin flow (x_hat* by 200 Adam steps, Section 5.3 /
-A.8) and records the per-pixel MSE. Results: ``experiments/results/coopflow-ablation-<data>[-<tag>].json``
-/ ``.md``, beside the paper's CIFAR-10 numbers for orientation.
+A.8) and records the per-pixel MSE (``--n-recon 0``: FIDs only). Results: ``experiments/results/coopflow-ablation-<data>[-<tag>].json``
+/ ``.md``, beside the paper's CIFAR-10 numbers for orientation, and the sample grids behind the FIDs in
+``…-samples.png`` (they outlive the run folders).
 
     python experiments/coopflow_table6.py ablation --data-root ../shared/data
     python experiments/coopflow_table6.py ablation --data fashion-mnist --epochs 3 --fid-n 500
@@ -137,7 +138,7 @@ def main() -> None:
     ap.add_argument("--data-root", default=os.environ.get("GENFLOWS_DATA"))
     ap.add_argument("--epochs", type=int, default=None, help="default: the config's")
     ap.add_argument("--fid-n", type=int, default=1000)
-    ap.add_argument("--n-recon", type=int, default=N_RECON, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30)")
+    ap.add_argument("--n-recon", type=int, default=N_RECON, help="test images reconstructed (paper 1000; one x_hat iteration of 20 images costs ~1.2 s for T = 30; 0: FIDs only)")
     ap.add_argument("--invert-lr", type=lr_grid, default=[None], help="Adam lr of the x_hat optimisation, or a comma list: each model is reconstructed at every lr "
                     "and its best is reported, the same grid for all (default: the config's eval.invert_lr)")
     ap.add_argument("--invert-iters", type=int, default=None, help="its steps (default: the config's eval.invert_iters, 200 as in A.8)")
@@ -151,6 +152,8 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the run and result names, for variants")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.n_recon < 0:
+        ap.error(f"--n-recon must be >= 0 (0: no reconstruction), got {args.n_recon}")
     if args.invert_starts < 1:
         ap.error(f"--invert-starts must be >= 1, got {args.invert_starts}")
     name = f"coop-ablation-{args.data}" + (f"-{args.tag}" if args.tag else "")
@@ -163,7 +166,7 @@ def main() -> None:
                "threads": m["torch_threads"], "mse": None, "recon_seconds": None,
                # eval.val_fid_every: the epoch chosen by FID against held-out training images, and that curve
                "selected_epoch": m.get("selected_epoch"), "val_fid": {h["epoch"]: h["val_fid"] for h in m["history"] if "val_fid" in h}}
-        if model != "flow":  # the flow alone is invertible: its reconstruction is exact, nothing to compare
+        if model != "flow" and args.n_recon:  # the flow alone is invertible: its reconstruction is exact, nothing to compare
             grid = [reconstruct(runs / model, args.n_recon, args.threads, lr, args.invert_iters, args.invert_starts, args.recon_protocol) for lr in args.invert_lr]
             r = min(grid, key=lambda g: g["mse"])  # the paper gives no step size: each model at its best lr of one grid
             row.update(mse=r["mse"], recon_n=r["n"], recon_seconds=r["seconds"], invert_iters=r["invert_iters"], invert_lr=r["invert_lr"], mse_curve=r["mse_curve"],
@@ -203,6 +206,15 @@ def main() -> None:
                      f"| {r['epochs']} | {r['train_seconds']:.0f} | {f(r['recon_seconds'], 0)} |"
                      + (f" {r['selected_epoch']} ({', '.join(f'{e}: {v:.1f}' for e, v in r['val_fid'].items())}) |" if selecting else ""))
     write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
+    from sample_grids import compose  # experiments/: the grids behind these FIDs outlive the run folders
+
+    panels = []
+    for r in rows:
+        panels.append((f"{r['model']}\nFID {f(r['fid'], 1)}", runs / r["model"] / "samples.png"))
+        if r.get("fid_flow") is not None:
+            panels.append((f"{r['model']}: its flow q_α\nFID {f(r['fid_flow'], 1)}", runs / r["model"] / "samples_flow.png"))
+    compose(panels, results / (name.replace("coop-", "coopflow-", 1) + "-samples.png"),
+            f"{name}: 64 samples each model drew after training, at its selected epoch (FID of {n_fid} samples vs {n_fid} test images in each title)")
     curves = {r["model"]: r["mse_curve"] for r in rows if r.get("mse_curve")}
     if curves:
         plot_curves(curves, stem.with_suffix(".png"), f"first {args.n_recon} {args.data} test images")
