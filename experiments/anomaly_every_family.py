@@ -10,7 +10,8 @@ Runs (or reads back) ``genflows table anomaly`` for held-out digit 4 with 3 seed
 seed, mean and sd, the anomaly fraction, times) and ``.md`` (the table), and a figure of the
 per-image scores, normal against held-out, for the best and the worst row
 (``anomaly-every-family-<data>-scores.png``, the first finished seed of each). ``--collect``
-records the seeds that have finished without running anything (a budget that ran out).
+records the seeds that have finished without running anything (a budget that ran out). The record
+keeps every model it already holds: ``--models vapo`` runs VAPO alone and adds or updates its rows.
 """
 
 from __future__ import annotations
@@ -86,21 +87,25 @@ def main() -> None:
     overrides = [f"train.threads={a.threads}"] if a.threads else []
     md = None if a.collect else anomaly_table(out, a.budget, models=models, holdouts=[4], seeds=a.seeds, data_root=a.data_root,
                                               extra_overrides=overrides)
-    found = rows(out, models)
     stem = f"anomaly-every-family-{data}"
+    old = RESULTS / f"{stem}.json"
+    kept = [] if not old.is_file() else [r["model"] for r in json.loads(old.read_text())["rows"]]
+    recorded = list(dict.fromkeys([*kept, *models]))  # a subset run must not drop the other models' rows
+    found = rows(out, recorded)
     best = max(found, key=lambda r: r["auprc"]["mean"])
     worst = min(found, key=lambda r: r["auprc"]["mean"])
     score_figure(best, worst, RESULTS / f"{stem}-scores.png")
-    command = f"python experiments/anomaly_every_family.py --budget {a.budget} --models {a.models} --seeds {a.seeds}" + (
+    command = f"python experiments/anomaly_every_family.py --budget {a.budget} --models {','.join(recorded)} --seeds {a.seeds}" + (
         f" --threads {a.threads}" if a.threads else "") + (" --data-root DATA" if a.data_root else "")
     write_json(RESULTS / f"{stem}.json", {"command": command, "budget": a.budget, "data": data, "holdout": 4,
-                                          "overrides": {m: BUDGETS[a.budget]["overrides"] + BUDGETS[a.budget].get(MODELS[m].family, []) for m in models},
-                                          "complete": all(r["auprc"]["n"] >= a.seeds for r in found) and {r["model"] for r in found} == set(models),
+                                          "overrides": {m: BUDGETS[a.budget]["overrides"] + BUDGETS[a.budget].get(MODELS[m].family, []) for m in recorded},
+                                          "complete": all(r["auprc"]["n"] >= a.seeds for r in found) and {r["model"] for r in found} == set(recorded),
                                           "rows": found, "figure": f"{stem}-scores.png", "best": [best["model"], best["score"]],
                                           "worst": [worst["model"], worst["score"]]})
     if md is not None:
-        write_text(RESULTS / f"{stem}.md", md)
         print(md)
+        if set(models) >= set(recorded):  # the table of this run is the whole record's; else docs/tables.py renders it from the JSON
+            write_text(RESULTS / f"{stem}.md", md)
 
 
 if __name__ == "__main__":
