@@ -11,7 +11,6 @@ A generated table sits between ``<!-- table:NAME -->`` and ``<!-- /table:NAME --
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
@@ -19,21 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genflows.table import PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
+from _records import B, R, ROOT, csv_value, mean_sd, record, root, set_root, values  # noqa: E402,F401
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ["docs/results.md", "README.md"]
-_root = ROOT  # where records and documents are read (sync's root)
-
-
-def record(path: str) -> dict:
-    return json.loads((_root / path).read_text())
-
-
-def mean_sd(values: list[float], digits: int = 3) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 # --------------------------------------------------------------------------- anomaly, every family
@@ -236,26 +225,6 @@ def vapo_toy_every() -> str:
 
 # --------------------------------------------------------------------------- results at a glance
 
-R, B = "experiments/results", "bench/results"
-
-
-def values(files: list[str], *keys) -> list[float]:
-    out = []
-    for f in files:
-        v = record(f)
-        for k in keys:
-            v = v[k]
-        out.append(float(v))
-    return out
-
-
-def csv_value(path: str, model: str, setting: str, column: str) -> float:
-    import csv
-
-    with (_root / path).open() as f:
-        return next(float(r[column]) for r in csv.DictReader(f) if r["model"] == model and r["setting"] == setting)
-
-
 def glance() -> str:
     """One row per paper result genflows addresses: paper · ours · status · chosen on test data ·
     command · record."""
@@ -344,7 +313,7 @@ def _glance_new() -> list[tuple[str, ...]]:
     """Glance rows of the side-by-side and default-settings records, and of Table 4 at the paper's
     schedule on the other digits, where they exist."""
     rows = []
-    if (_root / R / "table4-paper.json").is_file():
+    if (root() / R / "table4-paper.json").is_file():
         for c in record(f"{R}/table4-paper.json")["cells"]:
             if c["model"] == "lfbm-mcmc" and c["holdout"] != 4:
                 ref = f" / {c['reference']['mean']:.3f}" if c["reference"] else ""
@@ -352,7 +321,7 @@ def _glance_new() -> list[tuple[str, ...]]:
                              c["paper"] or "–", f"{mean_sd([x['auprc_clean'] for x in c['seeds']])}{ref} ({len(c['seeds'])} seed{'s' * (len(c['seeds']) > 1)})",
                              "in progress" if len(c["seeds"]) < 3 else "measured", "no",
                              f"`python experiments/lfbm_table4.py paper --data-root DATA --holdouts {c['holdout']}`", "`table4-paper.json`"))
-    if (_root / R / "equal-time-toy.json").is_file():
+    if (root() / R / "equal-time-toy.json").is_file():
         eq = {(c["data"], c["model"]): c for c in record(f"{R}/equal-time-toy.json")["cells"]}
         sp = [eq.get(("spiral", m)) for m in ("vapo", "coopflow", "flow")]
         if all(sp):
@@ -360,7 +329,7 @@ def _glance_new() -> list[tuple[str, ...]]:
                          " / ".join(mean_sd([1e3 * v for v in c["per_seed"]], 2) for c in sp) + " (3 seeds)",
                          "new: VAPO " + ("matches or beats" if sp[0]["mmd"]["mean"] <= sp[1]["mmd"]["mean"] else "behind") + " CoopFlow", "no",
                          "`python experiments/equal_time_side_by_side.py --task toy --data spiral,checkerboard-ebflow --seconds 45`", "`equal-time-toy.json`"))
-    if (_root / R / "toy-defaults-spiral.json").is_file():
+    if (root() / R / "toy-defaults-spiral.json").is_file():
         g = _show_groups(f"{R}/toy-defaults-spiral.json")
         co, fl = g[("coopflow", "spiral")], g[("flow", "spiral")]
         rows.append(("Toy defaults, spiral MMD² × 10³: CoopFlow / its own flow q_α / the `flow` model", "qualitative (Figure 2)",
@@ -378,7 +347,7 @@ def readme_table4() -> str:
     paper21 = [f"{R}/refprotocol-paper21-avx2-seed1-e21-eval-s400.json", *(f"{R}/refprotocol-paper21-bf16-seed{s}-e21-eval-s400.json" for s in (2, 3, 4, 5))]
     clean = {4: (values(paper21, "clean", "400"), 5)}
     ref = {4: (values([f.replace("-eval-s400", "-s400") for f in paper21], "leaky", "400"), 5)}
-    if (_root / R / "table4-paper.json").is_file():
+    if (root() / R / "table4-paper.json").is_file():
         for c in record(f"{R}/table4-paper.json")["cells"]:
             if c["model"] == "lfbm-mcmc" and c["holdout"] != 4:
                 clean[c["holdout"]] = ([x["auprc_clean"] for x in c["seeds"]], len(c["seeds"]))
@@ -444,8 +413,8 @@ _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /
 def sync(check: bool, root: Path = ROOT) -> list[str]:
     """Rewrite (or, with ``check``, compare) every generated table of the documents under
     ``root``; returns the drifted ones."""
-    global _root
-    _root, drifted = Path(root), []
+    set_root(root)
+    drifted: list[str] = []
     for doc in (Path(root) / d for d in DOCUMENTS):
         text = doc.read_text()
 
