@@ -21,6 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genflows.table import PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
 from _records import B, R, ROOT, csv_value, mean_sd, record, root, set_root, values  # noqa: E402,F401
+import _tables_coopflow_tasks as coopflow_tasks  # noqa: E402  (each section's tables in a module of its own)
+import _tables_lfbm_fast as lfbm_fast  # noqa: E402
+import _tables_lfbm_paper as lfbm_paper  # noqa: E402
+import _tables_speed as speed  # noqa: E402
 
 DOCUMENTS = ["docs/results.md", "README.md"]
 
@@ -405,6 +409,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "equal-time-generation": lambda: equal_time("generation"),
     "toy-defaults": toy_defaults,
     "vapo-toy-every": vapo_toy_every,
+    **lfbm_paper.TABLES,
+    **lfbm_fast.TABLES,
+    **coopflow_tasks.TABLES,
+    **speed.TABLES,
 }
 
 _BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)\n?(<!-- /table:(?P=name) -->)", re.S)
