@@ -26,6 +26,21 @@ def _side(runs: list[dict], side: str, key: str) -> list[float]:
     return [r[key] for r in runs if r["side"] == side]
 
 
+def readme_performance() -> str:
+    """README's per-CPU summary: the MNIST posterior step, its utilisation, the best scoring rate and the
+    digits main job (speed-avx2-no-autograd.json, speed-no-autograd.json, speed-main-job-no-autograd.json)."""
+    avx2, avx512 = record(f"{B}/speed-avx2-no-autograd.json"), record(f"{B}/speed-no-autograd.json")
+    job512 = record(f"{B}/speed-main-job-no-autograd.json")["main_job"]["runs"]
+    lines = ["| CPU (capability) | dtype | step ms | utilisation | scoring img/s (100 steps) | digits main job |", "|---|---|---|---|---|---|"]
+    for r, job, name in ((avx2, avx2["main_job"]["runs"], "2-core AMD EPYC (AVX2)"), (avx512, job512, "2-core AMD EPYC (AVX512, native bf16)")):
+        for i, x in enumerate(r["rows"]):
+            cpu = f"{name}, {r['date'][:10]}" if i == 0 else "same"
+            wall = f" {statistics.median(_side(job, 'now', 'wall_s')):.0f} s |" if x["dtype"] == "float32" else " |"
+            score = x["score_images_per_s"][str(x["score_best_batch"])]
+            lines.append(f"| {cpu} | {x['dtype']} | {x['langevin_step_ms']:.1f} | {x['utilisation']:.2f} | {score:.1f} |{wall}")
+    return "\n".join(lines)
+
+
 def main_job_no_autograd() -> str:
     """The digits main job now and at the baseline, runs in order (speed-main-job-no-autograd.json)."""
     r = record(f"{B}/speed-main-job-no-autograd.json")
@@ -132,6 +147,7 @@ def seams_epyc() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
+    "readme-performance": readme_performance,
     "speed-main-job-no-autograd": main_job_no_autograd,
     "speed-mnist-chains-no-autograd": mnist_chains_no_autograd,
     "speed-avx2-no-autograd": avx2_no_autograd,
