@@ -20,7 +20,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genflows.table import PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
-from _records import B, R, ROOT, csv_value, mean_sd, record, root, set_root, values  # noqa: E402,F401
+from _records import B, R, ROOT, csv_value, mean_sd, record, root, rows_of_csv, set_root, values  # noqa: E402,F401
 import _tables_coopflow_tasks as coopflow_tasks  # noqa: E402  (each section's tables in a module of its own)
 import _tables_lfbm_fast as lfbm_fast  # noqa: E402
 import _tables_lfbm_paper as lfbm_paper  # noqa: E402
@@ -278,6 +278,7 @@ def glance() -> str:
         ("LFBM Table 2 reconstruction MSE, MNIST at CPU scale (5000 images, 3 epochs): LFBM-MCMC", "0.005-0.016 (SVHN, CIFAR-10, CelebA)",
          f"{csv_value(R + '/tables/reconstruction.csv', 'lfbm-mcmc', 'reconstruction', 'mse_mean'):.4f} (1 seed)", "not comparable (other data)", "no",
          "`bash experiments/lfbm_tables2_3_5_6_tasks.sh`", "`tables/reconstruction.csv`"),
+        *_glance_tasks(),
         ("CoopFlow Table 6, MNIST at CPU scale: FID of CoopFlow(Pre) / the flow alone / the short-run EBM", "21.16 / 92.10 / 49.51 (CIFAR-10)",
          f"{coop['coopflow-pre']['fid_mean']:.1f} ± {coop['coopflow-pre']['fid_sd']:.1f} / {coop['flow']['fid_mean']:.1f} ± {coop['flow']['fid_sd']:.1f} / "
          f"{coop_ebm['ebm-sr']['fid_mean']:.1f} ± {coop_ebm['ebm-sr']['fid_sd']:.1f} (3 seeds)",
@@ -311,6 +312,36 @@ def glance() -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
 
+
+
+def _glance_tasks() -> list[tuple[str, ...]]:
+    """Glance rows of the latent-flow paper's Tables 3, 5 and 6 at CPU scale (MNIST, 1 seed): which
+    model wins, against which the paper's CelebA rows name."""
+    from genflows.table import PAPER
+
+    inp = {m: csv_value(f"{R}/tables/inpainting.csv", m, "inpainting", "mse_mean") for m in ("lfbm-mcmc", "lfbm-vae")}
+    rec = _rows_by_cell(f"{R}/tables/recovery.csv")
+    settings = list(dict.fromkeys(s for _, s in rec))
+    models = list(dict.fromkeys(m for m, _ in rec))
+    paper = {m: [tuple(float(v) for v in cell.split(" / ")) for cell in PAPER["recovery"][1][m]] for m in models}
+
+    def wins(get) -> int:  # settings where lfbm-mcmc has the lowest value of the models
+        return sum(min(models, key=lambda m: get(m, k)) == "lfbm-mcmc" for k in range(len(settings)))
+    ours = [wins(lambda m, k: float(rec[m, settings[k]]["mse_mean"])), wins(lambda m, k: float(rec[m, settings[k]]["fid_mean"]))]
+    theirs = [wins(lambda m, k: paper[m][k][0]), wins(lambda m, k: paper[m][k][1])]
+    return [
+        ("LFBM Table 3 inpainting MSE (centre square hidden), MNIST at CPU scale: LFBM-MCMC / LFBM-VAE", "0.0557 / 0.0562 and 0.1937 / 0.2074 (CelebA, Table 3's two columns)",
+         f"{inp['lfbm-mcmc']:.4f} / {inp['lfbm-vae']:.4f} (1 seed)",
+         "not comparable (other data); " + ("the same order" if inp["lfbm-mcmc"] < inp["lfbm-vae"] else "the other order"), "no",
+         "`bash experiments/lfbm_tables2_3_5_6_tasks.sh`", "`tables/inpainting.csv`"),
+        (f"LFBM Tables 5-6 recovery, MNIST at CPU scale: of {len(settings)} masks, where the flow prior has the lowest MSE / FID of {', '.join(models)}",
+         f"{theirs[0]} / {theirs[1]} (CelebA)", f"{ours[0]} / {ours[1]} (1 seed)", "not comparable (other data, FID of 250 samples)", "no",
+         "`bash experiments/lfbm_tables2_3_5_6_tasks.sh`", "`tables/recovery.csv`"),
+    ]
+
+
+def _rows_by_cell(path: str) -> dict[tuple[str, str], dict]:
+    return {(r["model"], r["setting"]): r for r in rows_of_csv(path)}
 
 
 def _glance_new() -> list[tuple[str, ...]]:
