@@ -265,7 +265,7 @@ def task_table(
                      "data": {"name": preset["data"], **({"root": data_root} if data_root else {})}}
             cfgs[(m, name)] = load_config(m, overrides=[*preset["overrides"], *ov, *(extra_overrides or [])], extra=extra)
     cells, rows = run_cells(cfgs, jobs, log), []
-    fid_n = next(iter(cfgs.values())).eval.fid_n
+    fid_n, fid_ref = next(iter(cfgs.values())).eval.fid_n, next(iter(cfgs.values())).eval.fid_ref
     for (m, name), summary in cells.items():
         rows.append({"model": m, "setting": name or task, **{f"{k}_mean": v["mean"] for k, v in summary.items() if isinstance(v, dict)},
                      "n_seeds": summary["mse"]["n"], "run_dir": summary["run_dir"]})
@@ -290,7 +290,7 @@ def task_table(
     what = "MSE per hidden pixel" if task != "reconstruction" else "MSE per pixel"
     md = (
         f"{task}: {what} on the [-1, 1] scale (divide by 4 for [0, 1])"
-        + (f" / FID with N = {int(fid_n)} samples vs {int(fid_n)} test images" if any_fid else "")
+        + (f" / FID with N = {int(fid_n)} samples vs {int(fid_n)} {'training' if fid_ref == 'train' else 'test'} images" if any_fid else "")
         + f"; ours on {preset['data']} with budget '{budget}' ({', '.join([*preset['overrides'], *(extra_overrides or [])])}), "
         f"{seeds or preset['seeds']} seed(s). Paper column: {paper_note} — a different data set, for orientation only.\n\n"
         + "\n".join(lines) + "\n"
