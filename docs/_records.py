@@ -51,3 +51,13 @@ def values(files: list[str], *keys) -> list[float]:
 
 def csv_value(path: str, model: str, setting: str, column: str) -> float:
     return next(float(r[column]) for r in rows_of_csv(path) if r["model"] == model and r["setting"] == setting)
+
+
+def minus(text: str) -> str:
+    """The document's minus sign (U+2212) for every ASCII hyphen-minus in a formatted number."""
+    return text.replace("-", "−")
+
+
+def side_runs(runs: list[dict], side: str, key: str) -> list[float]:
+    """``key`` of a speed record's ``main_job.runs`` measured on ``side`` ("now" or "base"), in order."""
+    return [r[key] for r in runs if r["side"] == side]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from typing import Callable
 
-from _records import R, mean_sd, record
+from _records import R, mean_sd, minus, record
 from genflows.table import PAPER_TABLE4  # the paper's Table 4, one copy
 
 STEPS = ("30", "50", "100", "200", "400")
@@ -17,11 +17,7 @@ PAPER_DIGITS = (1, 4, 5, 7, 9)  # the columns of PAPER_TABLE4
 
 def _signed(v: float, digits: int = 3) -> str:
     """``+0.002`` / ``−0.010``, with the document's Unicode minus."""
-    return f"{v:+.{digits}f}".replace("-", "−")
-
-
-def _minus(text: str) -> str:
-    return text.replace("-", "−")
+    return minus(f"{v:+.{digits}f}")
 
 
 def lfbm_default_seeds() -> str:
@@ -69,7 +65,7 @@ def lfbm_bn_chain_stats() -> str:
     diff = [x["changed"] - x["default"] for x in rows]
     lines = ["| seed | default (learning step only) | running statistics from every chain step | difference |", "|---|---|---|---|"]
     lines += [f"| {x['seed']} | {x['default']:.3f} | {x['changed']:.3f} | {_signed(d)} |" for x, d in zip(rows, diff)]
-    lines.append(f"| mean ± sd | {mean_sd([x['default'] for x in rows])} | {mean_sd([x['changed'] for x in rows])} | {_minus(mean_sd(diff))} |")
+    lines.append(f"| mean ± sd | {mean_sd([x['default'] for x in rows])} | {mean_sd([x['changed'] for x in rows])} | {minus(mean_sd(diff))} |")
     return "\n".join(lines)
 
 
@@ -80,7 +76,7 @@ def lfbm_epoch_choice() -> str:
     lines = [f"| seed | validation score per epoch 1-{n} (lower fits better) | test-subset AUPRC per epoch (read only) | chosen epoch | "
              f"AUPRC, epoch {n} | AUPRC, chosen epoch |", "|---|---|---|---|---|---|"]
     for seed, x in r["per_seed"].items():
-        val = " / ".join(_minus(f"**{v:.1f}**" if e == x["val_best_epoch"] else f"{v:.1f}") for e, v in enumerate(x["val_score"], 1))
+        val = " / ".join(minus(f"**{v:.1f}**" if e == x["val_best_epoch"] else f"{v:.1f}") for e, v in enumerate(x["val_score"], 1))
         track = " / ".join(f"{v:.3f}" for v in x["track_auprc_test_subset"])
         lines.append(f"| {seed} | {val} | {track} | {x['val_best_epoch']} | {x['auprc_last']:.3f} | {x['auprc_val_selected']:.3f} |")
     lines.append(f"| mean ± sd | | | | {mean_sd(r['auprc_last_epoch']['values'])} | **{mean_sd(r['auprc_val_selected']['values'])}** |")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 from typing import Callable
 
-from _records import B, R, mean_sd, record, values
+from _records import B, R, mean_sd, minus, record, side_runs, values
+from genflows.table import PAPER_TABLE4  # the paper's Table 4, one copy
 
-PAPER_LFBM_H4 = "0.812 ± 0.007"  # the paper's Table 4, LFBM, digit 4 (10 runs)
+PAPER_LFBM_H4 = PAPER_TABLE4["LFBM"][1]  # the paper's Table 4, LFBM, digit 4 (10 runs)
 STEPS = ("30", "50", "100", "200", "400")
 SEEDS = (1, 2, 3, 4, 5)
 CLEAN = "clean, eval-mode BatchNorm (every genflows number)"
@@ -17,8 +18,7 @@ REFERENCE = "the reference code's scoring whole: leaky split, train-mode BatchNo
 
 
 def _num(v: float, digits: int) -> str:
-    """A number with the document's minus sign (U+2212)."""
-    return f"{v:.{digits}f}".replace("-", "−")
+    return minus(f"{v:.{digits}f}")
 
 
 def _refprotocol(seed: int, kind: str) -> str:
@@ -37,10 +37,10 @@ def digits_main_job() -> str:
     for cpu, path, bold in (("2-core AMD EPYC, AVX-512 with native bf16", f"{B}/speed-main-job-no-autograd.json", True),
                             ("2-core AMD EPYC, AVX2", f"{B}/speed-avx2-no-autograd.json", False)):
         r = record(path)
-        now = [x for x in r["main_job"]["runs"] if x["side"] == "now"]
-        auprc = f"{statistics.median(x['auprc'] for x in now):.3f}"  # equal in every run
-        med = {k: statistics.median(x[k] for x in now) for k in ("wall_s", "train_s", "score_s")}
-        lines.append(f"| {cpu} | {r['date'].split()[0]} | {f'**{auprc}**' if bold else auprc} | {med['wall_s']:.1f} s ({len(now)} runs) | "
+        runs = r["main_job"]["runs"]
+        auprc = f"{statistics.median(side_runs(runs, 'now', 'auprc')):.3f}"  # equal in every run
+        med = {k: statistics.median(side_runs(runs, "now", k)) for k in ("wall_s", "train_s", "score_s")}
+        lines.append(f"| {cpu} | {r['date'].split()[0]} | {f'**{auprc}**' if bold else auprc} | {med['wall_s']:.1f} s ({len(side_runs(runs, 'now', 'wall_s'))} runs) | "
                      f"{med['train_s']:.1f} s | {med['score_s']:.1f} s | `{path}` |")
     return "\n".join(lines)
 

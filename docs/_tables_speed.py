@@ -7,7 +7,7 @@ import json
 import statistics
 from typing import Callable
 
-from _records import B, record, root
+from _records import B, record, root, side_runs
 
 # Seams rows the document leaves out: lfbm-mcmc bf16 was measured while a test run shared the machine;
 # the LEBM prior chain is shown in float32 only (its bf16 row takes the same 0.55 ms on both sides).
@@ -22,10 +22,6 @@ def _jsonl(path: str) -> list[dict]:
     return [json.loads(line) for line in (root() / path).read_text().splitlines() if line.strip()]
 
 
-def _side(runs: list[dict], side: str, key: str) -> list[float]:
-    return [r[key] for r in runs if r["side"] == side]
-
-
 def readme_performance() -> str:
     """README's per-CPU summary: the MNIST posterior step, its utilisation, the best scoring rate and the
     digits main job (speed-avx2-no-autograd.json, speed-no-autograd.json, speed-main-job-no-autograd.json)."""
@@ -35,7 +31,7 @@ def readme_performance() -> str:
     for r, job, name in ((avx2, avx2["main_job"]["runs"], "2-core AMD EPYC (AVX2)"), (avx512, job512, "2-core AMD EPYC (AVX512, native bf16)")):
         for i, x in enumerate(r["rows"]):
             cpu = f"{name}, {r['date'][:10]}" if i == 0 else "same"
-            wall = f" {statistics.median(_side(job, 'now', 'wall_s')):.0f} s |" if x["dtype"] == "float32" else " |"
+            wall = f" {statistics.median(side_runs(job, 'now', 'wall_s')):.0f} s |" if x["dtype"] == "float32" else " |"
             score = x["score_images_per_s"][str(x["score_best_batch"])]
             lines.append(f"| {cpu} | {x['dtype']} | {x['langevin_step_ms']:.1f} | {x['utilisation']:.2f} | {score:.1f} |{wall}")
     return "\n".join(lines)
@@ -47,10 +43,10 @@ def main_job_no_autograd() -> str:
     runs = r["main_job"]["runs"]
     lines = ["| | runs, s | median s | training s | scoring s |", "|---|---|---|---|---|"]
     for side, name in (("now", "now"), ("base", r["baseline"])):
-        walls = _side(runs, side, "wall_s")
+        walls = side_runs(runs, side, "wall_s")
         med = f"{statistics.median(walls):.1f}"
         lines.append(f"| {name} | {', '.join(f'{w:.1f}' for w in walls)} | {_bold(med, side == 'now')} | "
-                     f"{statistics.median(_side(runs, side, 'train_s')):.1f} | {statistics.median(_side(runs, side, 'score_s')):.1f} |")
+                     f"{statistics.median(side_runs(runs, side, 'train_s')):.1f} | {statistics.median(side_runs(runs, side, 'score_s')):.1f} |")
     return "\n".join(lines)
 
 
@@ -82,12 +78,12 @@ def avx2_no_autograd() -> str:
     best = x["score_best_batch"]
 
     def job(side: str) -> str:
-        walls = _side(runs, side, "wall_s")
+        walls = side_runs(runs, side, "wall_s")
         med = f"{statistics.median(walls):.1f} s"
         return f"{', '.join(f'{w:.1f}' for w in walls)} s: median {_bold(med, side == 'now')}"
 
     def auprc(side: str) -> str:
-        return ", ".join(f"{a:.3f}" for a in dict.fromkeys(_side(runs, side, "auprc")))
+        return ", ".join(f"{a:.3f}" for a in dict.fromkeys(side_runs(runs, side, "auprc")))
 
     lines = [f"| | now | {r['baseline']} |", "|---|---|---|",
              f"| MNIST posterior step, {x['dtype']}, batch 100 (median of {r['repeats']}) | {x['langevin_step_ms']:.1f} ms, utilisation "
@@ -96,7 +92,7 @@ def avx2_no_autograd() -> str:
              f"| MNIST training iteration | {x['train_iter_s']:.2f} s | {x['base_train_iter_s']:.2f} s |",
              f"| MNIST scoring, 100 noise-free steps, batch {best} | {x['score_images_per_s'][str(best)]:.1f} images/s (the products allow "
              f"{x['score_ceiling_images_per_s'][str(best)]:.1f}) | {x['base_score_images_per_s']:.1f} images/s |",
-             f"| digits main job end to end, runs in order | {job('now')} (training {statistics.median(_side(runs, 'now', 'train_s')):.1f} s) | "
+             f"| digits main job end to end, runs in order | {job('now')} (training {statistics.median(side_runs(runs, 'now', 'train_s')):.1f} s) | "
              f"{job('base')} |",
              f"| its AUPRC (every run alike) | {auprc('now')} | {auprc('base')} |"]
     return "\n".join(lines)
