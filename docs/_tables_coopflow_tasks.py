@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from _records import R, mean_sd, record, rows_of_csv
+from _records import R, mean_sd, record, root, rows_of_csv
 from genflows.table import PAPER  # the latent-flow paper's Tables 2, 3, 5, 6 (one copy)
 
 # --------------------------------------------------------------------------- LFBM Tables 2, 3, 5, 6
@@ -138,6 +138,29 @@ def coopflow_ablation_ebm_sr() -> str:
     return "\n".join(lines)
 
 
+def coopflow_ablation_grids() -> str:
+    """Each seed trained again to keep its sample grids (coopflow-ablation-mnist-grids-seedS.json), its FIDs beside
+    the recorded runs' (…-recipe-seedS.json, …-recipe-ebmsr-seedS-recon-paper.json); seeds not yet rerun are named."""
+    lines = ["| seed | flow alone: recorded → rerun (epoch) | CoopFlow(Pre): recorded → rerun (epoch) | its flow q_α: "
+             "recorded → rerun | short-run EBM: recorded → rerun | figure |", "|---|---|---|---|---|---|"]
+    for s in SEEDS:
+        path = f"{R}/coopflow-ablation-mnist-grids-seed{s}.json"
+        if not (root() / path).is_file():
+            lines.append(f"| {s} | not rerun yet | | | | |")
+            continue
+        was = {m: _run(f"{R}/coopflow-ablation-mnist-recipe-seed{s}.json", m) for m in ("flow", "coopflow-pre")}
+        was["ebm-sr"] = _run(f"{R}/coopflow-ablation-mnist-recipe-ebmsr-seed{s}-recon-paper.json", "ebm-sr")
+        now = {r["model"]: r for r in record(path)["runs"]}
+
+        def pair(m: str, key: str = "fid", epoch: bool = True) -> str:
+            sel = f" ({was[m]['selected_epoch']} → {now[m]['selected_epoch']})" if epoch else ""
+            return f"{was[m][key]:.1f} → {now[m][key]:.1f}{sel}"
+
+        lines.append(f"| {s} | {pair('flow')} | {pair('coopflow-pre')} | {pair('coopflow-pre', 'fid_flow', False)} | "
+                     f"{pair('ebm-sr', epoch=False)} | [grids](../{path[:-5]}-samples.png) |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "lfbm-tasks-reconstruction": lambda: lfbm_tasks("reconstruction"),
     "lfbm-tasks-inpainting": lambda: lfbm_tasks("inpainting"),
@@ -145,4 +168,5 @@ TABLES: dict[str, Callable[[], str]] = {
     "coopflow-toy": coopflow_toy,
     "coopflow-ablation-mnist": coopflow_ablation,
     "coopflow-ablation-mnist-ebm-sr": coopflow_ablation_ebm_sr,
+    "coopflow-ablation-mnist-grids": coopflow_ablation_grids,
 }
