@@ -282,7 +282,7 @@ def glance() -> str:
         ("CoopFlow Table 6, MNIST at CPU scale: FID of CoopFlow(Pre) / the flow alone / the short-run EBM", "21.16 / 92.10 / 49.51 (CIFAR-10)",
          f"{coop['coopflow-pre']['fid_mean']:.1f} ± {coop['coopflow-pre']['fid_sd']:.1f} / {coop['flow']['fid_mean']:.1f} ± {coop['flow']['fid_sd']:.1f} / "
          f"{coop_ebm['ebm-sr']['fid_mean']:.1f} ± {coop_ebm['ebm-sr']['fid_sd']:.1f} (3 seeds)",
-         "CoopFlow best, as in the paper; flow and EBM in the other order", "yes: the recipe and schedule won on test FID; epochs chosen on held-out training images",
+         "CoopFlow best, as in the paper; flow and EBM in the other order; no model draws recognisable digits (sample grids)", "yes: the recipe and schedule won on test FID; epochs chosen on held-out training images",
          "`python experiments/coopflow_table6.py ablation --data-root DATA --tag recipe-seedS`", "`coopflow-seeds-mnist-recipe.json`"),
         ("CoopFlow Table 7, reconstruction MSE (the paper's protocol, 20 test images): CoopFlow(Pre) / short-run EBM", "0.0254 / 0.1083 (CIFAR-10)",
          f"{coop_ebm['coopflow-pre']['mse_mean']:.4f} ± {coop_ebm['coopflow-pre']['mse_sd']:.4f} / {coop_ebm['ebm-sr']['mse_mean']:.4f} ± {coop_ebm['ebm-sr']['mse_sd']:.4f} (3 seeds)",
