@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from _records import R, mean_sd, record, root, rows_of_csv
+from _records import R, mean_sd, record, rows_of_csv
 from genflows.table import PAPER  # the latent-flow paper's Tables 2, 3, 5, 6 (one copy)
 
 # --------------------------------------------------------------------------- LFBM Tables 2, 3, 5, 6
@@ -140,14 +140,11 @@ def coopflow_ablation_ebm_sr() -> str:
 
 def coopflow_ablation_grids() -> str:
     """Each seed trained again to keep its sample grids (coopflow-ablation-mnist-grids-seedS.json), its FIDs beside
-    the recorded runs' (…-recipe-seedS.json, …-recipe-ebmsr-seedS-recon-paper.json); seeds not yet rerun are named."""
+    the recorded runs' (…-recipe-seedS.json, …-recipe-ebmsr-seedS-recon-paper.json)."""
     lines = ["| seed | flow alone: recorded → rerun (epoch) | CoopFlow(Pre): recorded → rerun (epoch) | its flow q_α: "
              "recorded → rerun | short-run EBM: recorded → rerun | figure |", "|---|---|---|---|---|---|"]
     for s in SEEDS:
         path = f"{R}/coopflow-ablation-mnist-grids-seed{s}.json"
-        if not (root() / path).is_file():
-            lines.append(f"| {s} | not rerun yet | | | | |")
-            continue
         was = {m: _run(f"{R}/coopflow-ablation-mnist-recipe-seed{s}.json", m) for m in ("flow", "coopflow-pre")}
         was["ebm-sr"] = _run(f"{R}/coopflow-ablation-mnist-recipe-ebmsr-seed{s}-recon-paper.json", "ebm-sr")
         now = {r["model"]: r for r in record(path)["runs"]}
