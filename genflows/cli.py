@@ -147,7 +147,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--data-root", type=str, default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config key for every model")
 @click.option("--out", type=str, default=None, help="folder of run folders (default: runs/table-TASK); finished cells are read back")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, help="cells run at once in separate processes, the free cores split between them")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, help="seed runs (of one cell or of several) trained at once in separate processes, the free cores split between them")
 def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out, jobs):
     """Run (or collect) every model on every setting of TASK and print the comparison table
     beside the paper's numbers (anomaly: held-out digits; recovery: the six masks)."""

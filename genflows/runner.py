@@ -23,7 +23,7 @@ from ._runtime.output import RunDir
 from ._runtime.threads import choose_threads
 from .tasks import TASKS
 
-__all__ = ["run", "load_model", "default_run_dir", "seed_everything"]
+__all__ = ["run", "run_seed", "prepare", "pending_seeds", "load_model", "default_run_dir", "seed_everything"]
 
 
 
@@ -127,6 +127,34 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
         RunDir(root).config(to_dict(cfg))
     per_seed = [_run_seed(cfg, task, cfg.train.seed + i, root, progress, device, log) for i in range(cfg.seeds)]
     return _summarise(cfg, task, per_seed, root, log)
+
+
+def prepare(cfg: RunConfig, log=print) -> RunConfig:
+    """``cfg`` checked against its run folder, which is made (with its config) if new: what
+    :func:`run_seed` needs before several processes train seeds of one run at once."""
+    cfg, root, existing = _settle(cfg, False, False, None, log)
+    check_writable(root)
+    if not existing:
+        RunDir(root).config(to_dict(cfg))
+    return cfg
+
+
+def pending_seeds(cfg: RunConfig) -> list[int]:
+    """The seeds of a prepared multi-seed run whose folders hold no ``metrics.json`` yet."""
+    seeds = [cfg.train.seed + i for i in range(cfg.seeds)]
+    if cfg.seeds == 1:
+        return [] if (Path(cfg.out) / "metrics.json").is_file() else seeds
+    return [s for s in seeds if not (Path(cfg.out) / f"seed{s}" / "metrics.json").is_file()]
+
+
+def run_seed(cfg: RunConfig, seed: int, log=print) -> dict:
+    """One seed of a :func:`prepare`-d run on the CPU, in its own ``seed<S>`` folder (resumed if
+    interrupted); :func:`run` on the same config then reads it back with the others and
+    summarises. Lets a table train the seeds of one cell in parallel processes."""
+    root = Path(cfg.out)
+    task = TASKS[cfg.task]
+    _check_before_writing(cfg, task, root, log)
+    return _run_seed(cfg, task, seed, root, False, torch.device("cpu"), log)
 
 
 def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None, log) -> tuple[RunConfig, Path, bool]:

@@ -21,7 +21,7 @@ from ._runtime.io import write_text
 from ._runtime.threads import available_cores
 from .registry import MODELS
 from .tasks import tasks_of
-from .runner import run
+from .runner import pending_seeds, prepare, run, run_seed
 
 __all__ = ["PAPER_TABLE4", "BUDGETS", "TABLE4_MODELS", "budget_overrides", "TASK_BUDGETS", "anomaly_table", "paper_table4_rows", "task_table"]
 
@@ -84,26 +84,38 @@ def budget_overrides(preset: dict, model: str) -> list[str]:
     return [*preset["overrides"], *preset.get(MODELS[model].family, [])]
 
 
-def _cell(cfg, prefix: str):
-    """One cell in a worker process: its log lines go to stderr, prefixed with the cell."""
-    return run(cfg, log=lambda m: print(f"[{prefix}] {m}", file=sys.stderr, flush=True))
+def _cell(cfg, seed: int, prefix: str):
+    """One seed of a cell in a worker process: its log lines go to stderr, prefixed with the cell."""
+    return run_seed(cfg, seed, log=lambda m: print(f"[{prefix}] {m}", file=sys.stderr, flush=True))
 
 
 def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
     """The summaries of every cell's run (``cfgs``: key -> RunConfig, each with its own ``out``),
-    finished ones read back. ``jobs`` > 1 runs that many cells at once in separate processes,
-    the free cores split between them (a cell's own ``train.threads`` wins)."""
-    if jobs <= 1 or len(cfgs) <= 1:
+    finished ones read back. ``jobs`` > 1 trains that many seeds at once in separate processes
+    (the seeds of one cell are as independent as two cells), the free cores split between them
+    (a cell's own ``train.threads`` wins); each cell is then summarised over its seeds."""
+    if jobs <= 1:
         return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
     from ._runtime.threads import choose_threads
 
-    threads = max(1, (choose_threads(None)[0] or available_cores()) // jobs)
-    log(f"{len(cfgs)} cells, {jobs} at a time, {threads} thread{'s' if threads > 1 else ''} each")
-    ctx = multiprocessing.get_context("spawn")  # a fresh torch per worker: no forked OpenMP pool
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = {k: pool.submit(_cell, cfg if cfg.train.threads else dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads)),
-                                  Path(cfg.out).name) for k, cfg in cfgs.items()}
-        return {k: f.result() for k, f in futures.items()}
+    cfgs = {k: prepare(cfg, log) for k, cfg in cfgs.items()}
+    units = [(k, s) for k, cfg in cfgs.items() for s in pending_seeds(cfg)]
+    if len(units) > 1:
+        threads = max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, len(units)))
+        log(f"{len(units)} seed runs in {len(cfgs)} cell{'s' if len(cfgs) > 1 else ''}, {jobs} at a time, "
+            f"{threads} thread{'s' if threads > 1 else ''} each")
+        ctx = multiprocessing.get_context("spawn")  # a fresh torch per worker: no forked OpenMP pool
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = []
+            for k, s in units:
+                cfg = cfgs[k]
+                if not cfg.train.threads:
+                    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
+                name = Path(cfg.out).name + (f"/seed{s}" if cfg.seeds > 1 else "")
+                futures.append(pool.submit(_cell, cfg, s, name))
+            for f in futures:
+                f.result()
+    return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
 
 
 def anomaly_table(

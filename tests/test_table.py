@@ -34,8 +34,42 @@ def test_jobs_run_cells_in_parallel_processes_with_the_cores_split(tmp_path, cap
         with pytest.raises(SystemExit) as e:
             main([*common, "--jobs", jobs, "--out", str(out)])
         assert e.value.code == 0
-    assert "2 cells, 2 at a time, 1 thread each" in capsys.readouterr().err
+    assert "2 seed runs in 2 cells, 2 at a time, 1 thread each" in capsys.readouterr().err
     for cell in ("abp-h4", "vae-h4"):
         one, two = (json.loads((tmp_path / d / cell / "metrics.json").read_text()) for d in ("one", "two"))
         assert two["torch_threads"] == 1 and one["torch_threads"] == 2
         assert abs(one["auprc"] - two["auprc"]) < 0.05 and one["iterations"] == two["iterations"] == 6
+
+
+def test_jobs_train_the_seeds_of_one_cell_in_parallel_then_summarise_them(tmp_path, capsys, monkeypatch):
+    """A table of one cell and three seeds (the paper-budget cells) fills two cores too: the seeds
+    train two at a time, each the run it would be alone, the cell's summary covers all three, and
+    called again nothing trains."""
+    import json
+
+    monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    args = ["table", "anomaly", "--models", "abp", "--holdouts", "4", "--set", "train.epochs=2", "--set", "train.max_iters=4",
+            "--set", "anomaly.score_steps=5", "--set", "anomaly.score_checkpoints=[]", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--seeds", "1"])
+    assert e.value.code == 0
+    first = json.loads((tmp_path / "abp-h4" / "metrics.json").read_text())
+    # The one-seed run's folder is not a three-seed run's: a new folder for the three seeds.
+    args[-1] = str(tmp_path / "three")
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--seeds", "3", "--jobs", "2"])
+    assert e.value.code == 0
+    assert "3 seed runs in 1 cell, 2 at a time, 1 thread each" in capsys.readouterr().err
+    cell = tmp_path / "three" / "abp-h4"
+    summary = json.loads((cell / "summary.json").read_text())
+    assert summary["seeds"] == [1, 2, 3] and summary["auprc"]["n"] == 3
+    per_seed = [json.loads((cell / f"seed{s}" / "metrics.json").read_text()) for s in (1, 2, 3)]
+    assert [m["torch_threads"] for m in per_seed] == [1, 1, 1] and [m["seed"] for m in per_seed] == [1, 2, 3]
+    assert abs(per_seed[0]["auprc"] - first["auprc"]) < 0.05  # seed 1 alone and seed 1 among three: one run
+    assert summary["auprc"]["values"] == [m["auprc"] for m in per_seed]
+    mtimes = [(cell / f"seed{s}" / "metrics.json").stat().st_mtime_ns for s in (1, 2, 3)]
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--seeds", "3", "--jobs", "2"])
+    assert e.value.code == 0
+    assert "seed runs" not in capsys.readouterr().err
+    assert [(cell / f"seed{s}" / "metrics.json").stat().st_mtime_ns for s in (1, 2, 3)] == mtimes
