@@ -23,7 +23,7 @@ from .registry import MODELS
 from .tasks import tasks_of
 from .runner import pending_seeds, prepare, run, run_seed
 
-__all__ = ["PAPER_TABLE4", "BUDGETS", "TABLE4_MODELS", "budget_overrides", "TASK_BUDGETS", "anomaly_table", "paper_table4_rows", "task_table"]
+__all__ = ["PAPER_TABLE4", "BUDGETS", "TABLE4_MODELS", "budget_overrides", "TASK_BUDGETS", "anomaly_cfgs", "anomaly_table", "paper_table4_rows", "task_table"]
 
 # Latent-flow paper, Table 4 (AUPRC, mean ± sd over 10 runs), held-out digits 1, 4, 5, 7, 9.
 PAPER_TABLE4 = {
@@ -118,7 +118,7 @@ def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
     return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
 
 
-def anomaly_table(
+def anomaly_cfgs(
     out: str | Path,
     budget: str = "quick",
     models: list[str] | None = None,
@@ -126,10 +126,8 @@ def anomaly_table(
     seeds: int | None = None,
     data_root: str | None = None,
     extra_overrides: list[str] | None = None,
-    log=print,
-    jobs: int = 1,
-) -> str:
-    """Run/collect every (model, holdout) cell; write ``table.md`` and ``table.csv``; return the Markdown."""
+) -> dict:
+    """The run config of every (model, holdout) cell of the anomaly table, each in ``OUT/MODEL-hDIGIT``."""
     if budget not in BUDGETS:
         raise GenflowsError(f"unknown budget '{budget}' (choose from: {', '.join(BUDGETS)})")
     preset = BUDGETS[budget]
@@ -154,6 +152,25 @@ def anomaly_table(
                 "data": {"name": preset["data"], "holdout": h, **({"root": data_root} if data_root else {})},
             }
             cfgs[(m, h)] = load_config(m, overrides=[*budget_overrides(preset, m), *(extra_overrides or [])], extra=extra)
+    return cfgs
+
+
+def anomaly_table(
+    out: str | Path,
+    budget: str = "quick",
+    models: list[str] | None = None,
+    holdouts: list[int] | None = None,
+    seeds: int | None = None,
+    data_root: str | None = None,
+    extra_overrides: list[str] | None = None,
+    log=print,
+    jobs: int = 1,
+) -> str:
+    """Run/collect every (model, holdout) cell; write ``table.md`` and ``table.csv``; return the Markdown."""
+    cfgs = anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, extra_overrides)
+    preset, out = BUDGETS[budget], Path(out)
+    models = models or list(TABLE4_MODELS)
+    holdouts = holdouts or PAPER_HOLDOUTS
     cells: dict[tuple[str, int], dict] = run_cells(cfgs, jobs, log)
 
     header = "| model | " + " | ".join(f"digit {h}" for h in holdouts) + " |"

@@ -149,6 +149,22 @@ def test_paper_table4_records_clean_and_reference_scores_of_every_finished_seed(
     assert paper.collect(out, threads=1, steps=4)["cells"][0]["reference"] == cell["reference"]
 
 
+def test_paper_table4_jobs_train_and_score_seeds_in_parallel_and_record_each(tmp_path, monkeypatch):
+    """--jobs 2: both seeds of a cell trained and scored both ways at once, one thread each, the
+    record written; a second call finds nothing left to do."""
+    from table4 import paper
+
+    monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    out, record = tmp_path / "table", tmp_path / "table4-paper.json"
+    tiny = ["train.epochs=2", "train.max_iters=4", "inference.n_steps=3", "prior.depth=2", "anomaly.score_steps=4", "anomaly.score_checkpoints=[]"]
+    paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
+    (cell,) = json.loads(record.read_text())["cells"]
+    assert cell["clean"]["n"] == cell["reference"]["n"] == 2 and [s["seed"] for s in cell["seeds"]] == [1, 2]
+    assert all(s["torch_threads"] == 1 and s["auprc_reference"] is not None for s in cell["seeds"])
+    monkeypatch.setattr("table4.paper.collect", lambda *a, **k: pytest.fail("nothing left to run, nothing to record"))
+    paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
+
+
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):
     code, err = run_script(EXPERIMENTS / "lfbm_table4.py", ["paper", "--models", "coopflow", "--collect"], capsys, monkeypatch)
     assert code == 2 and "not a latent model" in err

@@ -2,8 +2,12 @@
 anomaly --budget paper`` and scored two ways, recorded as each seed lands.
 
     python experiments/lfbm_table4.py paper --data-root DATA [--models lfbm-mcmc] [--holdouts 5,7,9,1]
-        [--seeds 3] [--threads 1] [--out experiments/runs/table4-paper]
+        [--seeds 3] [--jobs 2] [--threads 1] [--out experiments/runs/table4-paper]
     python experiments/lfbm_table4.py paper --collect [...]   # record the finished seeds only
+
+``--jobs N`` takes N seeds at once in separate processes, each trained, scored clean and then
+scored the reference way before the process takes the next, and the record is written as each
+lands (the free cores split between them unless ``--threads`` says otherwise).
 
 Each (model, digit) cell is the run folder ``OUT/MODEL-hDIGIT`` that ``genflows table anomaly
 --budget paper --out OUT`` makes and reads back (one ``seedS`` folder per training seed), so the
@@ -62,6 +66,50 @@ def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int 
             "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype")}
 
 
+def _train_and_score(cfg, seed: int, threads: int, steps: int = 400) -> None:
+    """One seed in a worker process: trained and scored clean (resumed or read back if it has
+    been), then scored the reference way if it has not been."""
+    from genflows.runner import run_seed
+
+    name = f"{Path(cfg.out).name}/seed{seed}"
+    run_seed(cfg, seed, log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
+    seed_record(Path(cfg.out) / f"seed{seed}", threads, True, steps)
+    print(f"[{name}] scored the reference way", file=sys.stderr, flush=True)
+
+
+def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, data_root: str | None, jobs: int,
+                 threads: int | None, record: Path, budget: str = "paper", overrides: list[str] | None = None, steps: int = 400) -> None:
+    """Every seed of every cell that lacks either scoring, ``jobs`` at a time, the record
+    rewritten as each seed finishes (``budget``, ``overrides`` and ``steps`` other than the
+    paper's: tests)."""
+    import dataclasses
+    import importlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from genflows.runner import prepare
+    from genflows.table import anomaly_cfgs
+    from genflows._runtime.threads import available_cores, choose_threads
+
+    if seeds < 2:
+        raise GenflowsError("--jobs needs --seeds 2 or more (a cell's seeds are its seedS folders)")
+    cfgs = [prepare(c) for c in anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, overrides).values()]
+    units = [(c, c.train.seed + i) for c in cfgs for i in range(c.seeds)
+             if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()]
+    if not units:
+        return
+    each = threads or max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, len(units)))
+    print(f"{len(units)} seeds to train or score, {jobs} at a time, {each} thread{'s' if each > 1 else ''} each", file=sys.stderr)
+    # This file runs as __main__ under runpy: the worker is pickled by its importable name.
+    worker = importlib.import_module("table4.paper")._train_and_score
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps)
+                   for c, s in units]
+        for f in as_completed(futures):
+            f.result()
+            write_json(record, collect(out, each, rescore_missing=False, steps=steps))
+
+
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400) -> dict:
     """Every cell under ``out`` (all models and digits, whichever invocation trained them)."""
     cells = []
@@ -94,6 +142,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the free cores)")
     ap.add_argument("--out", default=str(EXPERIMENTS / "runs" / "table4-paper"))
     ap.add_argument("--record", default=str(EXPERIMENTS / "results" / "table4-paper.json"))
+    ap.add_argument("--jobs", type=int, default=1, help="seeds trained and scored at once in separate processes")
     ap.add_argument("--collect", action="store_true", help="only record the seeds that have finished (scoring them the reference way)")
     args = ap.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -109,8 +158,14 @@ def main() -> None:
         raise GenflowsError(f"--holdouts expects digits 0-9, got '{args.holdouts}'")
     if args.seeds < 1:
         raise GenflowsError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.jobs < 1:
+        raise GenflowsError(f"--jobs must be >= 1, got {args.jobs}")
     out, threads = Path(args.out), args.threads or 2
-    if not args.collect:
+    if not args.collect and args.jobs > 1:
+        run_parallel(out, models, holdouts, args.seeds, args.data_root, args.jobs, args.threads, Path(args.record))
+        for m in models:  # the table command's table.md / table.csv, every seed now read back
+            anomaly_table(out, budget="paper", models=[m], holdouts=holdouts, seeds=args.seeds, data_root=args.data_root)
+    elif not args.collect:
         extra = [f"train.threads={args.threads}"] if args.threads else []
         for m in models:  # one cell at a time, each recorded as it lands
             for h in holdouts:
