@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .config import load_config
 from .errors import GenflowsError
 from ._runtime.io import write_text
 from ._runtime.threads import available_cores
+from ._runtime.workers import worker_pool
 from .registry import MODELS
 from .tasks import tasks_of
 from .runner import pending_seeds, prepare, run, run_seed
@@ -104,8 +103,7 @@ def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
         threads = max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, len(units)))
         log(f"{len(units)} seed runs in {len(cfgs)} cell{'s' if len(cfgs) > 1 else ''}, {jobs} at a time, "
             f"{threads} thread{'s' if threads > 1 else ''} each")
-        ctx = multiprocessing.get_context("spawn")  # a fresh torch per worker: no forked OpenMP pool
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with worker_pool(jobs) as pool:
             futures = []
             for k, s in units:
                 cfg = cfgs[k]

@@ -84,12 +84,12 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     paper's: tests)."""
     import dataclasses
     import importlib
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     from genflows.runner import prepare
     from genflows.table import anomaly_cfgs
     from genflows._runtime.threads import available_cores, choose_threads
+    from genflows._runtime.workers import worker_pool
 
     if seeds < 2:
         raise GenflowsError("--jobs needs --seeds 2 or more (a cell's seeds are its seedS folders)")
@@ -102,7 +102,7 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     print(f"{len(units)} seeds to train or score, {jobs} at a time, {each} thread{'s' if each > 1 else ''} each", file=sys.stderr)
     # This file runs as __main__ under runpy: the worker is pickled by its importable name.
     worker = importlib.import_module("table4.paper")._train_and_score
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(jobs) as pool:
         futures = [pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps)
                    for c, s in units]
         for f in as_completed(futures):
