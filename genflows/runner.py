@@ -19,6 +19,7 @@ from .data import check_available
 from .data.folder import is_folder
 from .errors import GenflowsError
 from ._runtime.io import check_writable, load_checkpoint
+from ._runtime.lock import LOCK_NAME, training_lock
 from ._runtime.output import RunDir
 from ._runtime.threads import choose_threads
 from .tasks import TASKS
@@ -163,7 +164,7 @@ def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None,
     root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
     if root.exists() and not root.is_dir():
         raise GenflowsError(f"output path {root} is a file; choose another --out")
-    existing = root.exists() and any(root.iterdir())
+    existing = root.exists() and any(f.name != LOCK_NAME for f in root.iterdir())
     if resume:
         if not existing:
             raise GenflowsError(f"cannot resume {root}: no such run folder")
@@ -204,21 +205,28 @@ def _run_seed(cfg: RunConfig, task, seed: int, root: Path, progress: bool, devic
     cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
     rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
     if dist.broadcast_object(rd.file("metrics.json").is_file()):
-        metrics = json.loads(rd.file("metrics.json").read_text())
-        log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
-        return metrics
-    if not rd.file("config.yaml").is_file():
-        rd.config(to_dict(cfg_i))
-    seed_everything(seed)
-    try:
-        metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
-        if rd.watcher is not None:
-            rd.watcher.final(metrics, task.HEADLINE, step=int(metrics.get("iterations") or 0))
-    finally:
-        rd.close()
+        return _finished(task, rd, seed, log)
+    with training_lock(rd.path):
+        if dist.broadcast_object(rd.file("metrics.json").is_file()):  # finished while we waited to look
+            return _finished(task, rd, seed, log)
+        if not rd.file("config.yaml").is_file():
+            rd.config(to_dict(cfg_i))
+        seed_everything(seed)
+        try:
+            metrics = task.run(cfg_i, rd, progress=progress, device=device, log=log)
+            if rd.watcher is not None:
+                rd.watcher.final(metrics, task.HEADLINE, step=int(metrics.get("iterations") or 0))
+        finally:
+            rd.close()
     what = f" holdout {cfg.data.holdout}" if cfg.task == "anomaly" and not is_folder(cfg.data.name) else ""
     times = ", ".join(f"{k.split('_')[0]} {metrics[k]:.0f}s" for k in task.HEADLINE if k.endswith("seconds") and k in metrics)
     log(f"[{cfg.model} {cfg.task} {cfg.data.name}{what} seed {seed}] {headline(task, metrics)}  ({times}) -> {rd.path}")
+    return metrics
+
+
+def _finished(task, rd: RunDir, seed: int, log) -> dict:
+    metrics = json.loads(rd.file("metrics.json").read_text())
+    log(f"[seed {seed}] already finished: {headline(task, metrics)} ({rd.path})")
     return metrics
 
 
