@@ -105,9 +105,17 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     with worker_pool(jobs) as pool:
         futures = [pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps)
                    for c, s in units]
+        errors = []
         for f in as_completed(futures):
-            f.result()
+            try:
+                f.result()
+            except GenflowsError as e:  # the other seeds go on; the first error is raised at the end
+                print(f"lfbm_table4.py paper: {e}", file=sys.stderr, flush=True)
+                errors.append(str(e))
+                continue
             write_json(record, collect(out, each, rescore_missing=False, steps=steps))
+    if errors:
+        raise GenflowsError(errors[0] + (f" (and {len(errors) - 1} more errors above)" if len(errors) > 1 else ""))
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400) -> dict:
