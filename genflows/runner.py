@@ -19,7 +19,7 @@ from .data import check_available
 from .data.folder import is_folder
 from .errors import GenflowsError
 from ._runtime.io import check_writable, load_checkpoint
-from ._runtime.lock import LOCK_NAME, training_lock
+from ._runtime.lock import training_lock
 from ._runtime.output import RunDir
 from ._runtime.threads import choose_threads
 from .tasks import TASKS
@@ -164,7 +164,7 @@ def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None,
     root = Path(cfg.out) if cfg.out else default_run_dir(cfg)
     if root.exists() and not root.is_dir():
         raise GenflowsError(f"output path {root} is a file; choose another --out")
-    existing = root.exists() and any(f.name != LOCK_NAME for f in root.iterdir())
+    existing = root.exists() and any(root.iterdir())
     if resume:
         if not existing:
             raise GenflowsError(f"cannot resume {root}: no such run folder")

@@ -177,7 +177,7 @@ def test_torchrun_writes_one_set_of_outputs(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     events = [n for n in names if n.startswith("events.out.tfevents.")]
     assert len(events) == 1, names  # TensorBoard: rank 0 only
-    assert [n for n in names if n not in events] == [".training.lock", "checkpoint-best.pt", "checkpoint.pt", "config.yaml", "curves.png", "metrics.json",
+    assert [n for n in names if n not in events] == ["checkpoint-best.pt", "checkpoint.pt", "config.yaml", "curves.png", "metrics.json",
                                                      "pr_curve.png", "samples.png", "scores.csv", "scores.json"]
     import json
 

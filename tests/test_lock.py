@@ -5,15 +5,11 @@ import pytest
 from genflows._runtime.lock import training_lock
 from genflows.errors import GenflowsError
 
-from .cli_helpers import run_cli
-
-TINY = ["run", "abp", "--task", "anomaly", "--holdout", "4", "--epochs", "1", "--threads", "1", "--set", "train.max_iters=3",
-        "--set", "inference.n_steps=2", "--set", "anomaly.score_steps=2", "--set", "anomaly.score_checkpoints=[]"]
 
 
 def test_a_second_holder_is_refused_and_the_lock_is_released_on_exit(tmp_path):
     with training_lock(tmp_path / "run"):
-        with pytest.raises(GenflowsError, match=r"being trained by another process \(pid \d+\)"):
+        with pytest.raises(GenflowsError, match="being trained by another process"):
             with training_lock(tmp_path / "run"):
                 pass
     with training_lock(tmp_path / "run"):  # released: taken again
@@ -30,12 +26,5 @@ def test_a_seed_another_process_trains_is_refused_and_nothing_of_it_is_written(t
     with training_lock(seed1):  # as a table's other worker holds it
         with pytest.raises(GenflowsError, match="seed1 is being trained by another process"):
             run(cfg, log=lambda m: None)
-        assert [f.name for f in seed1.iterdir()] == [".training.lock"] and not (tmp_path / "run" / "seed2").exists()
+        assert not any(seed1.iterdir()) and not (tmp_path / "run" / "seed2").exists()
     assert run(cfg, log=lambda m: None)["seeds"] == [1, 2]  # the other process gone: both seeds train
-
-
-def test_a_folder_holding_only_a_lock_file_is_a_new_run_folder(tmp_path, capsys):
-    with training_lock(tmp_path / "run"):
-        pass
-    code, _, _ = run_cli([*TINY, "--out", str(tmp_path / "run")], capsys)
-    assert code == 0 and (tmp_path / "run" / "metrics.json").is_file()
