@@ -3,6 +3,7 @@ summary over seeds. Everything that can be checked is checked before anything is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -134,14 +135,15 @@ def prepare(cfg: RunConfig, log=print) -> RunConfig:
     """``cfg`` checked against its run folder, which is made (with its config) if new: what
     :func:`run_seed` needs before several processes train seeds of one run at once."""
     cfg, root, existing = _settle(cfg, False, False, None, log)
-    check_writable(root)
+    _check_before_writing(cfg, TASKS[cfg.task], root, lambda _m: None)  # missing data: nothing written
     if not existing:
         RunDir(root).config(to_dict(cfg))
     return cfg
 
 
 def pending_seeds(cfg: RunConfig) -> list[int]:
-    """The seeds of a prepared multi-seed run whose folders hold no ``metrics.json`` yet."""
+    """The seeds of a prepared run not finished yet (no ``metrics.json`` in ``seed<S>``, or in
+    the run folder itself for a one-seed run)."""
     seeds = [cfg.train.seed + i for i in range(cfg.seeds)]
     if cfg.seeds == 1:
         return [] if (Path(cfg.out) / "metrics.json").is_file() else seeds
@@ -149,8 +151,8 @@ def pending_seeds(cfg: RunConfig) -> list[int]:
 
 
 def run_seed(cfg: RunConfig, seed: int, log=print) -> dict:
-    """One seed of a :func:`prepare`-d run on the CPU, in its own ``seed<S>`` folder (resumed if
-    interrupted); :func:`run` on the same config then reads it back with the others and
+    """One seed of a :func:`prepare`-d run on the CPU, in its ``seed<S>`` folder (the run folder
+    itself for a one-seed run; resumed if interrupted); :func:`run` on the same config then reads it back with the others and
     summarises. Lets a table train the seeds of one cell in parallel processes."""
     root = Path(cfg.out)
     task = TASKS[cfg.task]
@@ -207,7 +209,7 @@ def _run_seed(cfg: RunConfig, task, seed: int, root: Path, progress: bool, devic
     if dist.broadcast_object(rd.file("metrics.json").is_file()):
         return _finished(task, rd, seed, log)
     with training_lock(rd.path):
-        if dist.broadcast_object(rd.file("metrics.json").is_file()):  # finished while we waited to look
+        if dist.broadcast_object(rd.file("metrics.json").is_file()):  # another process finished it just before we locked
             return _finished(task, rd, seed, log)
         if not rd.file("config.yaml").is_file():
             rd.config(to_dict(cfg_i))
@@ -266,6 +268,17 @@ def extend(cfg: RunConfig, root: Path, epochs: int, log=print) -> RunConfig:
     if epochs == planned:
         return cfg
     folders = [root / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)] if cfg.seeds > 1 else [root]
+    with contextlib.ExitStack() as held:  # no seed is being trained while its results are renamed
+        for folder in folders:
+            if folder.is_dir():
+                held.enter_context(training_lock(folder))
+        _extend_files(cfg, root, folders, planned, epochs)
+    dist.barrier()
+    log(f"extending {root} from {planned} to {epochs} epochs")
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+
+
+def _extend_files(cfg: RunConfig, root: Path, folders: list[Path], planned: int, epochs: int) -> None:
     if dist.is_main():
         for folder in folders:  # results first: a crash in between leaves a run that resumes as it was
             done = folder / "metrics.json"
@@ -280,9 +293,6 @@ def extend(cfg: RunConfig, root: Path, epochs: int, log=print) -> RunConfig:
             if (folder / "config.yaml").is_file():
                 one = stored_config(folder)
                 RunDir(folder).config(to_dict(dataclasses.replace(one, train=dataclasses.replace(one.train, epochs=epochs))))
-    dist.barrier()
-    log(f"extending {root} from {planned} to {epochs} epochs")
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
 
 
 def load_model(run_dir: str | Path, checkpoint: str | None = None, device: str = "cpu"):

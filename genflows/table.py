@@ -17,7 +17,7 @@ from .config import load_config
 from .errors import GenflowsError
 from ._runtime.io import write_text
 from ._runtime.threads import available_cores
-from ._runtime.workers import worker_pool
+from ._runtime.workers import wait_all, worker_pool
 from .registry import MODELS
 from .tasks import tasks_of
 from .runner import pending_seeds, prepare, run, run_seed
@@ -104,15 +104,14 @@ def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
         log(f"{len(units)} seed runs in {len(cfgs)} cell{'s' if len(cfgs) > 1 else ''}, {jobs} at a time, "
             f"{threads} thread{'s' if threads > 1 else ''} each")
         with worker_pool(jobs) as pool:
-            futures = []
+            futures = {}
             for k, s in units:
                 cfg = cfgs[k]
                 if not cfg.train.threads:
                     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=threads))
                 name = Path(cfg.out).name + (f"/seed{s}" if cfg.seeds > 1 else "")
-                futures.append(pool.submit(_cell, cfg, s, name))
-            for f in futures:
-                f.result()
+                futures[pool.submit(_cell, cfg, s, name)] = name
+            wait_all(futures, log)
     return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
 
 

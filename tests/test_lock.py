@@ -28,3 +28,16 @@ def test_a_seed_another_process_trains_is_refused_and_nothing_of_it_is_written(t
             run(cfg, log=lambda m: None)
         assert not any(seed1.iterdir()) and not (tmp_path / "run" / "seed2").exists()
     assert run(cfg, log=lambda m: None)["seeds"] == [1, 2]  # the other process gone: both seeds train
+
+
+def test_extending_a_run_that_another_process_trains_is_refused_and_renames_nothing(tmp_path, capsys):
+    from .cli_helpers import run_cli
+
+    run = tmp_path / "run"
+    tiny = ["--set", "train.max_iters=3", "--set", "inference.n_steps=2", "--set", "anomaly.score_steps=2", "--set", "anomaly.score_checkpoints=[]"]
+    code, _, _ = run_cli(["run", "abp", "--task", "anomaly", "--holdout", "4", "--epochs", "1", "--threads", "1", *tiny, "--out", run], capsys)
+    assert code == 0
+    with training_lock(run):
+        code, _, err = run_cli(["run", "abp", "--resume", run, "--epochs", "2"], capsys)
+    assert code == 2 and "being trained by another process" in err
+    assert (run / "metrics.json").is_file() and not (run / "metrics-epoch1.json").exists()

@@ -73,3 +73,33 @@ def test_jobs_train_the_seeds_of_one_cell_in_parallel_then_summarise_them(tmp_pa
     assert e.value.code == 0
     assert "seed runs" not in capsys.readouterr().err
     assert [(cell / f"seed{s}" / "metrics.json").stat().st_mtime_ns for s in (1, 2, 3)] == mtimes
+
+
+def test_jobs_with_missing_data_write_nothing(tmp_path, capsys):
+    """--jobs 2 checks the data before any folder gets a config: a corrected rerun is not refused
+    as 'another config'."""
+    code, err = _table(["--budget", "full", "--models", "abp,vae", "--holdouts", "4", "--seeds", "1", "--jobs", "2",
+                        "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "table")], capsys)
+    assert code == 2 and "nowhere" in err and "Traceback" not in err
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_jobs_a_failing_seed_lets_the_others_finish_then_fails_the_table(tmp_path, capsys, monkeypatch):
+    """One cell's folder is being trained by another process: the other cell still trains and is
+    kept, the refused one is named as it fails, and the table exits 2."""
+    from genflows._runtime.lock import training_lock
+
+    monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    out = tmp_path / "table"
+    with training_lock(out / "abp-h4"):
+        code, err = _table(["--models", "abp,vae", "--holdouts", "4", "--seeds", "1", "--jobs", "2", "--set", "train.epochs=1",
+                            "--set", "train.max_iters=3", "--set", "anomaly.score_steps=3", "--set", "anomaly.score_checkpoints=[]",
+                            "--out", str(out)], capsys)
+    assert code == 2 and "[abp-h4] failed:" in err and err.strip().splitlines()[-1].startswith("genflows: error:")
+    assert (out / "vae-h4" / "metrics.json").is_file() and not (out / "abp-h4" / "metrics.json").exists()
+
+
+def _table(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["table", "anomaly", *args])
+    return e.value.code, capsys.readouterr().err

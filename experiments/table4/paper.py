@@ -84,12 +84,11 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     paper's: tests)."""
     import dataclasses
     import importlib
-    from concurrent.futures import as_completed
 
     from genflows.runner import prepare
     from genflows.table import anomaly_cfgs
     from genflows._runtime.threads import available_cores, choose_threads
-    from genflows._runtime.workers import worker_pool
+    from genflows._runtime.workers import wait_all, worker_pool
 
     if seeds < 2:
         raise GenflowsError("--jobs needs --seeds 2 or more (a cell's seeds are its seedS folders)")
@@ -103,19 +102,10 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     # This file runs as __main__ under runpy: the worker is pickled by its importable name.
     worker = importlib.import_module("table4.paper")._train_and_score
     with worker_pool(jobs) as pool:
-        futures = [pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps)
-                   for c, s in units]
-        errors = []
-        for f in as_completed(futures):
-            try:
-                f.result()
-            except GenflowsError as e:  # the other seeds go on; the first error is raised at the end
-                print(f"lfbm_table4.py paper: {e}", file=sys.stderr, flush=True)
-                errors.append(str(e))
-                continue
-            write_json(record, collect(out, each, rescore_missing=False, steps=steps))
-    if errors:
-        raise GenflowsError(errors[0] + (f" (and {len(errors) - 1} more errors above)" if len(errors) > 1 else ""))
+        futures = {pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps):
+                   f"{Path(c.out).name}/seed{s}" for c, s in units}
+        wait_all(futures, log=lambda m: print(m, file=sys.stderr, flush=True),
+                 on_done=lambda _f: write_json(record, collect(out, each, rescore_missing=False, steps=steps)))
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400) -> dict:

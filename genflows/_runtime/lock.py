@@ -19,10 +19,25 @@ from ..errors import GenflowsError
 
 try:
     import fcntl
-except ImportError:  # Windows: no flock; folders are not guarded there
+except ImportError:  # Windows: no flock; folders are not guarded there (README says so)
     fcntl = None
 
 __all__ = ["training_lock"]
+
+
+def _flock(folder: Path) -> tuple[int | None, bool]:
+    """(the descriptor that holds ``folder``'s lock, or None; whether another process holds it).
+    A file system without ``flock`` (some network mounts) leaves the folder unguarded."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None, False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        return None, isinstance(e, BlockingIOError)
+    return fd, False
 
 
 @contextlib.contextmanager
@@ -33,15 +48,10 @@ def training_lock(folder: str | Path) -> Iterator[None]:
     fd, taken = None, False
     if dist.is_main() and fcntl is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            fd, taken = None, True
-    if dist.broadcast_object(taken):
-        raise GenflowsError(f"{folder} is being trained by another process; wait for it to finish or stop it first")
+        fd, taken = _flock(folder)
     try:
+        if dist.broadcast_object(taken):
+            raise GenflowsError(f"{folder} is being trained by another process; wait for it to finish or stop it first")
         yield
     finally:
         if fd is not None:
