@@ -25,7 +25,7 @@ from ._runtime.output import RunDir
 from ._runtime.threads import choose_threads
 from .tasks import TASKS
 
-__all__ = ["run", "run_seed", "prepare", "pending_seeds", "load_model", "default_run_dir", "seed_everything"]
+__all__ = ["run", "run_seed", "prepare", "pending_seeds", "seed_dir", "load_model", "default_run_dir", "seed_everything"]
 
 
 
@@ -141,18 +141,20 @@ def prepare(cfg: RunConfig, log=print) -> RunConfig:
     return cfg
 
 
+def seed_dir(root: Path, cfg: RunConfig, seed: int) -> Path:
+    """Where ``seed`` of the run in ``root`` lives: ``seed<S>`` for several seeds, else ``root``."""
+    return root / f"seed{seed}" if cfg.seeds > 1 else root
+
+
 def pending_seeds(cfg: RunConfig) -> list[int]:
-    """The seeds of a prepared run not finished yet (no ``metrics.json`` in ``seed<S>``, or in
-    the run folder itself for a one-seed run)."""
+    """The seeds of a prepared run not finished yet (no ``metrics.json`` in their folder)."""
     seeds = [cfg.train.seed + i for i in range(cfg.seeds)]
-    if cfg.seeds == 1:
-        return [] if (Path(cfg.out) / "metrics.json").is_file() else seeds
-    return [s for s in seeds if not (Path(cfg.out) / f"seed{s}" / "metrics.json").is_file()]
+    return [s for s in seeds if not (seed_dir(Path(cfg.out), cfg, s) / "metrics.json").is_file()]
 
 
 def run_seed(cfg: RunConfig, seed: int, log=print) -> dict:
-    """One seed of a :func:`prepare`-d run on the CPU, in its ``seed<S>`` folder (the run folder
-    itself for a one-seed run; resumed if interrupted); :func:`run` on the same config then reads it back with the others and
+    """One seed of a :func:`prepare`-d run on the CPU, in its :func:`seed_dir` (resumed if
+    interrupted); :func:`run` on the same config then reads it back with the others and
     summarises. Lets a table train the seeds of one cell in parallel processes."""
     root = Path(cfg.out)
     task = TASKS[cfg.task]
@@ -205,7 +207,7 @@ def _check_before_writing(cfg: RunConfig, task, root: Path, log) -> None:
 def _run_seed(cfg: RunConfig, task, seed: int, root: Path, progress: bool, device, log) -> dict:
     """One seed's metrics: read back when its folder has finished, else trained and evaluated."""
     cfg_i = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed), seeds=1)
-    rd = RunDir(root / f"seed{seed}" if cfg.seeds > 1 else root)
+    rd = RunDir(seed_dir(root, cfg, seed))
     if dist.broadcast_object(rd.file("metrics.json").is_file()):
         return _finished(task, rd, seed, log)
     with training_lock(rd.path):
@@ -267,7 +269,7 @@ def extend(cfg: RunConfig, root: Path, epochs: int, log=print) -> RunConfig:
         raise GenflowsError(f"--epochs {epochs} is fewer than the {planned} epochs {root} was made for; a run is only extended")
     if epochs == planned:
         return cfg
-    folders = [root / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)] if cfg.seeds > 1 else [root]
+    folders = [seed_dir(root, cfg, cfg.train.seed + i) for i in range(cfg.seeds)]
     with contextlib.ExitStack() as held:  # no seed is being trained while its results are renamed
         for folder in folders:
             if folder.is_dir():

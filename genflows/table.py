@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import load_config
 from .errors import GenflowsError
 from ._runtime.io import write_text
-from ._runtime.threads import available_cores
+from ._runtime.threads import threads_per_job
 from ._runtime.workers import wait_all, worker_pool
 from .registry import MODELS
 from .tasks import tasks_of
@@ -95,12 +95,10 @@ def run_cells(cfgs: dict, jobs: int = 1, log=print) -> dict:
     (a cell's own ``train.threads`` wins); each cell is then summarised over its seeds."""
     if jobs <= 1:
         return {k: run(cfg, log=log) for k, cfg in cfgs.items()}
-    from ._runtime.threads import choose_threads
-
     cfgs = {k: prepare(cfg, log) for k, cfg in cfgs.items()}
     units = [(k, s) for k, cfg in cfgs.items() for s in pending_seeds(cfg)]
     if len(units) > 1:
-        threads = max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, len(units)))
+        threads = threads_per_job(jobs, len(units))
         log(f"{len(units)} seed runs in {len(cfgs)} cell{'s' if len(cfgs) > 1 else ''}, {jobs} at a time, "
             f"{threads} thread{'s' if threads > 1 else ''} each")
         with worker_pool(jobs) as pool:
@@ -166,8 +164,7 @@ def anomaly_table(
     """Run/collect every (model, holdout) cell; write ``table.md`` and ``table.csv``; return the Markdown."""
     cfgs = anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, extra_overrides)
     preset, out = BUDGETS[budget], Path(out)
-    models = models or list(TABLE4_MODELS)
-    holdouts = holdouts or PAPER_HOLDOUTS
+    models, holdouts = list(dict.fromkeys(m for m, _ in cfgs)), list(dict.fromkeys(h for _, h in cfgs))
     cells: dict[tuple[str, int], dict] = run_cells(cfgs, jobs, log)
 
     header = "| model | " + " | ".join(f"digit {h}" for h in holdouts) + " |"

@@ -87,7 +87,7 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
 
     from genflows.runner import prepare
     from genflows.table import anomaly_cfgs
-    from genflows._runtime.threads import available_cores, choose_threads
+    from genflows._runtime.threads import threads_per_job
     from genflows._runtime.workers import wait_all, worker_pool
 
     if seeds < 2:
@@ -97,7 +97,7 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
              if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()]
     if not units:
         return
-    each = threads or max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, len(units)))
+    each = threads or threads_per_job(jobs, len(units))
     print(f"{len(units)} seeds to train or score, {jobs} at a time, {each} thread{'s' if each > 1 else ''} each", file=sys.stderr)
     # This file runs as __main__ under runpy: the worker is pickled by its importable name.
     worker = importlib.import_module("table4.paper")._train_and_score

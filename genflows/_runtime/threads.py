@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["available_cores", "busy_elsewhere", "default_threads", "choose_threads"]
+__all__ = ["available_cores", "busy_elsewhere", "default_threads", "choose_threads", "threads_per_job"]
 
 
 def _cores() -> set[int]:
@@ -80,3 +80,9 @@ def choose_threads(requested: int | None) -> tuple[int | None, str]:
     if n < available_cores():
         return n, f"{available_cores() - n} of {available_cores()} cores busy elsewhere"
     return None, "every core free"
+
+
+def threads_per_job(jobs: int, units: int) -> int:
+    """Threads for each of ``jobs`` processes running ``units`` runs side by side: the free
+    cores (as :func:`choose_threads` finds them) split between the processes that will run."""
+    return max(1, (choose_threads(None)[0] or available_cores()) // min(jobs, units))
