@@ -16,6 +16,7 @@ the optional methods its class overrides.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -121,13 +122,15 @@ class GenerativeModel(nn.Module):
 
     def anomaly_scores(
         self, x: torch.Tensor, n_steps: int, step_size: float, batch_size: int = 500, seed: int = 0,
-        record: tuple[int, ...] = (), progress: bool = False, kind: str | None = None,
+        record: tuple[int, ...] = (), progress: bool = False, kind: str | None = None, store: str | Path | None = None,
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """One score per image of ``x``, higher = more anomalous (a CPU float tensor), computed in
         eval mode so that no image's score depends on its batch, in batches of ``batch_size``,
         seeded by ``seed`` and sharded under torchrun; plus, where the score comes from a chain of
         ``n_steps`` steps of ``step_size`` (scores without a chain ignore both), the same score
-        after each step count in ``record``. ``kind``: one of :meth:`anomaly_kinds` (None: the first)."""
+        after each step count in ``record``. ``kind``: one of :meth:`anomaly_kinds` (None: the first).
+        ``store``: a file where a chain's finished batches are kept, so that an interrupted call
+        resumes with the same scores (scores without a chain are quick and ignore it)."""
         raise NotImplementedError
 
     def anomaly_kind(self, kind: str | None) -> str:

@@ -13,6 +13,8 @@ Example: compose your own model and train it with the same trainer and tasks::
 
 from __future__ import annotations
 
+import time
+
 import torch
 from tqdm.auto import tqdm
 
@@ -144,11 +146,14 @@ class LatentModel(GenerativeModel):
         return {"posterior_displacement": sum(moved) / len(moved)} if moved else {}
 
     # ------------------------------------------------------------------ evaluation (GenerativeModel)
-    def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False, kind=None):
+    def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False, kind=None, store=None):
         """-log p(x, z*) = -log p_alpha(z*) + ||x - g_beta(z*)||^2 / (2 sigma^2) + const per image,
         z* from a noise-free Langevin run of ``n_steps`` started at N(0, I) (latent-flow paper
         Section 4.4). Every image's start is drawn from one seeded stream over all of ``x``, so
-        scores depend neither on the batch size nor, under torchrun, on the number of ranks."""
+        scores depend neither on the batch size nor, under torchrun, on the number of ranks.
+        ``store``: a file keeping finished batches (:class:`~genflows._runtime.batch_store.BatchStore`),
+        so an interrupted call resumes with the same scores; left complete for the caller to remove
+        once it has saved the scores."""
         self.anomaly_kind(kind)
         was_training = self.training
         self.eval()
@@ -162,18 +167,39 @@ class LatentModel(GenerativeModel):
         record = tuple(k for k in record if k < n_steps)
         finals, partial = [], {k: [] for k in record}
         device = next(self.parameters()).device
+        kept = None if store is None else self._score_store(store, x, n_steps, step_size, batch_size, seed, record, (a, b), device)
         show = progress and dist.is_main()
-        for i in tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False):
-            xb = x[i : i + batch_size].to(device)
-            z0 = z0_all[i : i + batch_size].to(device)
-            out = self.infer(xb, z0=z0, n_steps=n_steps, step_size=step_size, noise=False, record=record)
-            z, snaps = out if record else (out, {})
-            with torch.no_grad():
-                finals.append(-self.log_joint(xb, z).cpu())
+        try:
+            for j, i in enumerate(tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False)):
+                done = kept.get(j) if kept is not None else None
+                if done is None:
+                    t0 = time.perf_counter()
+                    xb = x[i : i + batch_size].to(device)
+                    z0 = z0_all[i : i + batch_size].to(device)
+                    out = self.infer(xb, z0=z0, n_steps=n_steps, step_size=step_size, noise=False, record=record)
+                    z, snaps = out if record else (out, {})
+                    with torch.no_grad():
+                        done = {"final": -self.log_joint(xb, z).cpu(), **{str(k): -self.log_joint(xb, snaps[k]).cpu() for k in record}}
+                    if kept is not None:
+                        kept.put(j, {**done, "seconds": torch.tensor(time.perf_counter() - t0)})
+                finals.append(done["final"])
                 for k in record:
-                    partial[k].append(-self.log_joint(xb, snaps[k]).cpu())
-        self.train(was_training)
+                    partial[k].append(done[str(k)])
+        finally:  # interrupted (Ctrl-C, an error) or not, every finished batch is kept
+            if kept is not None:
+                kept.flush()
+            self.train(was_training)
         return dist.gather_rows(finals, n), {k: dist.gather_rows(v, n) for k, v in partial.items()}
+
+    def _score_store(self, path, x, n_steps, step_size, batch_size, seed, record, shard, device):
+        """The :class:`BatchStore` of one scoring call, fingerprinted by all its scores depend on:
+        images, weights and buffers, chain settings and dtype, BatchNorm mode, and the shard."""
+        from ._runtime.batch_store import BatchStore, digest
+
+        batch_stats = any(m.training for m in self.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+        return BatchStore(path, {"images": digest(x), "weights": digest(*self.state_dict().values()), "n_steps": n_steps,
+                                 "step_size": step_size, "batch_size": batch_size, "seed": seed, "record": list(record),
+                                 "shard": list(shard), "chain_dtype": self.chain_dtype(device), "bn_batch_stats": batch_stats})
 
     def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
         """g_beta(z*) with z* from :func:`~genflows.inference.batched.infer_batched`: ``e.steps``

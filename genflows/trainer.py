@@ -23,6 +23,7 @@ from ._runtime import distributed as dist
 from .errors import DivergenceError, GenflowsError
 from ._runtime.io import epoch_copy, save_checkpoint
 from .collapse import check_collapse, collapse_warning
+from .hardware import describe_cpu
 from .langevin import watch_chains
 from ._runtime.rng import get_rng_state, set_rng_state
 
@@ -62,6 +63,9 @@ class Trainer:
         self.history: list[dict] = []
         self.best: float | None = None
         self.best_epoch: int | None = None
+        # Where each stretch of epochs trained (a run resumed elsewhere spans CPUs): what its
+        # epochs' seconds depend on.
+        self.machines: list[dict] = []
         # (record key, "min" | "max"): the metric that picks checkpoint-best.pt (tasks set it: anomaly
         # its validation score, fit its validation FID); epochs whose record lacks it are never best.
         # None: the lowest training loss.
@@ -139,6 +143,8 @@ class Trainer:
             n_batches = max(n // bs, 1)
         # Posterior collapse is judged against a generator that ignores z (complete data only).
         reference = self.model.collapse_reference(data) if masks is None else None
+        if self.epoch < epochs:
+            self._note_machine()
         while self.epoch < epochs and not self._budget_spent(iters=False):  # a resumed run may have spent its seconds
             t0 = time.perf_counter()
             spent = sum(r["seconds"] for r in self.history)  # finished epochs' training seconds, once per epoch
@@ -257,6 +263,13 @@ class Trainer:
             copies.append(epoch_copy(path, self.epoch))
         save_checkpoint(path, self.state_dict(), *copies)
 
+    def _note_machine(self) -> None:
+        cpu = describe_cpu()
+        here = {"cpu": cpu["cpu"], "capability": cpu["capability"], "threads": cpu["threads"], "world": dist.world_size(),
+                "chain_dtype": self.model.chain_dtype(next(self.model.parameters()).device)}
+        if not self.machines or {k: v for k, v in self.machines[-1].items() if k != "first_epoch"} != here:
+            self.machines.append({"first_epoch": self.epoch + 1, **here})
+
     def state_dict(self) -> dict:
         return {
             "model": self.model.state_dict(),
@@ -267,6 +280,7 @@ class Trainer:
             "history": self.history,
             "best": self.best,
             "best_epoch": self.best_epoch,
+            "machines": self.machines,
             "rng": get_rng_state(),
             "data_generator": self.data_generator.get_state(),
         }
@@ -280,6 +294,7 @@ class Trainer:
         self.history = list(state.get("history", []))
         self.best = state.get("best")
         self.best_epoch = state.get("best_epoch")
+        self.machines = list(state.get("machines", []))
         if "rng" in state:
             set_rng_state(state["rng"])
         if dist.rank() > 0:  # the checkpoint holds rank 0's streams; other ranks draw their own

@@ -165,6 +165,29 @@ def test_paper_table4_jobs_train_and_score_seeds_in_parallel_and_record_each(tmp
     paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
 
 
+def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, monkeypatch):
+    """A fresh clone holds the record but not the run folders: its seeds are kept, not trained
+    again, while a seed whose folder lacks a scoring gets it."""
+    import shutil
+
+    from table4 import paper
+
+    monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    out, record = tmp_path / "table", tmp_path / "table4-paper.json"
+    tiny = ["train.epochs=1", "train.max_iters=3", "inference.n_steps=3", "prior.depth=2", "anomaly.score_steps=4", "anomaly.score_checkpoints=[]"]
+    paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
+    before = json.loads(record.read_text())["cells"][0]["seeds"]
+    shutil.rmtree(out / "lfbm-mcmc-h4" / "seed1")
+    (out / "lfbm-mcmc-h4" / "seed2" / "refscore-s4.json").unlink()  # seed 2 still lacks its reference scoring
+    paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
+    assert not (out / "lfbm-mcmc-h4" / "seed1").exists()  # not trained again
+    assert (out / "lfbm-mcmc-h4" / "seed2" / "refscore-s4.json").is_file()
+    (cell,) = json.loads(record.read_text())["cells"]
+    assert [s["seed"] for s in cell["seeds"]] == [1, 2] and cell["seeds"][0] == before[0]
+    assert cell["seeds"][1]["auprc_reference"] == before[1]["auprc_reference"]  # scored again, the same scores
+    assert cell["clean"]["n"] == cell["reference"]["n"] == 2
+
+
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):
     code, err = run_script(EXPERIMENTS / "lfbm_table4.py", ["paper", "--models", "coopflow", "--collect"], capsys, monkeypatch)
     assert code == 2 and "not a latent model" in err

@@ -116,3 +116,25 @@ def test_a_wall_clock_budget_must_be_positive():
 
     with pytest.raises(GenflowsError, match="train.max_seconds must be > 0"):
         load_config("abp", overrides=["train.max_seconds=0"])
+
+
+def test_the_checkpoint_names_the_machine_of_every_stretch_of_epochs(monkeypatch):
+    """A run resumed on another CPU (or at another thread count) records where each stretch of
+    epochs trained, since its epochs' seconds depend on it; the same machine adds no entry."""
+    import genflows.trainer as trainer_module
+
+    cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=2"])
+    data = torch.rand(32, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    t = Trainer(build_model(cfg, (1, 8, 8)), cfg.train, progress=False)
+    t.fit(data, epochs=1)
+    resumed = Trainer(build_model(cfg, (1, 8, 8)), cfg.train, progress=False)
+    resumed.load_state_dict(t.state_dict())
+    resumed.fit(data, epochs=2)  # same machine
+    assert [m["first_epoch"] for m in resumed.machines] == [1]
+    here = trainer_module.describe_cpu()
+    monkeypatch.setattr(trainer_module, "describe_cpu", lambda: {**here, "cpu": "Other CPU", "capability": "AVX512"})
+    resumed.fit(data, epochs=3)
+    assert [(m["first_epoch"], m["cpu"]) for m in resumed.machines] == [(1, here["cpu"]), (3, "Other CPU")]
+    assert resumed.machines[1]["chain_dtype"] in ("float32", "bfloat16")
+    resumed.fit(data, epochs=3)  # nothing left to train: nothing recorded
+    assert len(resumed.machines) == 2

@@ -56,14 +56,16 @@ def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int 
     if not ref_file.is_file() and rescore_missing:
         from table4.reference_protocol import rescore
 
+        store = seed_dir / f"refscore-s{steps}.partial.pt"  # an interrupted scoring resumes from its finished batches
         write_json(ref_file, rescore(str(seed_dir), "checkpoint.pt", leak=0.37, steps=(steps,), bn_train=True, shuffle=True,
-                                     batch=100, threads=threads))
+                                     batch=100, threads=threads, store=store))
+        store.unlink(missing_ok=True)
     ref = json.loads(ref_file.read_text()) if ref_file.is_file() else None
     return {"seed": m["seed"], "run_dir": str(seed_dir), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
             "auprc_reference": ref["leaky"][str(steps)] if ref else None, "reference_seconds": ref["seconds"] if ref else None,
             "anomaly_fraction": m["anomaly_fraction"], "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"),
             "score_seconds": m.get("score_seconds"), "cpu": m.get("cpu"), "capability": m.get("capability"),
-            "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype")}
+            "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype"), "train_machines": m.get("train_machines")}
 
 
 def _train_and_score(cfg, seed: int, threads: int, steps: int = 400) -> None:
@@ -93,8 +95,10 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     if seeds < 2:
         raise GenflowsError("--jobs needs --seeds 2 or more (a cell's seeds are its seedS folders)")
     cfgs = [prepare(c) for c in anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, overrides).values()]
+    done = recorded(record)
     units = [(c, c.train.seed + i) for c in cfgs for i in range(c.seeds)
-             if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()]
+             if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()
+             and not ((Path(c.out).name, c.train.seed + i) in done and not (Path(c.out) / f"seed{c.train.seed + i}").exists())]
     if not units:
         return
     each = threads or threads_per_job(jobs, len(units))
@@ -105,15 +109,34 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
         futures = {pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps):
                    f"{Path(c.out).name}/seed{s}" for c, s in units}
         wait_all(futures, log=lambda m: print(m, file=sys.stderr, flush=True),
-                 on_done=lambda _f: write_json(record, collect(out, each, rescore_missing=False, steps=steps)))
+                 on_done=lambda _f: write_json(record, collect(out, each, rescore_missing=False, steps=steps, previous=record)))
 
 
-def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400) -> dict:
-    """Every cell under ``out`` (all models and digits, whichever invocation trained them)."""
+def _previous_seeds(record: Path | None) -> dict[tuple[str, int], dict]:
+    """The seeds a record already holds, by cell (``MODEL-hDIGIT``) and seed."""
+    if record is None or not record.is_file():
+        return {}
+    cells = json.loads(record.read_text()).get("cells", [])
+    return {(f"{c['model']}-h{c['holdout']}", s["seed"]): s for c in cells for s in c["seeds"]}
+
+
+def recorded(record: Path | None) -> set[tuple[str, int]]:
+    """(cell, seed) pairs the record holds with both scorings: where their run folder is gone (a
+    fresh clone), they are not trained again."""
+    return {k for k, s in _previous_seeds(record).items() if s.get("auprc_reference") is not None}
+
+
+def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
+    """Every cell under ``out`` (all models and digits, whichever invocation trained them), with
+    the seeds that ``previous`` (a record) holds and whose run folders are no longer on disk."""
     cells = []
-    found = sorted((d.name.rsplit("-h", 1)[0], int(d.name.rsplit("-h", 1)[1])) for d in out.glob("*-h[0-9]") if d.is_dir())
+    kept = _previous_seeds(previous)
+    found = {(d.name.rsplit("-h", 1)[0], int(d.name.rsplit("-h", 1)[1])) for d in out.glob("*-h[0-9]") if d.is_dir()}
+    found |= {(c.rsplit("-h", 1)[0], int(c.rsplit("-h", 1)[1])) for c, _s in kept}
     for m, h in sorted(found, key=lambda c: (list(PAPER_ROW).index(c[0]) if c[0] in PAPER_ROW else 9, c[0], c[1])):
-        seeds = [r for d in sorted((out / f"{m}-h{h}").glob("seed*")) if (r := seed_record(d, threads, rescore_missing, steps))]
+        on_disk = [r for d in sorted((out / f"{m}-h{h}").glob("seed*")) if (r := seed_record(d, threads, rescore_missing, steps))]
+        have = {r["seed"] for r in on_disk}
+        seeds = sorted(on_disk + [s for (c, n), s in kept.items() if c == f"{m}-h{h}" and n not in have], key=lambda r: r["seed"])
         if not seeds:
             continue
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
@@ -169,8 +192,8 @@ def main() -> None:
             for h in holdouts:
                 anomaly_table(out, budget="paper", models=[m], holdouts=[h], seeds=args.seeds, data_root=args.data_root,
                               extra_overrides=extra)
-                write_json(Path(args.record), collect(out, threads))
-    rec = collect(out, threads)
+                write_json(Path(args.record), collect(out, threads, previous=Path(args.record)))
+    rec = collect(out, threads, previous=Path(args.record))
     write_json(Path(args.record), rec)
     for c in rec["cells"]:
         ref = f"{c['reference']['mean']:.3f} (n={c['reference']['n']})" if c["reference"] else "-"

@@ -39,11 +39,13 @@ import contextlib
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from genflows._runtime.batch_store import BatchStore
 from genflows.data import load_anomaly_split
 from genflows.errors import GenflowsError, guarded
 from genflows.langevin import frozen
@@ -69,12 +71,13 @@ def _batchnorm_in_train_mode(model) -> None:
 
 def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.37, steps=(20, 25, 30),
             bn_train: bool = False, shuffle: bool = False, batch: int | None = None, subset: int = 0,
-            threads: int = 2, scoring_seed: int | None = None) -> dict:
+            threads: int = 2, scoring_seed: int | None = None, store: str | Path | None = None) -> dict:
     """Score one checkpoint of a run under the reference code's conditions; the result's ``clean``
     and ``leaky`` hold AUPRC per scoring step. In eval mode every test image and every leaked
     training image is scored once, so both labellings come from the same scores. With
     ``bn_train`` an image's score depends on its batch, so only the set the reference code scored
-    (the leaky one when ``leak`` > 0, else the clean one) is scored and labelled."""
+    (the leaky one when ``leak`` > 0, else the clean one) is scored and labelled. ``store``: a
+    file that keeps the finished batches, so an interrupted call resumes (the caller removes it)."""
     torch.set_num_threads(threads)
     cfg, model = load_model(run_dir, checkpoint)
     batch = batch or cfg.anomaly.score_batch_size
@@ -110,8 +113,9 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
     t0 = time.perf_counter()
     with frozen(model) if bn_train else contextlib.nullcontext():
         final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
-                                        seed=chain_seed, record=tuple(steps[:-1]))
-    secs = time.perf_counter() - t0
+                                        seed=chain_seed, record=tuple(steps[:-1]), store=store)
+    # with a store, the batches' own times: those an interrupted earlier process scored count too
+    secs = BatchStore.seconds(store) if store is not None else time.perf_counter() - t0
     back = np.argsort(order)  # scores back in the order they were stacked
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
 

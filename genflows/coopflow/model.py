@@ -139,7 +139,8 @@ class CoopFlow(Inversion, PhasedSchedule, GenerativeModel):
         return _ANOMALY[mode or "coopflow"]
 
     @torch.no_grad()
-    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
+    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None,
+                       store=None):
         """``energy``: -f_theta(x), the EBM's energy (its normaliser is the same for every image);
         ``flow``: -log q_alpha(x), exact, each pixel's bin counted once
         (:meth:`~genflows.coopflow.ImageFlow.log_mass`). No chain runs, so ``n_steps``,

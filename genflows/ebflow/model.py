@@ -243,7 +243,8 @@ class EBFlow(GenerativeModel):
         return {"p": (self.log_prob_v if not self.images else self.log_likelihood, True)}
 
     @torch.no_grad()
-    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
+    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None,
+                       store=None):
         """E(x) of the pixels at each 8-bit bin's centre, the preprocessing's x-dependent
         log-determinant included (:meth:`pixel_energy`): -log p(x) up to log Z, so it ranks as the
         NLL does; of the vectors themselves for 2-D data. No chain; eval mode (the EMA)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +21,8 @@ import torch
 from ..data import load_anomaly_split
 from ..errors import GenflowsError
 from ..metrics import auprc
+from .._runtime import distributed as dist
+from .._runtime.batch_store import BatchStore
 from .._runtime.output import RunDir, pyplot
 from ._evaluate import machine, sample_batched
 from ._fit import prepare, train
@@ -46,11 +49,14 @@ def anomaly_scores(
     record: tuple[int, ...] = (),
     progress: bool = False,
     kind: str | None = None,
+    store: str | Path | None = None,
 ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """The model's own anomaly score ``kind`` of every image
     (:meth:`~genflows.interface.GenerativeModel.anomaly_scores`), plus the same score after each
-    step count in ``record``."""
-    return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress, kind=kind)
+    step count in ``record``; ``store``: where finished batches are kept for a resumed call."""
+    extra = {"store": store} if store is not None else {}  # models written before ``store`` still score
+    return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress, kind=kind,
+                                **extra)
 
 
 def score_table(names: list[str], is_anomaly: np.ndarray, scores: dict[str, torch.Tensor], main: str) -> str:
@@ -135,16 +141,21 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         test_x, test_y, test_index = test_x[keep], test_y[keep], test_index[keep]
 
     score_seed = seed if acfg.score_seed is None else acfg.score_seed
-    t1 = time.perf_counter()
-    all_scores, partial = {}, {}
+    all_scores, partial, score_seconds, stores = {}, {}, 0.0, []
     for kind in [main, *(k for k in kinds if k != main)]:
+        # An interrupted scoring resumes from its finished batches (rank 0's share under torchrun);
+        # the store's own batch times count the batches an earlier process scored.
+        store = out.file(f"scoring-{kind}.partial.pt") if dist.is_main() and model.anomaly_chain else None
+        t1 = time.perf_counter()
         all_scores[kind], recorded = anomaly_scores(
             model, test_x, acfg.score_steps, acfg.score_step_size, acfg.score_batch_size, seed=score_seed,
-            record=tuple(acfg.score_checkpoints), progress=progress, kind=kind,
+            record=tuple(acfg.score_checkpoints), progress=progress, kind=kind, store=store,
         )
+        stored = BatchStore.seconds(store) if store is not None else None
+        score_seconds += stored if stored is not None else time.perf_counter() - t1
+        stores += [store] if store is not None else []
         partial = partial or recorded
     scores = all_scores[main]
-    score_seconds = time.perf_counter() - t1
 
     y = test_y
     res = auprc(y, scores.numpy())
@@ -173,6 +184,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "val_best_epoch": trainer.best_epoch if val_x is not None else None,  # the AUPRC above is the last epoch's; score this one with --checkpoint best
         "n_test": int(test_x.shape[0]),
         **machine(model, device),
+        "train_machines": trainer.machines,  # one entry per stretch of epochs trained on one machine
         "history": history,
     }
     out.json("metrics.json", metrics)
@@ -184,4 +196,6 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
     if trainer.watcher is not None:
         trainer.watcher.anomaly(scores.numpy(), y, trainer.iteration)
+    for store in stores:  # the scores are saved: the finished batches are no longer needed
+        store.unlink(missing_ok=True)
     return metrics

@@ -188,7 +188,8 @@ class VAPO(GenerativeModel):
         return dict(self._last_sample)
 
     @torch.no_grad()
-    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None):
+    def anomaly_scores(self, x, n_steps=0, step_size=0.0, batch_size=500, seed=0, record=(), progress=False, kind=None,
+                       store=None):
         """The potential at the data end, t = 1 (no ODE; eval mode, the EMA), higher = more
         anomalous. ``log_potential``: minus the released out-of-distribution score,
         log(4 psi(x, 1) - |x|^2), its argument floored at 1e-12 (the released code returns NaN

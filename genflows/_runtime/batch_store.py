@@ -1,0 +1,82 @@
+"""Finished batches of a long scoring pass, kept on disk so that an interrupted pass resumes.
+
+Scoring MNIST's test split with the latent-flow paper's 400 Langevin steps takes most of an hour
+on one CPU core; a pass stopped near its end would otherwise start again from its first batch.
+A :class:`BatchStore` holds each finished batch's tensors under its index and rewrites its file
+atomically at most every ``every`` seconds; the caller removes the file once it has saved the
+pass's results (:meth:`seconds` first reads how long the pass took in all). It is tied to a *fingerprint* of everything the
+scores depend on (the images, the weights, the chain settings, the shard), so a file left by
+another model, another image set or other settings is never reused: it is started afresh.
+
+>>> import tempfile, torch
+>>> path = tempfile.mkdtemp() + "/scores.partial.pt"
+>>> s = BatchStore(path, {"n": 2}, every=0)
+>>> s.put(0, {"score": torch.tensor([1.0])})
+>>> BatchStore(path, {"n": 2}).get(0)["score"].tolist()
+[1.0]
+>>> BatchStore(path, {"n": 3}).get(0) is None  # another fingerprint: nothing reused
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .io import save_checkpoint
+
+__all__ = ["BatchStore", "digest"]
+
+
+def digest(*tensors: torch.Tensor) -> str:
+    """SHA-1 of the tensors' values, shapes and dtypes (a fingerprint entry for images or weights)."""
+    h = hashlib.sha1()
+    for t in tensors:
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        t = t.detach().cpu().contiguous().reshape(-1)  # 0-d tensors (BatchNorm's counters) cannot be viewed as bytes
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+class BatchStore:
+    """Per-batch results at ``path``, reused only under the same ``fingerprint``."""
+
+    def __init__(self, path: str | Path, fingerprint: dict, every: float = 30.0):
+        self.path, self.every = Path(path), every
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.batches: dict[int, dict[str, torch.Tensor]] = {}
+        self.resumed = 0
+        if self.path.is_file():
+            with contextlib.suppress(Exception):  # unreadable or foreign: start afresh, it is only a cache
+                state = torch.load(self.path, map_location="cpu", weights_only=True)
+                if state.get("fingerprint") == self.fingerprint:
+                    self.batches = state["batches"]
+                    self.resumed = len(self.batches)
+        self._saved = time.monotonic()
+
+    def get(self, i: int) -> dict[str, torch.Tensor] | None:
+        return self.batches.get(i)
+
+    def put(self, i: int, tensors: dict[str, torch.Tensor]) -> None:
+        """Keep batch ``i``; write the file when ``every`` seconds have passed since the last write."""
+        self.batches[i] = {k: v.detach().cpu() for k, v in tensors.items()}
+        if time.monotonic() - self._saved >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        save_checkpoint(self.path, {"fingerprint": self.fingerprint, "batches": self.batches})
+        self._saved = time.monotonic()
+
+    @staticmethod
+    def seconds(path: str | Path) -> float | None:
+        """The seconds the finished batches in the file at ``path`` took to compute, whichever
+        process computed them (each batch's ``seconds`` entry); None without a file."""
+        if not Path(path).is_file():
+            return None
+        batches = torch.load(path, map_location="cpu", weights_only=True)["batches"]
+        return float(sum(float(b["seconds"]) for b in batches.values() if "seconds" in b))

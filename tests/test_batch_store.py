@@ -1,0 +1,65 @@
+"""An interrupted scoring pass resumes from its finished batches with the scores an uninterrupted
+pass gives (genflows/_runtime/batch_store.py, LatentModel.anomaly_scores(store=...))."""
+
+import pytest
+import torch
+
+from genflows import build_model, load_config
+from genflows._runtime.batch_store import BatchStore
+
+
+def _model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(load_config("lfbm-mcmc", overrides=["inference.n_steps=3"]), (1, 8, 8))
+
+
+def _x():
+    return torch.rand(23, 1, 8, 8, generator=torch.Generator().manual_seed(2)) * 2 - 1
+
+
+def _score(model, store=None):
+    return model.anomaly_scores(_x(), 6, 0.1, batch_size=5, seed=7, record=(3,), store=store)
+
+
+def test_an_interrupted_scoring_resumes_with_the_uninterrupted_scores(tmp_path):
+    model, path = _model(), tmp_path / "s.partial.pt"
+    want, want_at = _score(model)
+    real, calls = model.infer, []
+
+    def dies_on_third_batch(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    model.infer = dies_on_third_batch
+    with pytest.raises(KeyboardInterrupt):
+        _score(model, path)
+    assert len(torch.load(path, weights_only=True)["batches"]) == 2  # kept as the pass stopped
+
+    calls.clear()
+    model.infer = lambda *a, **kw: (calls.append(1), real(*a, **kw))[1]
+    got, got_at = _score(model, path)
+    assert len(calls) == 3  # 5 batches of 23 images: only the 3 unfinished ones ran
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    torch.testing.assert_close(got_at[3], want_at[3], rtol=0, atol=0)
+    assert BatchStore.seconds(path) > 0  # left for the caller, with every batch's time
+    assert model.training  # the mode the model had before scoring
+
+
+def test_a_store_from_other_weights_or_settings_is_never_reused(tmp_path):
+    path = tmp_path / "s.partial.pt"
+    _score(_model(seed=0), path)
+    other = _model(seed=1)
+    want, _ = _score(other)
+    got, _ = _score(other, path)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    mixed, _ = other.anomaly_scores(_x(), 5, 0.1, batch_size=5, seed=7, record=(3,), store=path)  # fewer steps
+    torch.testing.assert_close(mixed, other.anomaly_scores(_x(), 5, 0.1, batch_size=5, seed=7)[0], rtol=0, atol=0)
+
+
+def test_an_unreadable_store_is_started_afresh(tmp_path):
+    path = tmp_path / "s.partial.pt"
+    path.write_bytes(b"truncated")
+    model = _model()
+    torch.testing.assert_close(_score(model, path)[0], _score(model)[0], rtol=0, atol=0)
