@@ -167,9 +167,11 @@ class LatentModel(GenerativeModel):
         record = tuple(k for k in record if k < n_steps)
         finals, partial = [], {k: [] for k in record}
         device = next(self.parameters()).device
-        kept = None if store is None else self._score_store(store, x, n_steps, step_size, batch_size, seed, record, (a, b), device)
+        kept = None
         show = progress and dist.is_main()
         try:
+            if store is not None:
+                kept = self._score_store(store, x, n_steps, step_size, batch_size, seed, record, (a, b), device)
             for j, i in enumerate(tqdm(range(0, x.shape[0], batch_size), desc="scoring", disable=not show, leave=False)):
                 done = kept.get(j) if kept is not None else None
                 if done is None:
@@ -193,13 +195,18 @@ class LatentModel(GenerativeModel):
 
     def _score_store(self, path, x, n_steps, step_size, batch_size, seed, record, shard, device):
         """The :class:`BatchStore` of one scoring call, fingerprinted by all its scores depend on:
-        images, weights and buffers, chain settings and dtype, BatchNorm mode, and the shard."""
+        images, weights and buffers, chain settings, device and dtype, BatchNorm mode, the shard.
+        Two CPUs running one dtype round alike to float32 precision, so a pass may resume on another."""
         from ._runtime.batch_store import BatchStore, digest
 
         batch_stats = any(m.training for m in self.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+        # the chain's own switches (clamps, written-out gradients); n_steps and step_size are the call's
+        settings = {k: v for k, v in vars(self.inference).items()
+                    if not k.startswith("_") and k != "training" and isinstance(v, (int, float, str, bool, type(None)))}
         return BatchStore(path, {"images": digest(x), "weights": digest(*self.state_dict().values()), "n_steps": n_steps,
                                  "step_size": step_size, "batch_size": batch_size, "seed": seed, "record": list(record),
-                                 "shard": list(shard), "chain_dtype": self.chain_dtype(device), "bn_batch_stats": batch_stats})
+                                 "shard": list(shard), "device": device.type, "chain_dtype": self.chain_dtype(device),
+                                 "bn_batch_stats": batch_stats, "inference": settings})
 
     def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
         """g_beta(z*) with z* from :func:`~genflows.inference.batched.infer_batched`: ``e.steps``

@@ -294,7 +294,9 @@ class Trainer:
         self.history = list(state.get("history", []))
         self.best = state.get("best")
         self.best_epoch = state.get("best_epoch")
-        self.machines = list(state.get("machines", []))
+        # A checkpoint from before machines were recorded: its epochs' machine is unknown, said so.
+        unknown = [{"first_epoch": 1, "cpu": None, "capability": None, "threads": None, "world": None, "chain_dtype": None}]
+        self.machines = list(state.get("machines", unknown if self.epoch else []))
         if "rng" in state:
             set_rng_state(state["rng"])
         if dist.rank() > 0:  # the checkpoint holds rank 0's streams; other ranks draw their own

@@ -63,3 +63,12 @@ def test_an_unreadable_store_is_started_afresh(tmp_path):
     path.write_bytes(b"truncated")
     model = _model()
     torch.testing.assert_close(_score(model, path)[0], _score(model)[0], rtol=0, atol=0)
+
+
+def test_a_store_from_other_chain_settings_is_never_reused(tmp_path):
+    path, model = tmp_path / "s.partial.pt", _model()
+    first, _ = _score(model, path)
+    model.inference.clamp_update = 0.01  # same weights, same call, another chain
+    want, _ = _score(model)
+    assert not torch.equal(want, first)  # the stored scores would be wrong here
+    torch.testing.assert_close(_score(model, path)[0], want, rtol=0, atol=0)

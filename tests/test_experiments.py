@@ -186,6 +186,7 @@ def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, 
     assert [s["seed"] for s in cell["seeds"]] == [1, 2] and cell["seeds"][0] == before[0]
     assert cell["seeds"][1]["auprc_reference"] == before[1]["auprc_reference"]  # scored again, the same scores
     assert cell["clean"]["n"] == cell["reference"]["n"] == 2
+    assert paper.on_disk_cells(out, record, "lfbm-mcmc", [4, 7]) == [7]  # table.md would train seed 1 again: left out
 
 
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):

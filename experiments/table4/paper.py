@@ -126,6 +126,13 @@ def recorded(record: Path | None) -> set[tuple[str, int]]:
     return {k for k, s in _previous_seeds(record).items() if s.get("auprc_reference") is not None}
 
 
+def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> list[int]:
+    """The digits of ``model`` whose recorded seeds all have their run folder: ``genflows table``
+    can read those cells back, while it would train a seed that lives only in the record again."""
+    only_recorded = {c for c, n in recorded(record) if not (out / c / f"seed{n}").exists()}
+    return [h for h in holdouts if f"{model}-h{h}" not in only_recorded]
+
+
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
     """Every cell under ``out`` (all models and digits, whichever invocation trained them), with
     the seeds that ``previous`` (a record) holds and whose run folders are no longer on disk."""
@@ -136,7 +143,8 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
     for m, h in sorted(found, key=lambda c: (list(PAPER_ROW).index(c[0]) if c[0] in PAPER_ROW else 9, c[0], c[1])):
         on_disk = [r for d in sorted((out / f"{m}-h{h}").glob("seed*")) if (r := seed_record(d, threads, rescore_missing, steps))]
         have = {r["seed"] for r in on_disk}
-        seeds = sorted(on_disk + [s for (c, n), s in kept.items() if c == f"{m}-h{h}" and n not in have], key=lambda r: r["seed"])
+        seeds = sorted(on_disk + [s for (c, n), s in kept.items()
+                                  if c == f"{m}-h{h}" and n not in have and not (out / c / f"seed{n}").exists()], key=lambda r: r["seed"])
         if not seeds:
             continue
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
@@ -182,10 +190,15 @@ def main() -> None:
     if args.jobs < 1:
         raise GenflowsError(f"--jobs must be >= 1, got {args.jobs}")
     out, threads = Path(args.out), args.threads or 2
-    if not args.collect and args.jobs > 1:
+    if not args.collect and (args.jobs > 1 or args.seeds > 1):  # seed by seed, so a recorded seed is skipped
         run_parallel(out, models, holdouts, args.seeds, args.data_root, args.jobs, args.threads, Path(args.record))
-        for m in models:  # the table command's table.md / table.csv, every seed now read back
-            anomaly_table(out, budget="paper", models=[m], holdouts=holdouts, seeds=args.seeds, data_root=args.data_root)
+        for m in models:  # the table command's table.md / table.csv, every seed read back (not trained again)
+            whole = on_disk_cells(out, Path(args.record), m, holdouts)
+            if whole:
+                anomaly_table(out, budget="paper", models=[m], holdouts=whole, seeds=args.seeds, data_root=args.data_root)
+            if len(whole) < len(holdouts):
+                print(f"{m}: table.md left out digits {sorted(set(holdouts) - set(whole))}: a seed of theirs is only in the record",
+                      file=sys.stderr)
     elif not args.collect:
         extra = [f"train.threads={args.threads}"] if args.threads else []
         for m in models:  # one cell at a time, each recorded as it lands
