@@ -206,7 +206,8 @@ class LatentModel(GenerativeModel):
         return BatchStore(path, {"images": digest(x), "weights": digest(*self.state_dict().values()), "n_steps": n_steps,
                                  "step_size": step_size, "batch_size": batch_size, "seed": seed, "record": list(record),
                                  "shard": list(shard), "device": device.type, "chain_dtype": self.chain_dtype(device),
-                                 "bn_batch_stats": batch_stats, "inference": settings})
+                                 "bn_batch_stats": batch_stats, "inference": settings},
+                          machine=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
 
     def reconstruct_batched(self, x, mask, e, seed: int, progress: bool = False):
         """g_beta(z*) with z* from :func:`~genflows.inference.batched.infer_batched`: ``e.steps``

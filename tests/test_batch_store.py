@@ -72,3 +72,44 @@ def test_a_store_from_other_chain_settings_is_never_reused(tmp_path):
     want, _ = _score(model)
     assert not torch.equal(want, first)  # the stored scores would be wrong here
     torch.testing.assert_close(_score(model, path)[0], want, rtol=0, atol=0)
+
+
+def test_a_pass_resumed_on_another_machine_books_each_batch_to_its_own(tmp_path, monkeypatch):
+    import genflows._runtime.batch_store as bs
+
+    model, path = _model(), tmp_path / "s.partial.pt"
+    real, calls = model.infer, []
+
+    def dies_on_third_batch(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    model.infer = dies_on_third_batch
+    monkeypatch.setattr(bs, "_this_cpu", lambda: "first CPU")
+    with pytest.raises(KeyboardInterrupt):
+        _score(model, path)
+    model.infer = real
+    monkeypatch.setattr(bs, "_this_cpu", lambda: "second CPU")
+    _score(model, path)
+    where = torch.load(path, weights_only=True)["where"]
+    assert sorted(where.values()) == ["first CPU"] * 2 + ["second CPU"] * 3
+    by = BatchStore.machines(path)
+    assert set(by) == {"first CPU", "second CPU"} and by["first CPU"] > 0 and by["second CPU"] > 0
+    assert sum(by.values()) == pytest.approx(BatchStore.seconds(path))
+
+
+def test_a_model_written_before_stores_still_scores_without_one():
+    from genflows.tasks.anomaly import anomaly_scores
+
+    model = _model()
+
+    class Old:  # a third-party model's anomaly_scores from before ``store`` existed
+        anomaly_chain = True
+
+        def anomaly_scores(self, x, n_steps, step_size, batch_size=500, seed=0, record=(), progress=False, kind=None):
+            return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record)
+
+    got, _ = anomaly_scores(Old(), _x(), 6, 0.1, 5, seed=7, record=(3,), store="unused.partial.pt")
+    torch.testing.assert_close(got, _score(model)[0], rtol=0, atol=0)

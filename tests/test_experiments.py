@@ -161,6 +161,9 @@ def test_paper_table4_jobs_train_and_score_seeds_in_parallel_and_record_each(tmp
     (cell,) = json.loads(record.read_text())["cells"]
     assert cell["clean"]["n"] == cell["reference"]["n"] == 2 and [s["seed"] for s in cell["seeds"]] == [1, 2]
     assert all(s["torch_threads"] == 1 and s["auprc_reference"] is not None for s in cell["seeds"])
+    for s in cell["seeds"]:  # each scoring's seconds booked to the machine that computed them
+        assert sum(s["score_machines"].values()) == pytest.approx(s["score_seconds"]) and len(s["score_machines"]) == 1
+        assert sum(s["reference_machines"].values()) == pytest.approx(s["reference_seconds"])
     monkeypatch.setattr("table4.paper.collect", lambda *a, **k: pytest.fail("nothing left to run, nothing to record"))
     paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
 

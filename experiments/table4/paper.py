@@ -63,8 +63,9 @@ def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int 
     ref = json.loads(ref_file.read_text()) if ref_file.is_file() else None
     return {"seed": m["seed"], "run_dir": str(seed_dir), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
             "auprc_reference": ref["leaky"][str(steps)] if ref else None, "reference_seconds": ref["seconds"] if ref else None,
+            "reference_machines": ref.get("machines") if ref else None,
             "anomaly_fraction": m["anomaly_fraction"], "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"),
-            "score_seconds": m.get("score_seconds"), "cpu": m.get("cpu"), "capability": m.get("capability"),
+            "score_seconds": m.get("score_seconds"), "score_machines": m.get("score_machines"), "cpu": m.get("cpu"), "capability": m.get("capability"),
             "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype"), "train_machines": m.get("train_machines")}
 
 
@@ -95,10 +96,10 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     if seeds < 2:
         raise GenflowsError("--jobs needs --seeds 2 or more (a cell's seeds are its seedS folders)")
     cfgs = [prepare(c) for c in anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, overrides).values()]
-    done = recorded(record)
+    skip = only_in_record(out, record)
     units = [(c, c.train.seed + i) for c in cfgs for i in range(c.seeds)
              if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()
-             and not ((Path(c.out).name, c.train.seed + i) in done and not (Path(c.out) / f"seed{c.train.seed + i}").exists())]
+             and (Path(c.out).name, c.train.seed + i) not in skip]
     if not units:
         return
     each = threads or threads_per_job(jobs, len(units))
@@ -126,11 +127,16 @@ def recorded(record: Path | None) -> set[tuple[str, int]]:
     return {k for k, s in _previous_seeds(record).items() if s.get("auprc_reference") is not None}
 
 
+def only_in_record(out: Path, record: Path | None) -> set[tuple[str, int]]:
+    """The :func:`recorded` seeds whose run folder under ``out`` is gone: never trained again."""
+    return {(c, n) for c, n in recorded(record) if not (out / c / f"seed{n}").exists()}
+
+
 def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> list[int]:
     """The digits of ``model`` whose recorded seeds all have their run folder: ``genflows table``
     can read those cells back, while it would train a seed that lives only in the record again."""
-    only_recorded = {c for c, n in recorded(record) if not (out / c / f"seed{n}").exists()}
-    return [h for h in holdouts if f"{model}-h{h}" not in only_recorded]
+    cells = {c for c, _n in only_in_record(out, record)}
+    return [h for h in holdouts if f"{model}-h{h}" not in cells]
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:

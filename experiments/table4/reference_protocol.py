@@ -115,14 +115,15 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
         final, partial = anomaly_scores(model, images, steps[-1], cfg.anomaly.score_step_size, batch,
                                         seed=chain_seed, record=tuple(steps[:-1]), store=store)
     # with a store, the batches' own times: those an interrupted earlier process scored count too
-    secs = BatchStore.seconds(store) if store is not None else time.perf_counter() - t0
+    by_machine = BatchStore.machines(store) if store is not None else None
+    secs = sum(by_machine.values()) if by_machine is not None else time.perf_counter() - t0
     back = np.argsort(order)  # scores back in the order they were stacked
     scores = {**{k: v.numpy()[back] for k, v in partial.items()}, steps[-1]: final.numpy()[back]}
 
     n_from_test = len(scored_test)
     res = {"run_dir": str(run_dir), "checkpoint": checkpoint, "bn_train": bn_train, "shuffle": shuffle,
            "batch": batch, "subset": subset, "leak": leak, "scoring_seed": scoring_seed, "n_test": n_test, "n_leaked": n_leak,
-           "n_scored": len(images), "seconds": secs, "clean": {}, "leaky": {},
+           "n_scored": len(images), "seconds": secs, "machines": by_machine, "clean": {}, "leaky": {},
            "mean_score": {"test_normals": float(scores[steps[-1]][:n_from_test][~is_anom[scored_test]].mean()),
                           "train_images": float(scores[steps[-1]][n_from_test:].mean()) if n_leak else None,
                           "anomalies": float(scores[steps[-1]][:n_from_test][is_anom[scored_test]].mean())}}

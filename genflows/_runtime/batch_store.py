@@ -7,6 +7,8 @@ atomically at most every ``every`` seconds; the caller removes the file once it 
 pass's results (:meth:`seconds` first reads how long the pass took in all). It is tied to a *fingerprint* of everything the
 scores depend on (the images, the weights, the chain settings, the shard), so a file left by
 another model, another image set or other settings is never reused: it is started afresh.
+Each batch also keeps the name of the machine that computed it, since a resumed pass may finish
+on another CPU and its seconds must not all be booked to the last one (:meth:`machines`).
 
 >>> import tempfile, torch
 >>> path = tempfile.mkdtemp() + "/scores.partial.pt"
@@ -30,7 +32,7 @@ import torch
 
 from .io import save_checkpoint
 
-__all__ = ["BatchStore", "digest"]
+__all__ = ["BatchStore", "add_seconds", "digest"]
 
 
 def digest(*tensors: torch.Tensor) -> str:
@@ -46,16 +48,19 @@ def digest(*tensors: torch.Tensor) -> str:
 class BatchStore:
     """Per-batch results at ``path``, reused only under the same ``fingerprint``."""
 
-    def __init__(self, path: str | Path, fingerprint: dict, every: float = 30.0):
+    def __init__(self, path: str | Path, fingerprint: dict, every: float = 30.0, machine: str | None = None):
         self.path, self.every = Path(path), every
+        self.machine = machine or _this_cpu()
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
         self.batches: dict[int, dict[str, torch.Tensor]] = {}
+        self.where: dict[int, str] = {}
         self.resumed = 0
         if self.path.is_file():
             with contextlib.suppress(Exception):  # unreadable or foreign: start afresh, it is only a cache
                 state = torch.load(self.path, map_location="cpu", weights_only=True)
                 if state.get("fingerprint") == self.fingerprint:
                     self.batches = state["batches"]
+                    self.where = state.get("where", {})
                     self.resumed = len(self.batches)
         self._saved = time.monotonic()
 
@@ -65,18 +70,45 @@ class BatchStore:
     def put(self, i: int, tensors: dict[str, torch.Tensor]) -> None:
         """Keep batch ``i``; write the file when ``every`` seconds have passed since the last write."""
         self.batches[i] = {k: v.detach().cpu() for k, v in tensors.items()}
+        self.where[i] = self.machine
         if time.monotonic() - self._saved >= self.every:
             self.flush()
 
     def flush(self) -> None:
-        save_checkpoint(self.path, {"fingerprint": self.fingerprint, "batches": self.batches})
+        save_checkpoint(self.path, {"fingerprint": self.fingerprint, "batches": self.batches, "where": self.where})
         self._saved = time.monotonic()
 
     @staticmethod
     def seconds(path: str | Path) -> float | None:
         """The seconds the finished batches in the file at ``path`` took to compute, whichever
         process computed them (each batch's ``seconds`` entry); None without a file."""
+        by = BatchStore.machines(path)
+        return None if by is None else float(sum(by.values()))
+
+    @staticmethod
+    def machines(path: str | Path) -> dict[str, float] | None:
+        """Those seconds per machine that computed the batches (``unknown`` for a file written
+        before machines were kept); None without a file."""
         if not Path(path).is_file():
             return None
-        batches = torch.load(path, map_location="cpu", weights_only=True)["batches"]
-        return float(sum(float(b["seconds"]) for b in batches.values() if "seconds" in b))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        by: dict[str, float] = {}
+        for i, b in state["batches"].items():
+            if "seconds" in b:
+                name = state.get("where", {}).get(i, "unknown")
+                by[name] = by.get(name, 0.0) + float(b["seconds"])
+        return by
+
+
+def add_seconds(total: dict[str, float], more: dict[str, float] | None) -> dict[str, float]:
+    """``total`` with ``more``'s seconds added machine by machine (several passes of one run)."""
+    for k, v in (more or {}).items():
+        total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def _this_cpu() -> str:
+    from ..hardware import describe_cpu
+
+    c = describe_cpu()
+    return f"{c['cpu']} ({c['capability']}), {c['threads']} thread{'s' * (c['threads'] != 1)}"

@@ -11,6 +11,7 @@ anomalous; AUPRC with the held-out digit as the positive class, for every score 
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from ..data import load_anomaly_split
 from ..errors import GenflowsError
 from ..metrics import auprc
 from .._runtime import distributed as dist
-from .._runtime.batch_store import BatchStore
+from .._runtime.batch_store import BatchStore, add_seconds
 from .._runtime.output import RunDir, pyplot
 from ._evaluate import machine, sample_batched
 from ._fit import prepare, train
@@ -54,7 +55,8 @@ def anomaly_scores(
     """The model's own anomaly score ``kind`` of every image
     (:meth:`~genflows.interface.GenerativeModel.anomaly_scores`), plus the same score after each
     step count in ``record``; ``store``: where finished batches are kept for a resumed call."""
-    extra = {"store": store} if store is not None else {}  # models written before ``store`` still score
+    # models written before ``store`` still score, only without resuming
+    extra = {"store": store} if store is not None and "store" in inspect.signature(model.anomaly_scores).parameters else {}
     return model.anomaly_scores(x, n_steps, step_size, batch_size=batch_size, seed=seed, record=record, progress=progress, kind=kind,
                                 **extra)
 
@@ -141,7 +143,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         test_x, test_y, test_index = test_x[keep], test_y[keep], test_index[keep]
 
     score_seed = seed if acfg.score_seed is None else acfg.score_seed
-    all_scores, partial, score_seconds, stores = {}, {}, 0.0, []
+    all_scores, partial, score_seconds, stores, score_machines = {}, {}, 0.0, [], {}
     for kind in [main, *(k for k in kinds if k != main)]:
         # An interrupted scoring resumes from its finished batches (rank 0's share under torchrun);
         # the store's own batch times count the batches an earlier process scored.
@@ -151,8 +153,9 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
             model, test_x, acfg.score_steps, acfg.score_step_size, acfg.score_batch_size, seed=score_seed,
             record=tuple(acfg.score_checkpoints), progress=progress, kind=kind, store=store,
         )
-        stored = BatchStore.seconds(store) if store is not None else None
-        score_seconds += stored if stored is not None else time.perf_counter() - t1
+        stored = BatchStore.machines(store) if store is not None else None
+        score_seconds += sum(stored.values()) if stored is not None else time.perf_counter() - t1
+        add_seconds(score_machines, stored)
         stores += [store] if store is not None else []
         partial = partial or recorded
     scores = all_scores[main]
@@ -179,6 +182,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "iterations": trainer.iteration,
         "train_seconds": train_seconds,
         "score_seconds": score_seconds,
+        "score_machines": score_machines,  # those seconds per machine, where a resumed pass finished on another
         "n_train": int(train_x.shape[0]),
         "n_val": 0 if val_x is None else int(val_x.shape[0]),
         "val_best_epoch": trainer.best_epoch if val_x is not None else None,  # the AUPRC above is the last epoch's; score this one with --checkpoint best
