@@ -190,6 +190,14 @@ def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, 
     assert cell["seeds"][1]["auprc_reference"] == before[1]["auprc_reference"]  # scored again, the same scores
     assert cell["clean"]["n"] == cell["reference"]["n"] == 2
     assert paper.on_disk_cells(out, record, "lfbm-mcmc", [4, 7]) == [7]  # table.md would train seed 1 again: left out
+    assert cell["setups"] and all(s["reference_chain_dtype"] == "float32" for s in cell["seeds"][1:])
+
+    # a partial folder of a recorded seed (left on another machine) neither replaces it nor trains it again
+    (out / "lfbm-mcmc-h4" / "seed1").mkdir()
+    (out / "lfbm-mcmc-h4" / "seed1" / "config.yaml").write_text("left over")
+    paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
+    assert not (out / "lfbm-mcmc-h4" / "seed1" / "metrics.json").exists()
+    assert paper.collect(out, 1, rescore_missing=False, steps=4, previous=record)["cells"][0]["seeds"][0] == before[0]
 
 
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -73,3 +74,26 @@ def test_rerun_of_a_finished_run_reads_it_back(tmp_path, capsys):
     assert code == 0, err
     assert "already finished" in stdout
     assert (out / "metrics.json").stat().st_mtime_ns == mtime
+
+
+def test_a_run_carried_to_another_machine_continues_with_its_data_found_elsewhere(tmp_path, mnist_data_root):
+    """Where the data lives changes no number: a folder made with one data root continues under
+    another, while a key that does change the run is still refused."""
+    import pytest
+
+    from genflows.config import load_config
+    from genflows.errors import GenflowsError
+    from genflows.runner import prepare
+
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for entry in Path(mnist_data_root).iterdir():
+        (moved / entry.name).symlink_to(entry)
+
+    def cfg(root, *more):
+        return load_config("abp", overrides=[f"data.root={root}", *more], extra={"task": "anomaly", "out": str(tmp_path / "run"), "data": {"holdout": 4}})
+
+    prepare(cfg(mnist_data_root), log=lambda m: None)
+    assert prepare(cfg(moved), log=lambda m: None).data.root == str(moved)
+    with pytest.raises(GenflowsError, match="train.lr"):
+        prepare(cfg(moved, "train.lr=0.01"), log=lambda m: None)

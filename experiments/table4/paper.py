@@ -47,23 +47,29 @@ def _mean_sd(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
 
 
-def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int = 400) -> dict | None:
-    """One finished seed's clean and reference AUPRC (the reference one computed if missing)."""
+def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int = 400, data_root: str | None = None) -> dict | None:
+    """One finished seed's clean and reference AUPRC (the reference one computed if missing, from
+    the data at ``data_root``, else where the seed was trained)."""
     if not (seed_dir / "metrics.json").is_file():
         return None
     m = json.loads((seed_dir / "metrics.json").read_text())
     ref_file = seed_dir / f"refscore-s{steps}.json"
     if not ref_file.is_file() and rescore_missing:
+        from genflows._runtime.lock import training_lock
         from table4.reference_protocol import rescore
 
-        store = seed_dir / f"refscore-s{steps}.partial.pt"  # an interrupted scoring resumes from its finished batches
-        write_json(ref_file, rescore(str(seed_dir), "checkpoint.pt", leak=0.37, steps=(steps,), bn_train=True, shuffle=True,
-                                     batch=100, threads=threads, store=store))
-        store.unlink(missing_ok=True)
+        # one process per seed: a second would score it again and could read the first's store
+        with training_lock(seed_dir):
+            store = seed_dir / f"refscore-s{steps}.partial.pt"  # an interrupted scoring resumes from its finished batches
+            if not ref_file.is_file():
+                write_json(ref_file, rescore(str(seed_dir), "checkpoint.pt", leak=0.37, steps=(steps,), bn_train=True, shuffle=True,
+                                             batch=100, threads=threads, store=store, data_root=data_root))
+            store.unlink(missing_ok=True)
     ref = json.loads(ref_file.read_text()) if ref_file.is_file() else None
     return {"seed": m["seed"], "run_dir": str(seed_dir), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
             "auprc_reference": ref["leaky"][str(steps)] if ref else None, "reference_seconds": ref["seconds"] if ref else None,
             "reference_machines": ref.get("machines") if ref else None,
+            "reference_chain_dtype": ref.get("chain_dtype") if ref else None,
             "anomaly_fraction": m["anomaly_fraction"], "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"),
             "score_seconds": m.get("score_seconds"), "score_machines": m.get("score_machines"), "cpu": m.get("cpu"), "capability": m.get("capability"),
             "torch_threads": m.get("torch_threads"), "chain_dtype": m.get("chain_dtype"), "train_machines": m.get("train_machines")}
@@ -76,7 +82,7 @@ def _train_and_score(cfg, seed: int, threads: int, steps: int = 400) -> None:
 
     name = f"{Path(cfg.out).name}/seed{seed}"
     run_seed(cfg, seed, log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
-    seed_record(Path(cfg.out) / f"seed{seed}", threads, True, steps)
+    seed_record(Path(cfg.out) / f"seed{seed}", threads, True, steps, cfg.data.root)
     print(f"[{name}] scored the reference way", file=sys.stderr, flush=True)
 
 
@@ -129,7 +135,13 @@ def recorded(record: Path | None) -> set[tuple[str, int]]:
 
 def only_in_record(out: Path, record: Path | None) -> set[tuple[str, int]]:
     """The :func:`recorded` seeds whose run folder under ``out`` is gone: never trained again."""
-    return {(c, n) for c, n in recorded(record) if not (out / c / f"seed{n}").exists()}
+    return {(c, n) for c, n in recorded(record) if not _finished(out / c / f"seed{n}")}
+
+
+def _finished(seed_dir: Path) -> bool:
+    """A seed folder that has trained and scored clean: a partial folder left on another machine
+    neither replaces its recorded seed nor makes it train again."""
+    return (seed_dir / "metrics.json").is_file()
 
 
 def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> list[int]:
@@ -137,6 +149,11 @@ def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> l
     can read those cells back, while it would train a seed that lives only in the record again."""
     cells = {c for c, _n in only_in_record(out, record)}
     return [h for h in holdouts if f"{model}-h{h}" not in cells]
+
+
+def _setup(e: dict) -> str:
+    """A machine entry (a stretch of training epochs, or a seed record without any) in words."""
+    return f"{e.get('cpu')} ({e.get('capability')}), {e.get('chain_dtype')} chains"
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
@@ -150,7 +167,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
         on_disk = [r for d in sorted((out / f"{m}-h{h}").glob("seed*")) if (r := seed_record(d, threads, rescore_missing, steps))]
         have = {r["seed"] for r in on_disk}
         seeds = sorted(on_disk + [s for (c, n), s in kept.items()
-                                  if c == f"{m}-h{h}" and n not in have and not (out / c / f"seed{n}").exists()], key=lambda r: r["seed"])
+                                  if c == f"{m}-h{h}" and n not in have and not _finished(out / c / f"seed{n}")], key=lambda r: r["seed"])
         if not seeds:
             continue
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
@@ -160,7 +177,9 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                       "reference": _mean_sd(refs) if refs else None,
                       "anomaly_fraction": seeds[0]["anomaly_fraction"],
                       "train_seconds": _mean_sd([s["train_seconds"] for s in seeds]),
-                      "score_seconds": _mean_sd([s["score_seconds"] for s in seeds])})
+                      "score_seconds": _mean_sd([s["score_seconds"] for s in seeds]),
+                      # the means above pool these: timings compare only within one setup
+                      "setups": sorted({_setup(e) for s in seeds for e in (s.get("train_machines") or [s])})})
     return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": str(out),
             "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
             "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",

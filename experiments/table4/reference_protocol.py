@@ -71,19 +71,21 @@ def _batchnorm_in_train_mode(model) -> None:
 
 def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.37, steps=(20, 25, 30),
             bn_train: bool = False, shuffle: bool = False, batch: int | None = None, subset: int = 0,
-            threads: int = 2, scoring_seed: int | None = None, store: str | Path | None = None) -> dict:
+            threads: int = 2, scoring_seed: int | None = None, store: str | Path | None = None,
+            data_root: str | None = None) -> dict:
     """Score one checkpoint of a run under the reference code's conditions; the result's ``clean``
     and ``leaky`` hold AUPRC per scoring step. In eval mode every test image and every leaked
     training image is scored once, so both labellings come from the same scores. With
     ``bn_train`` an image's score depends on its batch, so only the set the reference code scored
     (the leaky one when ``leak`` > 0, else the clean one) is scored and labelled. ``store``: a
-    file that keeps the finished batches, so an interrupted call resumes (the caller removes it)."""
+    file that keeps the finished batches, so an interrupted call resumes (the caller removes it);
+    ``data_root``: where the data is on this machine (default: where the run was trained)."""
     torch.set_num_threads(threads)
     cfg, model = load_model(run_dir, checkpoint)
     batch = batch or cfg.anomaly.score_batch_size
     if bn_train:
         _batchnorm_in_train_mode(model)
-    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, cfg.data.root)
+    split = load_anomaly_split(cfg.data.name, cfg.data.holdout, cfg.data.protocol, data_root or cfg.data.root)
     if subset:  # the same images, in the same order, as the anomaly task's score_subset
         keep = torch.from_numpy(np.random.RandomState(0).permutation(len(split.test))[:subset])
         split = dataclasses.replace(split, test=split.test[keep], test_is_anomaly=split.test_is_anomaly[keep])
@@ -123,7 +125,8 @@ def rescore(run_dir: str, checkpoint: str = "checkpoint.pt", *, leak: float = 0.
     n_from_test = len(scored_test)
     res = {"run_dir": str(run_dir), "checkpoint": checkpoint, "bn_train": bn_train, "shuffle": shuffle,
            "batch": batch, "subset": subset, "leak": leak, "scoring_seed": scoring_seed, "n_test": n_test, "n_leaked": n_leak,
-           "n_scored": len(images), "seconds": secs, "machines": by_machine, "clean": {}, "leaky": {},
+           "n_scored": len(images), "seconds": secs, "machines": by_machine,
+           "chain_dtype": model.chain_dtype(next(model.parameters()).device), "clean": {}, "leaky": {},
            "mean_score": {"test_normals": float(scores[steps[-1]][:n_from_test][~is_anom[scored_test]].mean()),
                           "train_images": float(scores[steps[-1]][n_from_test:].mean()) if n_leak else None,
                           "anomalies": float(scores[steps[-1]][:n_from_test][is_anom[scored_test]].mean())}}

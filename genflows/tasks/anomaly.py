@@ -191,15 +191,15 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
         "train_machines": trainer.machines,  # one entry per stretch of epochs trained on one machine
         "history": history,
     }
-    out.json("metrics.json", metrics)
     buf = np.stack([scores.numpy(), y.astype(np.float32), *(v.numpy() for v in all_scores.values())], 1)
     out.json("scores.json", {"columns": ["score", "is_anomaly", *all_scores], "test_index": test_index.tolist(), "rows": buf.tolist()})
-    for store in stores:  # the scores are saved: the finished batches are no longer needed
-        store.unlink(missing_ok=True)
     names = [split.test_files[i] for i in test_index] if split.test_files else [str(i) for i in test_index]
     out.text("scores.csv", score_table(names, y, all_scores, main))
     out.figure("pr_curve.png", _pr_figure(res["precision"], res["recall"], f"{cfg.model} holdout {cfg.data.holdout}: AUPRC {res['auprc']:.3f}"))
     out.image_grid("samples.png", sample_batched(model, 64, seed=seed))
+    out.json("metrics.json", metrics)  # last: it marks the seed finished, so a kill before it redoes only these files
+    for store in stores:  # the scores are saved: the finished batches are no longer needed
+        store.unlink(missing_ok=True)
     if trainer.watcher is not None:
         trainer.watcher.anomaly(scores.numpy(), y, trainer.iteration)
     return metrics
