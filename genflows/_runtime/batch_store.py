@@ -4,7 +4,7 @@ Scoring MNIST's test split with the latent-flow paper's 400 Langevin steps takes
 on one CPU core; a pass stopped near its end would otherwise start again from its first batch.
 A :class:`BatchStore` holds each finished batch's tensors under its index and rewrites its file
 atomically at most every ``every`` seconds; the caller removes the file once it has saved the
-pass's results (:meth:`seconds` first reads how long the pass took in all). It is tied to a *fingerprint* of everything the
+pass's results (:meth:`machines` first reads how long the pass took, machine by machine). It is tied to a *fingerprint* of everything the
 scores depend on (the images, the weights, the chain settings, the shard), so a file left by
 another model, another image set or other settings is never reused: it is started afresh.
 Each batch also keeps the name of the machine that computed it, since a resumed pass may finish
@@ -79,15 +79,9 @@ class BatchStore:
         self._saved = time.monotonic()
 
     @staticmethod
-    def seconds(path: str | Path) -> float | None:
-        """The seconds the finished batches in the file at ``path`` took to compute, whichever
-        process computed them (each batch's ``seconds`` entry); None without a file."""
-        by = BatchStore.machines(path)
-        return None if by is None else float(sum(by.values()))
-
-    @staticmethod
     def machines(path: str | Path) -> dict[str, float] | None:
-        """Those seconds per machine that computed the batches (``unknown`` for a file written
+        """The seconds the finished batches in the file at ``path`` took to compute (each batch's
+        ``seconds`` entry), by the machine that computed them (``unknown`` for a file written
         before machines were kept); None without a file."""
         if not Path(path).is_file():
             return None
