@@ -77,7 +77,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 # Keys that may differ between a run and its continuation (none changes the run's numbers):
 # a run carried to another machine finds its data elsewhere.
-_RESUME_FREE = {"out", "train.threads", "watch.tensorboard", "watch.every", "watch.images_every", "data.root", "data.download"}
+_RESUME_FREE = {"out", "train.threads", "train.save_every_seconds", "watch.tensorboard", "watch.every", "watch.images_every", "data.root", "data.download"}
 
 
 def stored_config(root: Path, advice: str = "; choose another --out") -> RunConfig:

@@ -4,7 +4,9 @@ paper; CoopFlow's Algorithm 1 through the same model interface).
 Adam over per-component parameter groups, exponential learning-rate decay per epoch, a
 progress bar (quiet when stderr is not a terminal), and, per epoch, an atomic checkpoint that
 holds everything needed for an exact resume: model, optimiser, scheduler, every RNG, the
-data-order generator, the step counters and the history. An optional ``watcher``
+data-order generator, the step counters and the history. Within an epoch, every
+``train.save_every_seconds``, a partial checkpoint also holds the epoch's data order and sums
+so far, so a killed run resumes at the batch where it was saved (one process). An optional ``watcher``
 (:class:`genflows.watch.Watcher`) records losses, Langevin chain health and epoch metrics for
 TensorBoard and ``curves.png``.
 """
@@ -21,16 +23,22 @@ from tqdm.auto import tqdm
 
 from ._runtime import distributed as dist
 from .errors import DivergenceError, GenflowsError
-from ._runtime.io import epoch_copy, save_checkpoint
+from ._runtime.io import epoch_copy, load_checkpoint, save_checkpoint
 from .collapse import check_collapse, collapse_warning
 from .hardware import describe_cpu
 from .langevin import watch_chains
 from ._runtime.rng import get_rng_state, set_rng_state
 
-__all__ = ["Trainer", "progress_enabled"]
+__all__ = ["Trainer", "partial_path", "progress_enabled"]
 
 def progress_enabled(flag: bool | None = None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
+
+
+def partial_path(checkpoint: str | Path) -> Path:
+    """Where the partial checkpoint of an unfinished epoch sits beside ``checkpoint``."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}-partial{checkpoint.suffix}")
 
 
 class Trainer:
@@ -76,6 +84,8 @@ class Trainer:
         self.watcher = None
         # (x, mask, generator) -> (x, mask) per training batch, drawing from the data-order generator.
         self.augment = None
+        # The unfinished epoch a partial checkpoint restored (data order, batches done, sums).
+        self.within_epoch: dict | None = None
 
     def _loss(self, x: torch.Tensor, mask: torch.Tensor | None):
         fn = self.ddp if self.ddp is not None else self.model.training_loss
@@ -145,23 +155,40 @@ class Trainer:
         reference = self.model.collapse_reference(data) if masks is None else None
         if self.epoch < epochs:
             self._note_machine()
+        # Partial checkpoints: one process only (under DDP each rank's sampler and streams would
+        # have to be saved too).
+        every = self.cfg.save_every_seconds if checkpoint is not None and world == 1 else None
+        within, self.within_epoch = self.within_epoch, None
+        if within is not None and (world > 1 or within["n_batches"] != n_batches):
+            raise GenflowsError(
+                f"the partial checkpoint of epoch {self.epoch + 1} was saved with {within['n_batches']} batches per epoch by one "
+                f"process; this run has {n_batches} per epoch in {world} process(es): resume it as it was started"
+            )
         while self.epoch < epochs and not self._budget_spent(iters=False):  # a resumed run may have spent its seconds
-            t0 = time.perf_counter()
             spent = sum(r["seconds"] for r in self.history)  # finished epochs' training seconds, once per epoch
-            self._apply(self.model.schedule(self.epoch))
-            if world > 1:
-                sampler.set_epoch(self.epoch)
-                perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
-                if self.ddp is None:
-                    self._setup_ddp(data[perm[:bs]], None if masks is None else masks[perm[:bs]].to(data.dtype))
+            # A restored epoch keeps its Adam states: only a fresh epoch restarts a phase's.
+            self._apply(self.model.schedule(self.epoch), restart=within is None)
+            if within is not None:
+                perm, start = within["perm"].to(data.device), within["done"]
+                on = lambda d: {k: v.to(data.device) if torch.is_tensor(v) else v for k, v in d.items()}  # noqa: E731
+                sums, chain_sums, chain_counts = on(within["sums"]), on(within["chain_sums"]), within["chain_counts"]
+                t0 = time.perf_counter() - within["seconds"]
+                within = None
             else:
-                perm = torch.randperm(n, generator=self.data_generator).to(data.device)
-            sums: dict[str, torch.Tensor] = {}
+                t0, start = time.perf_counter(), 0
+                sums, chain_sums, chain_counts = {}, {}, {}  # chain_*: the model's chain summaries over the epoch's steps
+                if world > 1:
+                    sampler.set_epoch(self.epoch)
+                    perm = torch.tensor(list(sampler), dtype=torch.long, device=data.device)
+                    if self.ddp is None:
+                        self._setup_ddp(data[perm[:bs]], None if masks is None else masks[perm[:bs]].to(data.dtype))
+                else:
+                    perm = torch.randperm(n, generator=self.data_generator).to(data.device)
             show = self.progress and dist.is_main()
-            bar = tqdm(range(n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not show, leave=False)
-            done = 0
-            chain_sums: dict[str, torch.Tensor] = {}  # the model's chain summaries, summed over the epoch's steps
-            chain_counts: dict[str, int] = {}
+            bar = tqdm(range(start, n_batches), desc=f"epoch {self.epoch + 1}/{epochs}", disable=not show, leave=False,
+                       initial=start, total=n_batches)
+            done = start
+            saved = time.perf_counter()
             watcher = self.watcher
             for b in bar:
                 idx = perm[b * bs : (b + 1) * bs]
@@ -182,8 +209,14 @@ class Trainer:
                 done += 1
                 if show and b % 25 == 0:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in stats.items()})
-                if self._budget_spent(spent + time.perf_counter() - t0):
+                now = time.perf_counter()
+                if self._budget_spent(spent + now - t0):
                     break
+                if every is not None and now - saved >= every and done < n_batches:
+                    self._save_partial(Path(checkpoint), {"perm": perm, "done": done, "n_batches": n_batches, "sums": sums,
+                                                          "chain_sums": chain_sums, "chain_counts": chain_counts, "seconds": now - t0})
+                    saved = time.perf_counter()
+                    t0 += saved - now  # saving is not training time
             bar.close()
             record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
             if world > 1:  # epoch means over every rank's examples: one all-reduce per epoch
@@ -232,14 +265,15 @@ class Trainer:
         spent = seconds >= self.cfg.max_seconds
         return bool(dist.broadcast_object(spent)) if dist.world_size() > 1 else spent  # every rank stops together
 
-    def _apply(self, schedule) -> None:
+    def _apply(self, schedule, restart: bool = True) -> None:
         """The model's :class:`~genflows.interface.Schedule` for this epoch: named groups' lrs (a
-        phase's base lr; those groups do not decay) and fresh Adam states where a phase starts."""
+        phase's base lr; those groups do not decay) and, with ``restart``, fresh Adam states
+        where a phase starts."""
         for group in self.optimizer.param_groups:
             name = group.get("name")
             if name in schedule.lrs:
                 group["lr"] = schedule.lrs[name]
-            if name in schedule.restart:
+            if restart and name in schedule.restart:
                 for p in group["params"]:
                     self.optimizer.state.pop(p, None)
 
@@ -262,6 +296,34 @@ class Trainer:
         if self.cfg.keep_checkpoints:
             copies.append(epoch_copy(path, self.epoch))
         save_checkpoint(path, self.state_dict(), *copies)
+        partial_path(path).unlink(missing_ok=True)  # the finished epoch supersedes it
+
+    def _save_partial(self, path: Path, within: dict) -> None:
+        """Everything :meth:`_save` holds, plus the unfinished epoch: its data order, the batches
+        done and the statistics summed so far (the global RNGs and the data-order generator are
+        those of the next batch)."""
+        save_checkpoint(partial_path(path), {**self.state_dict(), "within_epoch": within})
+
+    def restore(self, checkpoint: str | Path) -> str | None:
+        """Continue from ``checkpoint`` and, when it is newer, the partial checkpoint of the epoch
+        after it; returns where the run resumes ("after epoch 3", "in epoch 4 after 120 of 540
+        batches"), or None when there is nothing to resume. A partial checkpoint older than the
+        epoch checkpoint (a kill between the two writes) is removed."""
+        checkpoint = Path(checkpoint)
+        state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
+        part = partial_path(checkpoint)
+        if part.is_file():
+            partial = load_checkpoint(part)
+            if partial["epoch"] == (state["epoch"] if state is not None else 0):
+                state = partial
+            else:
+                part.unlink()
+        if state is None:
+            return None
+        self.load_state_dict(state)
+        if self.within_epoch is None:
+            return f"after epoch {self.epoch}"
+        return f"in epoch {self.epoch + 1} after {self.within_epoch['done']} of {self.within_epoch['n_batches']} batches"
 
     def _note_machine(self) -> None:
         cpu = describe_cpu()
@@ -303,3 +365,4 @@ class Trainer:
             torch.manual_seed(dist.rank_seed(self.cfg.seed) + 7919 * self.epoch)
         if "data_generator" in state:
             self.data_generator.set_state(state["data_generator"])
+        self.within_epoch = state.get("within_epoch")

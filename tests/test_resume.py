@@ -97,3 +97,32 @@ def test_a_run_carried_to_another_machine_continues_with_its_data_found_elsewher
     assert prepare(cfg(moved), log=lambda m: None).data.root == str(moved)
     with pytest.raises(GenflowsError, match="train.lr"):
         prepare(cfg(moved, "train.lr=0.01"), log=lambda m: None)
+
+
+def test_sigkill_inside_an_epoch_then_rerun_equals_uninterrupted(tmp_path, capsys):
+    """With partial checkpoints every 0.05 s the kill lands inside an epoch, and the re-run
+    continues from the batch saved there."""
+    from genflows.trainer import partial_path
+
+    full = tmp_path / "full"
+    _in_process(full, capsys)
+    cut = tmp_path / "cut"
+    args = [*_cmd(cut), "--set", "train.save_every_seconds=0.05"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not partial_path(cut / "checkpoint.pt").exists():
+        assert time.time() < deadline and p.poll() is None
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    part, ckpt = partial_path(cut / "checkpoint.pt"), cut / "checkpoint.pt"
+    # A kill between an epoch's checkpoint and its partial's removal leaves a stale partial.
+    inside = part.exists() and torch.load(part, weights_only=True)["epoch"] == (torch.load(ckpt, weights_only=True)["epoch"] if ckpt.exists() else 0)
+    out = _in_process(cut, capsys)
+    assert ("resuming" in out) and (" batches" in out) == inside
+    a = json.loads((full / "metrics.json").read_text())
+    b = json.loads((cut / "metrics.json").read_text())
+    assert b["auprc"] == a["auprc"] and _strip(b["history"]) == _strip(a["history"])
+    sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]
+    sb = torch.load(ckpt, weights_only=True)["model"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa) and not part.exists()

@@ -138,3 +138,71 @@ def test_the_checkpoint_names_the_machine_of_every_stretch_of_epochs(monkeypatch
     assert resumed.machines[1]["chain_dtype"] in ("float32", "bfloat16")
     resumed.fit(data, epochs=3)  # nothing left to train: nothing recorded
     assert len(resumed.machines) == 2
+
+
+def _clocked(monkeypatch):
+    """Every perf_counter call one "second" after the last; returns the partial checkpoints
+    written, as bytes, in order."""
+    import itertools
+
+    import genflows.trainer as trainer_mod
+
+    clock = itertools.count()
+    monkeypatch.setattr(trainer_mod.time, "perf_counter", lambda: float(next(clock)))
+    written, real = [], trainer_mod.save_checkpoint
+
+    def keep(path, state, *copies):
+        real(path, state, *copies)
+        if "within_epoch" in state:
+            written.append(path.read_bytes())
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", keep)
+    return written
+
+
+def test_a_run_killed_inside_an_epoch_resumes_at_the_batch_it_saved(tmp_path, monkeypatch):
+    from genflows.trainer import partial_path
+
+    written = _clocked(monkeypatch)
+    full = _trainer(**{"train.save_every_seconds": 1, "train.keep_checkpoints": True})
+    history = full.fit(X, epochs=3, checkpoint=tmp_path / "checkpoint.pt")
+    assert not partial_path(tmp_path / "checkpoint.pt").exists()  # each finished epoch removes its partial
+    plain = _trainer()
+    plain.fit(X, epochs=3)  # no checkpoint, so no partials: saving them changes no number
+    states = [torch.load(__import__("io").BytesIO(b), weights_only=True) for b in written]
+    # the "kill": the run folder holds epoch 1's checkpoint and a partial of epoch 2 after 2 of its 4 batches
+    i = next(i for i, s in enumerate(states) if s["epoch"] == 1 and s["within_epoch"]["done"] == 2)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "checkpoint.pt").write_bytes((tmp_path / "checkpoint-epoch1.pt").read_bytes())
+    partial_path(cut / "checkpoint.pt").write_bytes(written[i])
+    resumed = _trainer()
+    assert resumed.restore(cut / "checkpoint.pt") == "in epoch 2 after 2 of 4 batches"
+    resumed.fit(X, epochs=3, checkpoint=cut / "checkpoint.pt")
+    for other in (plain, resumed):
+        sa, sb = full.model.state_dict(), other.model.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+        assert [{k: v for k, v in r.items() if k != "seconds"} for r in other.history] == [
+            {k: v for k, v in r.items() if k != "seconds"} for r in history]
+    assert resumed.history[1]["seconds"] >= states[i]["within_epoch"]["seconds"]  # the epoch's seconds before the kill count
+
+
+def test_a_partial_checkpoint_older_than_the_epoch_checkpoint_is_dropped(tmp_path, monkeypatch):
+    from genflows.errors import GenflowsError
+    from genflows.trainer import partial_path
+
+    written = _clocked(monkeypatch)
+    _trainer(**{"train.save_every_seconds": 1}).fit(X, epochs=1, checkpoint=tmp_path / "checkpoint.pt")
+    part = partial_path(tmp_path / "checkpoint.pt")
+    part.write_bytes(written[0])  # killed after the epoch's checkpoint, before its partial went
+    assert _trainer().restore(tmp_path / "checkpoint.pt") == "after epoch 1" and not part.exists()
+    (tmp_path / "checkpoint.pt").unlink()
+    part.write_bytes(written[0])  # killed inside the first epoch
+    assert _trainer().restore(tmp_path / "checkpoint.pt") == "in epoch 1 after 1 of 4 batches"
+    other = _trainer(**{"train.batch_size": 40})
+    other.restore(tmp_path / "checkpoint.pt")
+    with pytest.raises(GenflowsError, match="4 batches per epoch by one process; this run has 5"):
+        other.fit(X, epochs=1)
+    assert _trainer().restore(tmp_path / "nothing.pt") is None
+    with pytest.raises(GenflowsError, match="train.save_every_seconds must be > 0"):
+        load_config("abp", overrides=["train.save_every_seconds=0"])

@@ -54,6 +54,9 @@ class TrainConfig:
     max_seconds: float | None = None
     grad_clip: float | None = None  # clip the global gradient norm (CoopFlow); None: off
     keep_checkpoints: bool = False  # also keep checkpoint-epoch<E>.pt for every epoch (benchmarks)
+    # Within an epoch, save checkpoint-partial.pt every N training seconds, so a killed run loses
+    # at most N seconds of it (one process; the numbers do not depend on it); None: epoch ends only.
+    save_every_seconds: float | None = 600.0
     amp: bool = False  # CUDA only: training loss under bfloat16 autocast (z and its Langevin updates stay float32)
 
     def validate(self) -> None:
@@ -66,6 +69,7 @@ class TrainConfig:
         _check(self.threads is None or self.threads >= 1, f"train.threads must be >= 1, got {self.threads}")
         _check(self.max_iters is None or self.max_iters >= 1, f"train.max_iters must be >= 1, got {self.max_iters}")
         _check(self.max_seconds is None or self.max_seconds > 0, f"train.max_seconds must be > 0, got {self.max_seconds}")
+        _check(self.save_every_seconds is None or self.save_every_seconds > 0, f"train.save_every_seconds must be > 0, got {self.save_every_seconds}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"train.grad_clip must be > 0, got {self.grad_clip}")
 
 

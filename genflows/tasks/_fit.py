@@ -30,17 +30,16 @@ def run_data(cfg) -> tuple[torch.Tensor, torch.Tensor]:
 
 def prepare(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "cpu", log=None):
     """``cfg.model`` built with ``cfg.train.seed`` and its trainer, restored from
-    ``out/checkpoint.pt`` when that exists (same model, optimiser, RNGs and data order), with the
-    run folder's watcher (``cfg.watch``: TensorBoard events, curves.png) attached."""
+    ``out/checkpoint.pt`` when that exists, or from the partial checkpoint of the epoch after it
+    (same model, optimiser, RNGs and data order), with the run folder's watcher (``cfg.watch``:
+    TensorBoard events, curves.png) attached."""
     info = dataset_info(cfg.data.name, cfg.data.image_size)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, info.shape).to(device)
     trainer = Trainer(model, cfg.train, progress=progress)
-    ckpt = out.file("checkpoint.pt")
-    if ckpt.exists():
-        trainer.load_state_dict(load_checkpoint(ckpt))
-        if log:
-            log(f"resuming {out.path} after epoch {trainer.epoch}")
+    where = trainer.restore(out.file("checkpoint.pt"))
+    if where and log:
+        log(f"resuming {out.path} {where}")
     if log:
         m = machine(model, device)
         log(f"{m['cpu']} ({m['capability']}), {m['torch_threads']} threads; Langevin chains in {m['chain_dtype']}")
