@@ -20,3 +20,11 @@ def test_describe_cpu_names_what_a_timing_depends_on():
     d = hardware.describe_cpu()
     assert d["capability"] == torch.backends.cpu.get_cpu_capability()
     assert d["threads"] == torch.get_num_threads() and d["cpu"]
+
+
+def test_a_cpu_name_without_a_model_number_gets_its_family_and_model(monkeypatch):
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: {"model name": "AMD EPYC", "cpu family": "25", "model": "17"})
+    assert hardware.cpu_model() == "AMD EPYC (family 25, model 17)"
+    full = "AMD EPYC 7B13 64-Core Processor"
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: {"model name": full, "cpu family": "25", "model": "1"})
+    assert hardware.cpu_model() == full
