@@ -36,15 +36,15 @@ def _cpuinfo() -> dict[str, str]:
 
 def cpu_model() -> str:
     """The processor's model name (``/proc/cpuinfo``; elsewhere what ``platform`` knows). Some
-    VMs report a bare "AMD EPYC": there the CPU family and model numbers are added, since two
-    generations under that one name train at different speeds.
+    VMs report a bare "AMD EPYC" or "Intel(R) Xeon(R) CPU @ 2.20GHz": there the CPU family and model
+    numbers are added, since two generations under one such name train at different speeds.
 
     >>> cpu_model() != ""
     True
     """
     info = _cpuinfo()
     name = info.get("model name") or platform.processor() or platform.machine()
-    if not any(c.isdigit() for c in name) and info.get("cpu family") and info.get("model"):
+    if not any(c.isdigit() for c in name.split("@")[0]) and info.get("cpu family") and info.get("model"):
         name = f"{name} (family {info['cpu family']}, model {info['model']})"
     return name
 

@@ -176,7 +176,9 @@ def _settle(cfg: RunConfig, resume: bool, watch_given: bool, epochs: int | None,
         stored = stored_config(root)
         if stored.model != cfg.model:
             raise GenflowsError(f"cannot resume {root} as '{cfg.model}': it was made with model '{stored.model}'")
-        cfg = dataclasses.replace(stored, out=str(root), train=dataclasses.replace(stored.train, threads=cfg.train.threads),
+        # What the numbers do not depend on comes from this command line.
+        train = dataclasses.replace(stored.train, threads=cfg.train.threads, save_every_seconds=cfg.train.save_every_seconds)
+        cfg = dataclasses.replace(stored, out=str(root), train=train,
                                   watch=dataclasses.replace(stored.watch, tensorboard=cfg.watch.tensorboard) if watch_given else stored.watch)
         if epochs is not None:
             cfg = extend(cfg, root, epochs, log)

@@ -19,12 +19,13 @@ from typing import Any
 
 from .config import RunConfig, to_dict
 from .errors import GenflowsError
-from .runner import _flat, stored_config
+from .runner import _RESUME_FREE, _flat, stored_config
 
 __all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
 
 # Keys that do not make two runs different experiments (where a run lives, how it was watched).
-_IGNORED = ("out", "train.seed", "train.threads", "data.root", "data.download", "watch.")
+# Keys a run may change on resume leave the numbers alone, so they never split seeds either.
+_IGNORED = ("train.seed", "watch.", *sorted(_RESUME_FREE))
 
 
 @dataclass

@@ -35,6 +35,10 @@ def progress_enabled(flag: bool | None = None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
+# Where a stretch of training starts, beside what it ran on.
+_WHERE = ("first_epoch", "first_batch", "seconds_before")
+
+
 def partial_path(checkpoint: str | Path) -> Path:
     """Where the partial checkpoint of an unfinished epoch sits beside ``checkpoint``."""
     checkpoint = Path(checkpoint)
@@ -159,16 +163,16 @@ class Trainer:
         # have to be saved too).
         every = self.cfg.save_every_seconds if checkpoint is not None and world == 1 else None
         within, self.within_epoch = self.within_epoch, None
-        if within is not None and (world > 1 or within["n_batches"] != n_batches):
-            raise GenflowsError(
-                f"the partial checkpoint of epoch {self.epoch + 1} was saved with {within['n_batches']} batches per epoch by one "
-                f"process; this run has {n_batches} per epoch in {world} process(es): resume it as it was started"
-            )
         while self.epoch < epochs and not self._budget_spent(iters=False):  # a resumed run may have spent its seconds
             spent = sum(r["seconds"] for r in self.history)  # finished epochs' training seconds, once per epoch
             # A restored epoch keeps its Adam states: only a fresh epoch restarts a phase's.
             self._apply(self.model.schedule(self.epoch), restart=within is None)
             if within is not None:
+                if within["n_batches"] != n_batches:
+                    raise GenflowsError(
+                        f"the partial checkpoint of epoch {self.epoch + 1} was saved with {within['n_batches']} batches per epoch; "
+                        f"this run has {n_batches}: resume it with the data and train.batch_size it was started with"
+                    )
                 perm, start = within["perm"].to(data.device), within["done"]
                 on = lambda d: {k: v.to(data.device) if torch.is_tensor(v) else v for k, v in d.items()}  # noqa: E731
                 sums, chain_sums, chain_counts = on(within["sums"]), on(within["chain_sums"]), within["chain_counts"]
@@ -213,6 +217,8 @@ class Trainer:
                 if self._budget_spent(spent + now - t0):
                     break
                 if every is not None and now - saved >= every and done < n_batches:
+                    if watcher is not None:  # its events up to here, which a resume does not write again
+                        watcher.flush()
                     self._save_partial(Path(checkpoint), {"perm": perm, "done": done, "n_batches": n_batches, "sums": sums,
                                                           "chain_sums": chain_sums, "chain_counts": chain_counts, "seconds": now - t0})
                     saved = time.perf_counter()
@@ -312,7 +318,9 @@ class Trainer:
         checkpoint = Path(checkpoint)
         state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
         part = partial_path(checkpoint)
-        if part.is_file():
+        # Partials are one process's (each DDP rank would need its own sampler and streams): a
+        # multi-process run resumes from the epoch checkpoint, whose next save replaces the partial.
+        if part.is_file() and dist.world_size() == 1:
             partial = load_checkpoint(part)
             if partial["epoch"] == (state["epoch"] if state is not None else 0):
                 state = partial
@@ -329,8 +337,12 @@ class Trainer:
         cpu = describe_cpu()
         here = {"cpu": cpu["cpu"], "capability": cpu["capability"], "threads": cpu["threads"], "world": dist.world_size(),
                 "chain_dtype": self.model.chain_dtype(next(self.model.parameters()).device)}
-        if not self.machines or {k: v for k, v in self.machines[-1].items() if k != "first_epoch"} != here:
-            self.machines.append({"first_epoch": self.epoch + 1, **here})
+        if not self.machines or {k: v for k, v in self.machines[-1].items() if k not in _WHERE} != here:
+            entry = {"first_epoch": self.epoch + 1, **here}
+            if self.within_epoch is not None and self.machines:
+                # resumed inside an epoch: its first seconds are the previous machine's
+                entry.update(first_batch=self.within_epoch["done"] + 1, seconds_before=self.within_epoch["seconds"])
+            self.machines.append(entry)
 
     def state_dict(self) -> dict:
         return {

@@ -182,6 +182,36 @@ def test_joint_lrs_and_a_fresh_flow_adam_state_when_joint_training_starts_surviv
         assert steps == {"flow": 4, "ebm": 6}
 
 
+def test_an_epoch_resumed_after_its_phase_started_keeps_the_fresh_adam_state_it_has_built(tmp_path, monkeypatch):
+    """Joint training restarts the flow's Adam at the start of epoch 3; a resume inside epoch 3
+    must not restart it again."""
+    from genflows.trainer import partial_path
+
+    from .partials import clocked_partials, loaded
+
+    written = clocked_partials(monkeypatch)
+    cfg = load_config(
+        "coopflow-pre",
+        extra={"task": "toy", "data": {"name": "moons"}},
+        overrides=["coop.pretrain_epochs=1", "coop.warmup_epochs=1", "coop.n_steps=2", "train.batch_size=16", "train.save_every_seconds=1",
+                   "train.keep_checkpoints=true"],
+    )
+    data = torch.randn(32, 2)
+    torch.manual_seed(0)
+    full = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
+    full.fit(data, epochs=4, checkpoint=tmp_path / "checkpoint.pt")
+    partial = next(p for p in map(loaded, written) if p["epoch"] == 2)  # epoch 3 after 1 of its 2 batches
+    (tmp_path / "checkpoint-epoch2.pt").replace(tmp_path / "checkpoint.pt")  # the kill: epoch 2's checkpoint beside it
+    torch.save(partial, partial_path(tmp_path / "checkpoint.pt"))
+    resumed = Trainer(build_model(cfg, (2,)), cfg.train, progress=False)
+    assert resumed.restore(tmp_path / "checkpoint.pt") == "in epoch 3 after 1 of 2 batches"
+    resumed.fit(data, epochs=4)
+    steps = {g["name"]: int(resumed.optimizer.state[g["params"][0]]["step"]) for g in resumed.optimizer.param_groups}
+    assert steps == {"flow": 4, "ebm": 6}
+    sa, sb = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 @pytest.mark.parametrize("key", ["joint_flow_lr", "joint_ebm_lr"])
 def test_joint_lrs_are_validated(key):
     with pytest.raises(Exception, match=f"coop.{key} must be > 0"):

@@ -28,3 +28,5 @@ def test_a_cpu_name_without_a_model_number_gets_its_family_and_model(monkeypatch
     full = "AMD EPYC 7B13 64-Core Processor"
     monkeypatch.setattr(hardware, "_cpuinfo", lambda: {"model name": full, "cpu family": "25", "model": "1"})
     assert hardware.cpu_model() == full
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: {"model name": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cpu family": "6", "model": "85"})
+    assert hardware.cpu_model() == "Intel(R) Xeon(R) CPU @ 2.20GHz (family 6, model 85)"

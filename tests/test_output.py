@@ -21,3 +21,14 @@ def test_small_images_are_enlarged_by_whole_nearest_neighbour_factors(tmp_path):
 def test_large_images_are_left_at_their_size():
     grid = image_grid(torch.zeros(16, 3, 64, 64), nrow=8)
     assert grid.shape[-1] == 8 * 64 + 9 * 2
+
+
+def test_the_checkpoint_a_resume_reads_is_written_after_its_copies(tmp_path, monkeypatch):
+    """A kill between the files then leaves no checkpoint.pt naming a best epoch never copied."""
+    from genflows._runtime import io
+
+    order, real = [], io.write_bytes
+    monkeypatch.setattr(io, "write_bytes", lambda p, data: (order.append(p.name), real(p, data)))
+    io.save_checkpoint(tmp_path / "checkpoint.pt", {"model": {}}, tmp_path / "checkpoint-best.pt", tmp_path / "checkpoint-epoch3.pt")
+    assert order == ["checkpoint-best.pt", "checkpoint-epoch3.pt", "checkpoint.pt"]
+    assert io.load_checkpoint(tmp_path / "checkpoint-best.pt") == {"model": {}}

@@ -126,3 +126,19 @@ def test_sigkill_inside_an_epoch_then_rerun_equals_uninterrupted(tmp_path, capsy
     sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]
     sb = torch.load(ckpt, weights_only=True)["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa) and not part.exists()
+
+
+def test_a_resumed_run_takes_the_keys_its_numbers_do_not_depend_on_from_the_command_line(tmp_path):
+    import dataclasses
+
+    import yaml
+
+    from genflows import load_config
+    from genflows.config import to_dict
+    from genflows.runner import _settle
+
+    stored = load_config("abp", overrides=["train.threads=2", "train.save_every_seconds=600", "train.epochs=3"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(to_dict(stored), sort_keys=False))
+    asked = load_config("abp", overrides=["train.threads=1", "train.save_every_seconds=60", "train.epochs=9"])
+    cfg, _, existing = _settle(dataclasses.replace(asked, out=str(tmp_path)), True, False, None, print)
+    assert existing and (cfg.train.threads, cfg.train.save_every_seconds, cfg.train.epochs) == (1, 60, 3)

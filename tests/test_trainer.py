@@ -7,6 +7,8 @@ from genflows._runtime.io import load_checkpoint
 from genflows._runtime.output import RunDir
 from genflows.tasks import anomaly
 
+from .partials import clocked_partials, loaded
+
 X = torch.rand(200, 1, 8, 8) * 2 - 1
 
 
@@ -140,43 +142,31 @@ def test_the_checkpoint_names_the_machine_of_every_stretch_of_epochs(monkeypatch
     assert len(resumed.machines) == 2
 
 
-def _clocked(monkeypatch):
-    """Every perf_counter call one "second" after the last; returns the partial checkpoints
-    written, as bytes, in order."""
-    import itertools
-
-    import genflows.trainer as trainer_mod
-
-    clock = itertools.count()
-    monkeypatch.setattr(trainer_mod.time, "perf_counter", lambda: float(next(clock)))
-    written, real = [], trainer_mod.save_checkpoint
-
-    def keep(path, state, *copies):
-        real(path, state, *copies)
-        if "within_epoch" in state:
-            written.append(path.read_bytes())
-
-    monkeypatch.setattr(trainer_mod, "save_checkpoint", keep)
-    return written
-
-
 def test_a_run_killed_inside_an_epoch_resumes_at_the_batch_it_saved(tmp_path, monkeypatch):
     from genflows.trainer import partial_path
 
-    written = _clocked(monkeypatch)
-    full = _trainer(**{"train.save_every_seconds": 1, "train.keep_checkpoints": True})
+    written = clocked_partials(monkeypatch)
+    from genflows.data import random_hflip
+
+    def flipping(**over):  # flips draw from the data-order generator inside the epoch
+        t = _trainer(**over)
+        t.augment = random_hflip
+        return t
+
+    full = flipping(**{"train.save_every_seconds": 1, "train.keep_checkpoints": True})
     history = full.fit(X, epochs=3, checkpoint=tmp_path / "checkpoint.pt")
     assert not partial_path(tmp_path / "checkpoint.pt").exists()  # each finished epoch removes its partial
-    plain = _trainer()
+    plain = flipping()
     plain.fit(X, epochs=3)  # no checkpoint, so no partials: saving them changes no number
-    states = [torch.load(__import__("io").BytesIO(b), weights_only=True) for b in written]
+    states = [loaded(b) for b in written]
     # the "kill": the run folder holds epoch 1's checkpoint and a partial of epoch 2 after 2 of its 4 batches
-    i = next(i for i, s in enumerate(states) if s["epoch"] == 1 and s["within_epoch"]["done"] == 2)
+    partial = next(s for s in states if s["epoch"] == 1 and s["within_epoch"]["done"] == 2)
+    partial["within_epoch"]["seconds"] = 1000.0  # the epoch's seconds before the kill count
     cut = tmp_path / "cut"
     cut.mkdir()
     (cut / "checkpoint.pt").write_bytes((tmp_path / "checkpoint-epoch1.pt").read_bytes())
-    partial_path(cut / "checkpoint.pt").write_bytes(written[i])
-    resumed = _trainer()
+    torch.save(partial, partial_path(cut / "checkpoint.pt"))
+    resumed = flipping()
     assert resumed.restore(cut / "checkpoint.pt") == "in epoch 2 after 2 of 4 batches"
     resumed.fit(X, epochs=3, checkpoint=cut / "checkpoint.pt")
     for other in (plain, resumed):
@@ -184,14 +174,34 @@ def test_a_run_killed_inside_an_epoch_resumes_at_the_batch_it_saved(tmp_path, mo
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
         assert [{k: v for k, v in r.items() if k != "seconds"} for r in other.history] == [
             {k: v for k, v in r.items() if k != "seconds"} for r in history]
-    assert resumed.history[1]["seconds"] >= states[i]["within_epoch"]["seconds"]  # the epoch's seconds before the kill count
+    assert 1000 < resumed.history[1]["seconds"] < 1100 and resumed.history[2]["seconds"] < 100
+    assert len(resumed.machines) == 1  # the same machine: no new stretch
+
+
+def test_a_run_resumed_inside_an_epoch_on_another_cpu_says_where_the_epoch_split(tmp_path, monkeypatch):
+    import genflows.trainer as trainer_module
+    from genflows.trainer import partial_path
+
+    written = clocked_partials(monkeypatch)
+    _trainer(**{"train.save_every_seconds": 1}).fit(X, epochs=1, checkpoint=tmp_path / "checkpoint.pt")
+    partial = loaded(written[1])  # epoch 1 after 2 of its 4 batches
+    (tmp_path / "checkpoint.pt").unlink()
+    torch.save(partial, partial_path(tmp_path / "checkpoint.pt"))
+    here = trainer_module.describe_cpu()
+    monkeypatch.setattr(trainer_module, "describe_cpu", lambda: {**here, "cpu": "Other CPU"})
+    resumed = _trainer()
+    resumed.restore(tmp_path / "checkpoint.pt")
+    resumed.fit(X, epochs=1)
+    first, second = resumed.machines
+    assert first["cpu"] == here["cpu"] and second["cpu"] == "Other CPU"
+    assert (second["first_epoch"], second["first_batch"], second["seconds_before"]) == (1, 3, partial["within_epoch"]["seconds"])
 
 
 def test_a_partial_checkpoint_older_than_the_epoch_checkpoint_is_dropped(tmp_path, monkeypatch):
     from genflows.errors import GenflowsError
     from genflows.trainer import partial_path
 
-    written = _clocked(monkeypatch)
+    written = clocked_partials(monkeypatch)
     _trainer(**{"train.save_every_seconds": 1}).fit(X, epochs=1, checkpoint=tmp_path / "checkpoint.pt")
     part = partial_path(tmp_path / "checkpoint.pt")
     part.write_bytes(written[0])  # killed after the epoch's checkpoint, before its partial went
@@ -201,7 +211,7 @@ def test_a_partial_checkpoint_older_than_the_epoch_checkpoint_is_dropped(tmp_pat
     assert _trainer().restore(tmp_path / "checkpoint.pt") == "in epoch 1 after 1 of 4 batches"
     other = _trainer(**{"train.batch_size": 40})
     other.restore(tmp_path / "checkpoint.pt")
-    with pytest.raises(GenflowsError, match="4 batches per epoch by one process; this run has 5"):
+    with pytest.raises(GenflowsError, match="saved with 4 batches per epoch; this run has 5"):
         other.fit(X, epochs=1)
     assert _trainer().restore(tmp_path / "nothing.pt") is None
     with pytest.raises(GenflowsError, match="train.save_every_seconds must be > 0"):

@@ -63,11 +63,13 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def save_checkpoint(path: str | Path, state: dict, *copies: str | Path) -> None:
-    """``state`` to ``path`` and to each of ``copies``, serialised once (each file atomic)."""
+    """``state`` to each of ``copies`` and then to ``path``, serialised once (each file atomic).
+    ``path`` comes last: a resume reads it, so a kill before it redoes the epoch and rewrites the
+    copies, where the other order could leave a checkpoint naming a best epoch never copied."""
     buf = _io.BytesIO()
     torch.save(state, buf)
     data = buf.getvalue()
-    for p in (path, *copies):
+    for p in (*copies, path):
         write_bytes(p, data)
 
 
