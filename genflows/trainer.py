@@ -5,8 +5,8 @@ Adam over per-component parameter groups, exponential learning-rate decay per ep
 progress bar (quiet when stderr is not a terminal), and, per epoch, an atomic checkpoint that
 holds everything needed for an exact resume: model, optimiser, scheduler, every RNG, the
 data-order generator, the step counters and the history. Within an epoch, every
-``train.save_every_seconds``, a partial checkpoint also holds the epoch's data order and sums
-so far, so a killed run resumes at the batch where it was saved (one process). An optional ``watcher``
+``train.save_every_seconds``, a partial checkpoint also holds the epoch's data order and sums so
+far, so a killed run resumes at the batch where it was saved (one process). An optional ``watcher``
 (:class:`genflows.watch.Watcher`) records losses, Langevin chain health and epoch metrics for
 TensorBoard and ``curves.png``.
 """
@@ -168,16 +168,8 @@ class Trainer:
             # A restored epoch keeps its Adam states: only a fresh epoch restarts a phase's.
             self._apply(self.model.schedule(self.epoch), restart=within is None)
             if within is not None:
-                if within["n_batches"] != n_batches:
-                    raise GenflowsError(
-                        f"the partial checkpoint of epoch {self.epoch + 1} was saved with {within['n_batches']} batches per epoch; "
-                        f"this run has {n_batches}: resume it with the data and train.batch_size it was started with"
-                    )
-                perm, start = within["perm"].to(data.device), within["done"]
-                on = lambda d: {k: v.to(data.device) if torch.is_tensor(v) else v for k, v in d.items()}  # noqa: E731
-                sums, chain_sums, chain_counts = on(within["sums"]), on(within["chain_sums"]), within["chain_counts"]
-                t0 = time.perf_counter() - within["seconds"]
-                within = None
+                perm, start, sums, chain_sums, chain_counts, before = self._unpack(within, n_batches, data.device)
+                t0, within = time.perf_counter() - before, None
             else:
                 t0, start = time.perf_counter(), 0
                 sums, chain_sums, chain_counts = {}, {}, {}  # chain_*: the model's chain summaries over the epoch's steps
@@ -309,6 +301,18 @@ class Trainer:
         done and the statistics summed so far (the global RNGs and the data-order generator are
         those of the next batch)."""
         save_checkpoint(partial_path(path), {**self.state_dict(), "within_epoch": within})
+
+    def _unpack(self, within: dict, n_batches: int, device: torch.device) -> tuple:
+        """A partial checkpoint's epoch on ``device``: (data order, batches done, sums, chain
+        sums, chain counts, seconds so far)."""
+        if within["n_batches"] != n_batches:
+            raise GenflowsError(
+                f"the partial checkpoint of epoch {self.epoch + 1} was saved with {within['n_batches']} batches per epoch; "
+                f"this run has {n_batches}: resume it with the data and train.batch_size it was started with"
+            )
+        on = lambda d: {k: v.to(device) if torch.is_tensor(v) else v for k, v in d.items()}  # noqa: E731
+        return (within["perm"].to(device), within["done"], on(within["sums"]), on(within["chain_sums"]), dict(within["chain_counts"]),
+                within["seconds"])
 
     def restore(self, checkpoint: str | Path) -> str | None:
         """Continue from ``checkpoint`` and, when it is newer, the partial checkpoint of the epoch
