@@ -36,23 +36,20 @@ def _in_process(out, capsys):
     return stdout
 
 
-def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, capsys):
-    full = tmp_path / "full"
-    _in_process(full, capsys)
-
-    # Only the killed run needs its own process.
-    cut = tmp_path / "cut"
+def _killed_once(cut, appears, *extra, poll=0.02):
+    """The command with ``--out cut`` in its own process, SIGKILLed as soon as ``appears`` exists."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen(_cmd(cut), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    p = subprocess.Popen([*_cmd(cut), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 120
-    while not (cut / "checkpoint.pt").exists():  # killed right after the first epoch's checkpoint
+    while not appears.exists():
         assert time.time() < deadline and p.poll() is None
-        time.sleep(0.02)
+        time.sleep(poll)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    assert not (cut / "metrics.json").exists()
-    assert "resuming" in _in_process(cut, capsys)
 
+
+def _assert_same_run(full, cut):
+    """Equal AUPRCs and history, bitwise equal final parameters."""
     a = json.loads((full / "metrics.json").read_text())
     b = json.loads((cut / "metrics.json").read_text())
     assert b["auprc"] == a["auprc"] and b["auprc_at_steps"] == a["auprc_at_steps"]
@@ -60,6 +57,18 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, capsys):
     sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]
     sb = torch.load(cut / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, capsys):
+    full = tmp_path / "full"
+    _in_process(full, capsys)
+
+    # Only the killed run needs its own process.
+    cut = tmp_path / "cut"
+    _killed_once(cut, cut / "checkpoint.pt")  # killed right after the first epoch's checkpoint
+    assert not (cut / "metrics.json").exists()
+    assert "resuming" in _in_process(cut, capsys)
+    _assert_same_run(full, cut)
     assert (cut / "checkpoint-best.pt").is_file()
 
 
@@ -107,25 +116,14 @@ def test_sigkill_inside_an_epoch_then_rerun_equals_uninterrupted(tmp_path, capsy
     full = tmp_path / "full"
     _in_process(full, capsys)
     cut = tmp_path / "cut"
-    args = [*_cmd(cut), "--set", "train.save_every_seconds=0.05"]
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + 120
-    while not partial_path(cut / "checkpoint.pt").exists():
-        assert time.time() < deadline and p.poll() is None
-        time.sleep(0.01)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
     part, ckpt = partial_path(cut / "checkpoint.pt"), cut / "checkpoint.pt"
+    _killed_once(cut, part, "--set", "train.save_every_seconds=0.05", poll=0.01)
     # A kill between an epoch's checkpoint and its partial's removal leaves a stale partial.
     inside = part.exists() and torch.load(part, weights_only=True)["epoch"] == (torch.load(ckpt, weights_only=True)["epoch"] if ckpt.exists() else 0)
     out = _in_process(cut, capsys)
     assert ("resuming" in out) and (" batches" in out) == inside
-    a = json.loads((full / "metrics.json").read_text())
-    b = json.loads((cut / "metrics.json").read_text())
-    assert b["auprc"] == a["auprc"] and _strip(b["history"]) == _strip(a["history"])
-    sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]
-    sb = torch.load(ckpt, weights_only=True)["model"]
-    assert all(torch.equal(sa[k], sb[k]) for k in sa) and not part.exists()
+    _assert_same_run(full, cut)
+    assert not part.exists()
 
 
 def test_a_resumed_run_takes_the_keys_its_numbers_do_not_depend_on_from_the_command_line(tmp_path):
