@@ -41,3 +41,23 @@ def test_extending_a_run_that_another_process_trains_is_refused_and_renames_noth
         code, _, err = run_cli(["run", "abp", "--resume", run, "--epochs", "2"], capsys)
     assert code == 2 and "being trained by another process" in err
     assert (run / "metrics.json").is_file() and not (run / "metrics-epoch1.json").exists()
+
+
+def test_taking_the_lock_removes_what_a_killed_holder_was_writing_and_nothing_else(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    leftovers = [run / ".checkpoint-partial.pt.k2j8x0aq.tmp", run / ".checkpoint.pt.abc123de.tmp",
+                 run / ".scoring-joint.partial.pt.q1w2e3r4.tmp"]
+    kept = [run / ".score-best.json.z9y8x7w6.tmp", run / "checkpoint.pt", run / "scoring-joint.partial.pt"]
+    for f in leftovers + kept:
+        f.write_bytes(b"x")
+    with training_lock(run):
+        assert not any(f.exists() for f in leftovers)
+        assert all(f.exists() for f in kept)
+    with training_lock(run):
+        for f in leftovers:  # the holder's writes in progress: a refused second taker leaves them
+            f.write_bytes(b"x")
+        with pytest.raises(GenflowsError):
+            with training_lock(run):
+                pass
+        assert all(f.exists() for f in leftovers)

@@ -5,6 +5,9 @@ Two processes training one seed (a table restarted while its old workers still r
 interleave their event files; the second is refused instead. The lock is the operating
 system's ``flock`` on the folder itself: a killed process releases it, and no lock file is left
 behind (a refused or failed run writes nothing).
+
+Taking the lock also removes what a killed holder was halfway through writing: the temporary
+copies of checkpoints and scoring stores (up to 80 MB each), which only the holder writes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ except ImportError:  # Windows: no flock; folders are not guarded there (README 
     fcntl = None
 
 __all__ = ["training_lock"]
+
+# The temporaries of :func:`genflows._runtime.io.atomic_path` for the files only the lock holder
+# writes; other files of a run folder (a ``genflows score`` result) may be written beside it.
+_HOLDERS_TEMPORARIES = (".checkpoint*.pt.*.tmp", ".scoring-*.partial.pt.*.tmp")
 
 
 def _flock(folder: Path) -> tuple[int | None, bool]:
@@ -49,6 +56,8 @@ def training_lock(folder: str | Path) -> Iterator[None]:
     if dist.is_main() and fcntl is not None:
         folder.mkdir(parents=True, exist_ok=True)
         fd, taken = _flock(folder)
+        if not taken:
+            _sweep(folder)
     try:
         if dist.broadcast_object(taken):
             raise GenflowsError(f"{folder} is being trained by another process; wait for it to finish or stop it first")
@@ -56,3 +65,9 @@ def training_lock(folder: str | Path) -> Iterator[None]:
     finally:
         if fd is not None:
             os.close(fd)  # closing the descriptor releases the lock
+
+
+def _sweep(folder: Path) -> None:
+    for pattern in _HOLDERS_TEMPORARIES:
+        for leftover in folder.glob(pattern):
+            leftover.unlink(missing_ok=True)
