@@ -57,6 +57,7 @@ def _assert_same_run(full, cut):
     sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]
     sb = torch.load(cut / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not list(cut.glob(".*.tmp"))  # nothing a killed write left behind
 
 
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path, capsys):
