@@ -66,16 +66,30 @@ def run_config(path: Path) -> RunConfig:
 
 
 def _unfinished(path: Path) -> GenflowsError:
-    ckpt = path / "checkpoint.pt"
-    where = "no checkpoint yet"
-    if ckpt.is_file():
-        from ._runtime.io import load_checkpoint
+    return GenflowsError(f"{path} is not a finished run (no metrics.json; {progress(path)}); resume it with genflows run MODEL --resume {path}")
 
-        try:
-            where = f"last checkpoint after epoch {load_checkpoint(ckpt).get('epoch')}"
-        except GenflowsError:
-            where = "its checkpoint is unreadable"
-    return GenflowsError(f"{path} is not a finished run (no metrics.json; {where}); resume it with genflows run MODEL --resume {path}")
+
+def progress(path: Path) -> str:
+    """Where an unfinished run folder stands: its epochs, the batches of an epoch saved part-way
+    and the scoring batches stored, e.g. "after epoch 21 of 21; scoring joint: 12 of 39 batches"
+    (a run of the paper's schedule trains and scores for hours)."""
+    from ._runtime.batch_store import BatchStore
+    from ._runtime.io import load_checkpoint
+    from .tasks._fit import n_epochs
+    from .trainer import partial_path
+
+    ckpt, part = path / "checkpoint.pt", partial_path(path / "checkpoint.pt")
+    try:
+        epoch = load_checkpoint(ckpt).get("epoch") if ckpt.is_file() else 0
+        partial = load_checkpoint(part) if part.is_file() else {}
+        within = partial.get("within_epoch") if partial.get("epoch") == epoch else None  # else stale: a resume drops it
+    except GenflowsError:
+        return "its checkpoint is unreadable"
+    where = [f"after epoch {epoch} of {n_epochs(run_config(path))}" if epoch else "no checkpoint yet"]
+    if within:
+        where[0] = f"in epoch {epoch + 1} after {within['done']} of {within['n_batches']} batches"
+    where += [f"scoring {f.name.split('.')[0].removeprefix('scoring-')}: {BatchStore.progress(f)}" for f in sorted(path.glob("scoring-*.partial.pt"))]
+    return "; ".join(where)
 
 
 def read_run(path: str | Path) -> RunRecord:
@@ -108,7 +122,7 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
             cfg = run_config(p)
             if cfg.seeds > 1:
                 seeds = [p / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
-                missing = [s.name for s in seeds if not (s / "metrics.json").is_file()]
+                missing = [f"{s.name} ({progress(s) if s.is_dir() else 'no folder'})" for s in seeds if not (s / "metrics.json").is_file()]
                 if missing:
                     raise GenflowsError(f"{p} is not a finished run: {', '.join(missing)} not finished; resume it with genflows run MODEL --resume {p}")
                 out.extend(seeds)

@@ -104,3 +104,37 @@ def test_bad_inputs_are_one_line_and_exit_2(case, seeds, tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("genflows: error:") and "Traceback" not in err
     if case == "half-written":
         assert "not a finished run" in err and "epoch 1" in err
+
+
+def test_an_unfinished_run_says_how_far_it_has_trained_and_scored(seeds, tmp_path, capsys):
+    import torch
+
+    from genflows._runtime.batch_store import BatchStore
+    from genflows._runtime.io import save_checkpoint
+
+    run = tmp_path / "stopped"
+    shutil.copytree(seeds / "seed1", run)
+    (run / "metrics.json").unlink()
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1
+    code, _, err = run_cli(["show", run], capsys)
+    assert code == 2 and "after epoch 1 of 1)" in err  # trained; scoring not begun
+
+    store = BatchStore(run / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0)
+    store.put(0, {"final": torch.zeros(500)})
+    code, _, err = run_cli(["show", run], capsys)
+    assert code == 2 and "after epoch 1 of 1; scoring joint: 1 of 3 batches)" in err
+
+    (run / "scoring-joint.partial.pt").unlink()
+    save_checkpoint(run / "checkpoint-partial.pt", {**state, "within_epoch": {"done": 3, "n_batches": 7}})
+    code, _, err = run_cli(["show", run], capsys)
+    assert code == 2 and "(no metrics.json; in epoch 2 after 3 of 7 batches)" in err
+    save_checkpoint(run / "checkpoint-partial.pt", {**state, "epoch": 0, "within_epoch": {"done": 3, "n_batches": 7}})
+    code, _, err = run_cli(["show", run], capsys)
+    assert code == 2 and "after epoch 1 of 1)" in err  # a stale partial, which a resume drops
+
+    root = tmp_path / "seeds"
+    shutil.copytree(seeds, root)
+    shutil.rmtree(root / "seed2")
+    code, _, err = run_cli(["show", root], capsys)
+    assert code == 2 and "seed2 (no folder) not finished" in err

@@ -18,6 +18,8 @@ on another CPU and its seconds must not all be booked to the last one (:meth:`ma
 [1.0]
 >>> BatchStore(path, {"n": 3}).get(0) is None  # another fingerprint: nothing reused
 True
+>>> BatchStore.progress(path)
+'1 batch'
 """
 
 from __future__ import annotations
@@ -92,6 +94,22 @@ class BatchStore:
                 name = state.get("where", {}).get(i, "unknown")
                 by[name] = by.get(name, 0.0) + float(b["seconds"])
         return by
+
+
+    @staticmethod
+    def progress(path: str | Path) -> str:
+        """"12 of 39 batches" (the total where the fingerprint names a ``shard`` and a
+        ``batch_size``, else "12 batches"); "unreadable" for a damaged file."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            spec = json.loads(state["fingerprint"])
+        except Exception:
+            return "unreadable"
+        done = len(state["batches"])
+        if isinstance(spec, dict) and "shard" in spec and "batch_size" in spec:
+            a, b = spec["shard"]
+            return f"{done} of {-(-(b - a) // spec['batch_size'])} batches"
+        return f"{done} batch{'es' * (done != 1)}"
 
 
 def add_seconds(total: dict[str, float], more: dict[str, float] | None) -> dict[str, float]:
