@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import random
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -126,10 +127,29 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     task = TASKS[cfg.task]
     _check_before_writing(cfg, task, root, log)
     dist.barrier()  # every rank has looked at the folder before rank 0 writes into it
+    made = _outermost_missing(root)
     if not existing:
         RunDir(root).config(to_dict(cfg))
-    per_seed = [_run_seed(cfg, task, cfg.train.seed + i, root, progress, device, log) for i in range(cfg.seeds)]
+    try:
+        per_seed = [_run_seed(cfg, task, cfg.train.seed + i, root, progress, device, log) for i in range(cfg.seeds)]
+    except GenflowsError:
+        # Some settings are refused only when the model is built (ebflow.num_layers against
+        # num_blocks): a folder this command made and never trained in would refuse the
+        # corrected command as "another config", so what it wrote goes.
+        if not existing and dist.is_main() and all(f.is_dir() or f.name == "config.yaml" for f in root.rglob("*")):
+            for f in [made] if made else list(root.iterdir()):
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
+        raise
     return _summarise(cfg, task, per_seed, root, log)
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost folder that writing into ``path`` creates; None when ``path`` exists."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
 
 
 def prepare(cfg: RunConfig, log=print) -> RunConfig:

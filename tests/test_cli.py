@@ -56,6 +56,10 @@ BAD = [
     ["run", "lfbm-mcmc", "--data", "spiral"],
     ["run", "coopflow", "--task", "toy", "--data", "moons", "--set", "coop.mode=gan"],
     ["run", "coopflow", "--task", "toy", "--data", "moons", "--set", "coop.ebm_betas=[0.5]"],
+    # refused only when the model is built
+    ["run", "ebflow-ssm", "--set", "ebflow.arch=cnn"],
+    ["run", "ebflow-ssm", "--set", "ebflow.arch=cnn", "--seeds", "2", "--out", "{tmp}/deep/new"],
+    ["run", "ebflow-ssm", "--set", "ebflow.arch=cnn", "--seeds", "2", "--out", "{tmp}/emptyout"],
 ]
 
 
@@ -68,6 +72,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, tmp_path, capsys,
     (tmp_path / "existing" / "metrics.json").write_text("{}")
     (tmp_path / "list.yaml").write_text("- model\n- lfbm-mcmc\n")
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "emptyout").mkdir()  # an --out made beforehand: kept, as it was
     monkeypatch.setenv("GENFLOWS_FID_WEIGHTS", str(tmp_path / "nothing.pt"))  # FID asked for, weights absent
     (tmp_path / "abprun").mkdir()  # a run folder of another model, with a corrupted checkpoint
     (tmp_path / "abprun" / "config.yaml").write_text("model: abp\nprior:\n  kind: gaussian\nout: abprun\n")

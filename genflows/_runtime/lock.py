@@ -56,7 +56,7 @@ def training_lock(folder: str | Path) -> Iterator[None]:
     if dist.is_main() and fcntl is not None:
         folder.mkdir(parents=True, exist_ok=True)
         fd, taken = _flock(folder)
-        if not taken:
+        if fd is not None:  # held: no other process can be writing here (unguarded folders are left alone)
             _sweep(folder)
     try:
         if dist.broadcast_object(taken):
