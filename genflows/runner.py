@@ -213,7 +213,7 @@ def _check_before_writing(cfg: RunConfig, task, root: Path, log) -> None:
     """Everything that can fail for want of a file or a permission, before anything is written;
     sets the thread count (:func:`~genflows._runtime.threads.choose_threads`)."""
     check_writable(root)
-    check_available(cfg.data.name, cfg.data.root, cfg.data.download)
+    check_available(cfg.data.name, cfg.data.root, cfg.data.download, cfg.data.image_size)
     threads, why = choose_threads(cfg.train.threads)
     if threads:
         torch.set_num_threads(threads)

@@ -167,7 +167,7 @@ def score(
         jobs.append((folder, label, ckpt, counters, nm, cfg))
     first = jobs[0][-1]
     task = TASKS[first.task]
-    check_available(first.data.name, first.data.root, first.data.download)
+    check_available(first.data.name, first.data.root, first.data.download, first.data.image_size)
     if hasattr(task, "check"):
         task.check(first)
     dev = dist.resolve_device(str(device).split(":")[0])

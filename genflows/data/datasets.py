@@ -153,9 +153,10 @@ def _raw_dir(info: DatasetInfo, root: str | None) -> Path:
     return candidates[0]
 
 
-def check_available(name: str, root: str | None = None, download: bool = False) -> None:
-    """Raise the one-line missing-file error now, before a run writes anything."""
-    info = dataset_info(name)
+def check_available(name: str, root: str | None = None, download: bool = False, image_size: int | None = None) -> None:
+    """Raise the one-line missing-file error now, before a run writes anything (a folder's images
+    are read as the run will read them: resized to ``image_size`` when set)."""
+    info = dataset_info(name, image_size)
     if info.folder is None or download:
         return
     if info.kind != "idx":

@@ -114,3 +114,15 @@ def test_the_cli_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
     code, out, err = run_cli(["run", "abp", "--data", f"folder:{tmp_path / 'nope'}", "--out", str(tmp_path / "run")], capsys)
     assert code == 2 and err.strip().count("\n") == 0 and "image folder not found" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_cli_trains_on_a_folder_of_mixed_sizes_when_told_one(tmp_path, capsys):
+    for i, side in enumerate((8, 9, 8, 10)):
+        _save(tmp_path / "imgs" / f"{i}.png", np.full((side, side), 40 * i, np.uint8))
+    argv = ["run", "abp", "--task", "generation", "--data", f"folder:{tmp_path / 'imgs'}", "--epochs", "1", "--no-tensorboard",
+            "--set", "eval.fid_n=0", "--set", "inference.n_steps=2", "--out", str(tmp_path / "run")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "images of mixed sizes" in err
+    code, _, err = run_cli([*argv, "--set", "data.image_size=8"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "run" / "metrics.json").is_file()
