@@ -19,6 +19,7 @@ from typing import Any
 
 from .config import RunConfig, to_dict
 from .errors import GenflowsError
+from ._runtime.lock import is_held
 from .runner import _RESUME_FREE, _flat, stored_config
 
 __all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
@@ -66,7 +67,13 @@ def run_config(path: Path) -> RunConfig:
 
 
 def _unfinished(path: Path) -> GenflowsError:
-    return GenflowsError(f"{path} is not a finished run (no metrics.json; {progress(path)}); resume it with genflows run MODEL --resume {path}")
+    return GenflowsError(f"{path} is not a finished run (no metrics.json; {progress(path)}); {_advice([path], path)}")
+
+
+def _advice(folders: list[Path], run: Path) -> str:
+    if any(is_held(f) for f in folders):
+        return "another process is training or scoring it now"
+    return f"resume it with genflows run MODEL --resume {run}"
 
 
 def progress(path: Path) -> str:
@@ -124,7 +131,7 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
                 seeds = [p / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
                 missing = [f"{s.name} ({progress(s) if s.is_dir() else 'no folder'})" for s in seeds if not (s / "metrics.json").is_file()]
                 if missing:
-                    raise GenflowsError(f"{p} is not a finished run: {', '.join(missing)} not finished; resume it with genflows run MODEL --resume {p}")
+                    raise GenflowsError(f"{p} is not a finished run: {', '.join(missing)} not finished; {_advice(seeds, p)}")
                 out.extend(seeds)
                 continue
         out.append(p)

@@ -111,6 +111,7 @@ def test_an_unfinished_run_says_how_far_it_has_trained_and_scored(seeds, tmp_pat
 
     from genflows._runtime.batch_store import BatchStore
     from genflows._runtime.io import save_checkpoint
+    from genflows._runtime.lock import training_lock
 
     run = tmp_path / "stopped"
     shutil.copytree(seeds / "seed1", run)
@@ -118,7 +119,10 @@ def test_an_unfinished_run_says_how_far_it_has_trained_and_scored(seeds, tmp_pat
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1
     code, _, err = run_cli(["show", run], capsys)
-    assert code == 2 and "after epoch 1 of 1)" in err  # trained; scoring not begun
+    assert code == 2 and "after epoch 1 of 1); resume it with" in err  # trained; scoring not begun
+    with training_lock(run):  # as the process still scoring it holds it
+        code, _, err = run_cli(["show", run], capsys)
+    assert code == 2 and err.rstrip().endswith("after epoch 1 of 1); another process is training or scoring it now")
 
     store = BatchStore(run / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0)
     store.put(0, {"final": torch.zeros(500)})

@@ -25,7 +25,7 @@ try:
 except ImportError:  # Windows: no flock; folders are not guarded there (README says so)
     fcntl = None
 
-__all__ = ["training_lock"]
+__all__ = ["training_lock", "is_held"]
 
 # The temporaries of :func:`genflows._runtime.io.atomic_path` for the files only the lock holder
 # writes; other files of a run folder (a ``genflows score`` result) may be written beside it.
@@ -71,3 +71,13 @@ def _sweep(folder: Path) -> None:
     for pattern in _HOLDERS_TEMPORARIES:
         for leftover in folder.glob(pattern):
             leftover.unlink(missing_ok=True)
+
+
+def is_held(folder: str | Path) -> bool:
+    """Whether another process holds ``folder``'s training lock now (it is training or scoring there)."""
+    if fcntl is None or not Path(folder).is_dir():
+        return False
+    fd, taken = _flock(Path(folder))
+    if fd is not None:
+        os.close(fd)
+    return taken
