@@ -5,7 +5,7 @@ epochs, the task's headline metrics, wall times and the selected epoch, then one
 ``genflows score`` result kept in that folder. Runs whose configs differ only by the seed get a
 ``mean ± sd`` row after them. Only finished runs are shown: a folder that is not a run, or one
 still training (no ``metrics.json``), is a user error, so a table never mixes finished numbers
-with half-trained ones.
+with half-trained ones; the error says how far each unfinished seed has come (:func:`progress`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .errors import GenflowsError
 from ._runtime.lock import is_held
 from .runner import _RESUME_FREE, _flat, stored_config
 
-__all__ = ["RunRecord", "run_config", "read_run", "expand_runs", "collect", "render_table", "show"]
+__all__ = ["RunRecord", "run_config", "read_run", "progress", "expand_runs", "collect", "render_table", "show"]
 
 # Keys that do not make two runs different experiments (where a run lives, how it was watched).
 # Keys a run may change on resume leave the numbers alone, so they never split seeds either.

@@ -95,7 +95,6 @@ class BatchStore:
                 by[name] = by.get(name, 0.0) + float(b["seconds"])
         return by
 
-
     @staticmethod
     def progress(path: str | Path) -> str:
         """"12 of 39 batches" (the total where the fingerprint names a ``shard`` and a
