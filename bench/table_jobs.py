@@ -42,7 +42,8 @@ TABLES = {
 }
 
 
-def one(table: str, jobs: int, args) -> float:
+def one(table: str, jobs: int, args) -> tuple[float, dict[str, float]]:
+    """(wall seconds, each phase's seconds per cell as the cells' own records give them)."""
     argv, _ = TABLES[table]
     extra = {"mnist": ["--data-root", args.data_root, "--set", f"data.train_size={args.mnist_train_size}"],
              "mnist-paper": ["--data-root", args.data_root, "--set", f"train.max_iters={args.paper_iters}"]}.get(table, [])
@@ -51,7 +52,9 @@ def one(table: str, jobs: int, args) -> float:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "genflows", "table", "anomaly", *argv, *extra, "--jobs", str(jobs), "--out", str(Path(tmp) / "t")],
                        env=env, cwd=tmp, check=True, capture_output=True)
-        return time.perf_counter() - t
+        wall = time.perf_counter() - t
+        cells = [json.loads(f.read_text()) for f in Path(tmp).rglob("metrics.json")]
+        return wall, {k: statistics.fmean(c[k] for c in cells) for k in ("train_seconds", "score_seconds")}
 
 
 def main() -> None:
@@ -68,13 +71,20 @@ def main() -> None:
     rows = []
     for table in args.tables.split(","):
         times: dict[int, list[float]] = {j: [] for j in jobs}
+        phases: dict[int, list[dict]] = {j: [] for j in jobs}
         for r in range(args.repeats):
             for j in jobs if r % 2 == 0 else jobs[::-1]:
-                times[j].append(one(table, j, args))
-                print(table, j, f"{times[j][-1]:.1f}s", flush=True)
+                wall, per_cell = one(table, j, args)
+                times[j].append(wall)
+                phases[j].append(per_cell)
+                print(table, j, f"{wall:.1f}s", per_cell, flush=True)
         med = {j: statistics.median(v) for j, v in times.items()}
+        # A phase's throughput with j jobs is j cells per its seconds per cell (the jobs overlap).
+        per_cell = {j: {k: statistics.median(p[k] for p in v) for k in v[0]} for j, v in phases.items()}
         for j in jobs:
             rows.append({"table": table, "cells": TABLES[table][1], "jobs": j, "wall_s": med[j], "runs": times[j],
+                         "seconds_per_cell": per_cell[j],
+                         "phase_speedup_vs_1_job": {k: j * per_cell[jobs[0]][k] / (jobs[0] * v) for k, v in per_cell[j].items() if v},
                          "cells_per_minute": 60 * TABLES[table][1] / med[j], "speedup_vs_1_job": med[jobs[0]] / med[j],
                          "date": time.strftime("%Y-%m-%d"), "repeats": args.repeats,
                          **({"mnist_train_size": args.mnist_train_size} if table == "mnist" else {}),

@@ -162,11 +162,18 @@ def shared_machine() -> str:
 
 
 def table_jobs() -> str:
-    """`genflows table --jobs N` against one job with every core: wall time and cells per minute."""
-    r = record("bench/results/table-jobs.json")
-    lines = ["| table | cells | jobs | wall | cells per minute | speed-up over 1 job |", "|---|---|---|---|---|---|"]
-    for x in r["rows"]:
-        lines.append(f"| {x['table']} | {x['cells']} | {x['jobs']} | {x['wall_s']:.0f} s | {x['cells_per_minute']:.2f} | {x['speedup_vs_1_job']:.2f}× |")
+    """`genflows table --jobs N` against one job with every core, on each CPU measured: wall time,
+    cells per minute, and (where recorded) the speed-up of training and of scoring alone."""
+    lines = ["| CPU (2 cores) | table | cells | jobs | wall | cells per minute | speed-up over 1 job | training / scoring alone |",
+             "|---|---|---|---|---|---|---|---|"]
+    for path in ("bench/results/table-jobs.json", "bench/results/table-jobs-avx2.json"):
+        r = record(path)
+        cpu = f"{r['cpu']}, {r['capability']}" + (" with native bf16" if r["native_bf16"] else "")
+        for x in r["rows"]:
+            ph = x.get("phase_speedup_vs_1_job")
+            phases = f"{ph['train_seconds']:.2f}× / {ph['score_seconds']:.2f}×" if ph else "–"
+            lines.append(f"| {cpu} | {x['table']} | {x['cells']} | {x['jobs']} | {x['wall_s']:.0f} s | {x['cells_per_minute']:.2f} | "
+                         f"{x['speedup_vs_1_job']:.2f}× | {phases} |")
     return "\n".join(lines)
 
 
