@@ -21,7 +21,7 @@ from .data import check_available
 from .data.folder import is_folder
 from .errors import GenflowsError
 from ._runtime.io import check_writable, load_checkpoint
-from ._runtime.lock import training_lock
+from ._runtime.lock import is_held, training_lock
 from ._runtime.output import RunDir
 from ._runtime.threads import choose_threads
 from .tasks import TASKS
@@ -133,14 +133,21 @@ def run(cfg: RunConfig, progress: bool = False, device: str = "cpu", log=print, 
     try:
         per_seed = [_run_seed(cfg, task, cfg.train.seed + i, root, progress, device, log) for i in range(cfg.seeds)]
     except GenflowsError:
-        # Some settings are refused only when the model is built (ebflow.num_layers against
-        # num_blocks): a folder this command made and never trained in would refuse the
-        # corrected command as "another config", so what it wrote goes.
-        if not existing and dist.is_main() and all(f.is_dir() or f.name == "config.yaml" for f in root.rglob("*")):
-            for f in [made] if made else list(root.iterdir()):
-                shutil.rmtree(f) if f.is_dir() else f.unlink()
+        if not existing and dist.is_main():
+            _undo_untrained(root, made, [seed_dir(root, cfg, cfg.train.seed + i) for i in range(cfg.seeds)])
         raise
     return _summarise(cfg, task, per_seed, root, log)
+
+
+def _undo_untrained(root: Path, made: Path | None, seeds: list[Path]) -> None:
+    """Remove what a refused command wrote (``made``, the outermost folder it created, or what it
+    put in an empty ``root``) while that is only configs. Some settings are refused only when the
+    model is built (ebflow.num_layers against num_blocks), and the folder left would refuse the
+    corrected command as "another config". Kept when another process, started at the same
+    moment, trains in it (its lock's refusal lands here too)."""
+    if all(f.is_dir() or f.name == "config.yaml" for f in root.rglob("*")) and not any(map(is_held, seeds)):
+        for f in [made] if made else list(root.iterdir()):
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
 
 
 def _outermost_missing(path: Path) -> Path | None:

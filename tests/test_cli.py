@@ -116,3 +116,22 @@ def test_quick_run_writes_a_run_folder(tmp_path, capsys):
         assert (out / f"seed{seed}" / "metrics.json").is_file()
         assert (out / f"seed{seed}" / "config.yaml").is_file()
     assert (out / "summary.json").is_file()
+
+
+def test_a_refused_run_keeps_a_new_folder_another_process_has_begun_training_in(tmp_path, capsys, monkeypatch):
+    import contextlib
+
+    import genflows.runner as runner
+    from genflows._runtime.lock import training_lock
+
+    held = contextlib.ExitStack()
+
+    def refused(cfg, task, seed, root, *args):  # a second command started at the same moment as the first
+        held.enter_context(training_lock(root))
+        raise runner.GenflowsError(f"{root} is being trained by another process")
+
+    monkeypatch.setattr(runner, "_run_seed", refused)
+    with held:
+        code, _, err = run_cli(["run", "abp", "--out", str(tmp_path / "race")], capsys)
+        assert code == 2 and "another process" in err
+        assert (tmp_path / "race" / "config.yaml").is_file()
