@@ -81,20 +81,14 @@ def progress(path: Path) -> str:
     and the scoring batches stored, e.g. "after epoch 21 of 21; scoring joint: 12 of 39 batches"
     (a run of the paper's schedule trains and scores for hours)."""
     from ._runtime.batch_store import BatchStore
-    from ._runtime.io import load_checkpoint
     from .tasks._fit import n_epochs
-    from .trainer import partial_path
+    from .trainer import position, resume_point
 
-    ckpt, part = path / "checkpoint.pt", partial_path(path / "checkpoint.pt")
     try:
-        epoch = load_checkpoint(ckpt).get("epoch") if ckpt.is_file() else 0
-        partial = load_checkpoint(part) if part.is_file() else {}
-        within = partial.get("within_epoch") if partial.get("epoch") == epoch else None  # else stale: a resume drops it
+        state, _ = resume_point(path / "checkpoint.pt")  # where a resume would start (a stale partial ignored)
     except GenflowsError:
         return "its checkpoint is unreadable"
-    where = [f"after epoch {epoch} of {n_epochs(run_config(path))}" if epoch else "no checkpoint yet"]
-    if within:
-        where[0] = f"in epoch {epoch + 1} after {within['done']} of {within['n_batches']} batches"
+    where = [position(state["epoch"], state.get("within_epoch"), n_epochs(run_config(path))) if state else "no checkpoint yet"]
     where += [f"scoring {f.name.split('.')[0].removeprefix('scoring-')}: {BatchStore.progress(f)}" for f in sorted(path.glob("scoring-*.partial.pt"))]
     return "; ".join(where)
 

@@ -29,7 +29,7 @@ from .hardware import describe_cpu
 from .langevin import watch_chains
 from ._runtime.rng import get_rng_state, set_rng_state
 
-__all__ = ["Trainer", "partial_path", "progress_enabled"]
+__all__ = ["Trainer", "partial_path", "resume_point", "position", "progress_enabled"]
 
 def progress_enabled(flag: bool | None = None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
@@ -43,6 +43,30 @@ def partial_path(checkpoint: str | Path) -> Path:
     """Where the partial checkpoint of an unfinished epoch sits beside ``checkpoint``."""
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(f"{checkpoint.stem}-partial{checkpoint.suffix}")
+
+
+def resume_point(checkpoint: str | Path, partials: bool = True) -> tuple[dict | None, Path | None]:
+    """(the state a run resumes from, a stale partial checkpoint or None): with ``partials``, the
+    partial checkpoint of the epoch after ``checkpoint`` when it has one, else ``checkpoint``'s
+    state (None without either). A partial of an older epoch is stale: a kill fell between the
+    epoch checkpoint's write and the partial's removal."""
+    checkpoint = Path(checkpoint)
+    state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
+    part = partial_path(checkpoint)
+    if not (partials and part.is_file()):
+        return state, None
+    partial = load_checkpoint(part)
+    if partial["epoch"] == (state["epoch"] if state is not None else 0):
+        return partial, None
+    return state, part
+
+
+def position(epoch: int, within: dict | None, planned: int | None = None) -> str:
+    """"after epoch 3" (" of 21" given ``planned``), or "in epoch 4 after 120 of 540 batches"
+    for a state saved inside an epoch."""
+    if within is None:
+        return f"after epoch {epoch}" + (f" of {planned}" if planned else "")
+    return f"in epoch {epoch + 1} after {within['done']} of {within['n_batches']} batches"
 
 
 class Trainer:
@@ -319,23 +343,15 @@ class Trainer:
         after it; returns where the run resumes ("after epoch 3", "in epoch 4 after 120 of 540
         batches"), or None when there is nothing to resume. A partial checkpoint older than the
         epoch checkpoint (a kill between the two writes) is removed."""
-        checkpoint = Path(checkpoint)
-        state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
-        part = partial_path(checkpoint)
         # Partials are one process's (each DDP rank would need its own sampler and streams): a
         # multi-process run resumes from the epoch checkpoint, whose next save replaces the partial.
-        if part.is_file() and dist.world_size() == 1:
-            partial = load_checkpoint(part)
-            if partial["epoch"] == (state["epoch"] if state is not None else 0):
-                state = partial
-            else:
-                part.unlink()
+        state, stale = resume_point(checkpoint, partials=dist.world_size() == 1)
+        if stale is not None:
+            stale.unlink()
         if state is None:
             return None
         self.load_state_dict(state)
-        if self.within_epoch is None:
-            return f"after epoch {self.epoch}"
-        return f"in epoch {self.epoch + 1} after {self.within_epoch['done']} of {self.within_epoch['n_batches']} batches"
+        return position(self.epoch, self.within_epoch)
 
     def _note_machine(self) -> None:
         cpu = describe_cpu()
