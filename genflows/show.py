@@ -80,7 +80,7 @@ def progress(path: Path) -> str:
     """Where an unfinished run folder stands: its epochs, the batches of an epoch saved part-way
     and the scoring batches stored, e.g. "after epoch 21 of 21; scoring joint: 12 of 39 batches"
     (a run of the paper's schedule trains and scores for hours)."""
-    from ._runtime.batch_store import BatchStore
+    from ._runtime.batch_store import SUFFIX, BatchStore
     from .tasks._fit import n_epochs
     from .trainer import position, resume_point
 
@@ -89,7 +89,7 @@ def progress(path: Path) -> str:
     except GenflowsError:
         return "its checkpoint is unreadable"
     where = [position(state["epoch"], state.get("within_epoch"), n_epochs(run_config(path))) if state else "no checkpoint yet"]
-    where += [f"scoring {f.name.split('.')[0].removeprefix('scoring-')}: {BatchStore.progress(f)}" for f in sorted(path.glob("scoring-*.partial.pt"))]
+    where += [f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}" for f in sorted(path.glob(f"*{SUFFIX}"))]
     return "; ".join(where)
 
 

@@ -47,7 +47,7 @@ def test_taking_the_lock_removes_what_a_killed_holder_was_writing_and_nothing_el
     run = tmp_path / "run"
     run.mkdir()
     leftovers = [run / ".checkpoint-partial.pt.k2j8x0aq.tmp", run / ".checkpoint.pt.abc123de.tmp",
-                 run / ".scoring-joint.partial.pt.q1w2e3r4.tmp"]
+                 run / ".scoring-joint.partial.pt.q1w2e3r4.tmp", run / ".refscore-s400.partial.pt.5t6y7u8i.tmp"]
     kept = [run / ".score-best.json.z9y8x7w6.tmp", run / "checkpoint.pt", run / "scoring-joint.partial.pt"]
     for f in leftovers + kept:
         f.write_bytes(b"x")

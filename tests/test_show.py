@@ -128,8 +128,12 @@ def test_an_unfinished_run_says_how_far_it_has_trained_and_scored(seeds, tmp_pat
     store.put(0, {"final": torch.zeros(500)})
     code, _, err = run_cli(["show", run], capsys)
     assert code == 2 and "after epoch 1 of 1; scoring joint: 1 of 3 batches)" in err
+    BatchStore(run / "refscore-s400.partial.pt", {"shard": [0, 1001], "batch_size": 100}, every=0).put(0, {"final": torch.zeros(100)})
+    code, _, err = run_cli(["show", run], capsys)  # the reference-way pass of experiments/table4 keeps a store too
+    assert code == 2 and "refscore s400: 1 of 11 batches; scoring joint: 1 of 3 batches)" in err
 
     (run / "scoring-joint.partial.pt").unlink()
+    (run / "refscore-s400.partial.pt").unlink()
     save_checkpoint(run / "checkpoint-partial.pt", {**state, "within_epoch": {"done": 3, "n_batches": 7}})
     code, _, err = run_cli(["show", run], capsys)
     assert code == 2 and "(no metrics.json; in epoch 2 after 3 of 7 batches)" in err

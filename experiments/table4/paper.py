@@ -55,12 +55,13 @@ def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int 
     m = json.loads((seed_dir / "metrics.json").read_text())
     ref_file = seed_dir / f"refscore-s{steps}.json"
     if not ref_file.is_file() and rescore_missing:
+        from genflows._runtime.batch_store import SUFFIX
         from genflows._runtime.lock import training_lock
         from table4.reference_protocol import rescore
 
         # one process per seed: a second would score it again and could read the first's store
         with training_lock(seed_dir):
-            store = seed_dir / f"refscore-s{steps}.partial.pt"  # an interrupted scoring resumes from its finished batches
+            store = seed_dir / f"refscore-s{steps}{SUFFIX}"  # an interrupted scoring resumes from its finished batches
             if not ref_file.is_file():
                 write_json(ref_file, rescore(str(seed_dir), "checkpoint.pt", leak=0.37, steps=(steps,), bn_train=True, shuffle=True,
                                              batch=100, threads=threads, store=store, data_root=data_root))

@@ -34,7 +34,11 @@ import torch
 
 from .io import save_checkpoint
 
-__all__ = ["BatchStore", "add_seconds", "digest"]
+__all__ = ["BatchStore", "SUFFIX", "add_seconds", "digest"]
+
+# Every store's file name ends so: the run folder's lock sweeps their temporaries by it and
+# ``genflows show`` finds them by it.
+SUFFIX = ".partial.pt"
 
 
 def digest(*tensors: torch.Tensor) -> str:

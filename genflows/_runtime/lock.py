@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import distributed as dist
+from .batch_store import SUFFIX
 from ..errors import GenflowsError
 
 try:
@@ -29,7 +30,7 @@ __all__ = ["training_lock", "is_held"]
 
 # The temporaries of :func:`genflows._runtime.io.atomic_path` for the files only the lock holder
 # writes; other files of a run folder (a ``genflows score`` result) may be written beside it.
-_HOLDERS_TEMPORARIES = (".checkpoint*.pt.*.tmp", ".scoring-*.partial.pt.*.tmp")
+_HOLDERS_TEMPORARIES = (".checkpoint*.pt.*.tmp", f".*{SUFFIX}.*.tmp")
 
 
 def _flock(folder: Path) -> tuple[int | None, bool]:

@@ -23,7 +23,7 @@ from ..data import load_anomaly_split
 from ..errors import GenflowsError
 from ..metrics import auprc
 from .._runtime import distributed as dist
-from .._runtime.batch_store import BatchStore, add_seconds
+from .._runtime.batch_store import SUFFIX, BatchStore, add_seconds
 from .._runtime.output import RunDir, pyplot
 from ._evaluate import machine, sample_batched
 from ._fit import prepare, train
@@ -147,7 +147,7 @@ def run(cfg, out: RunDir, progress: bool = False, device: torch.device | str = "
     for kind in [main, *(k for k in kinds if k != main)]:
         # An interrupted scoring resumes from its finished batches (rank 0's share under torchrun);
         # the store's own batch times count the batches an earlier process scored.
-        store = out.file(f"scoring-{kind}.partial.pt") if dist.is_main() and model.anomaly_chain else None
+        store = out.file(f"scoring-{kind}{SUFFIX}") if dist.is_main() and model.anomaly_chain else None
         t1 = time.perf_counter()
         all_scores[kind], recorded = anomaly_scores(
             model, test_x, acfg.score_steps, acfg.score_step_size, acfg.score_batch_size, seed=score_seed,
