@@ -250,3 +250,13 @@ def test_sample_grids_of_a_table_folder_keep_one_panel_per_cell_and_refuse_a_mis
     assert not (tmp_path / "figure2.png").exists()
     code, err = run_script(EXPERIMENTS / "sample_grids.py", ["table", tmp_path / "nothing"], capsys, monkeypatch)
     assert code == 2 and "table.csv is missing" in err and "Traceback" not in err
+
+
+def test_paper_table4_counts_one_machine_once_in_a_cells_setups():
+    """Epochs recorded before the CPU's family and model were kept name only its brand: the same
+    machine, not a second setup; another capability or chain dtype is one."""
+    from table4.paper import _setup
+
+    older = {"cpu": "AMD EPYC", "capability": "AVX2", "chain_dtype": "float32"}
+    assert _setup(older) == _setup({**older, "cpu": "AMD EPYC (family 25, model 1)"}) == "AMD EPYC (AVX2), float32 chains"
+    assert len({_setup(older), _setup({**older, "capability": "AVX512"}), _setup({**older, "chain_dtype": "bfloat16"})}) == 3

@@ -153,8 +153,10 @@ def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> l
 
 
 def _setup(e: dict) -> str:
-    """A machine entry (a stretch of training epochs, or a seed record without any) in words."""
-    return f"{e.get('cpu')} ({e.get('capability')}), {e.get('chain_dtype')} chains"
+    """A machine entry (a stretch of training epochs, or a seed record without any) in words: the
+    CPU's brand without its family and model, which entries written before those were recorded
+    lack, so that one machine's epochs before and after do not count as two setups."""
+    return f"{str(e.get('cpu')).split(' (family')[0]} ({e.get('capability')}), {e.get('chain_dtype')} chains"
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
