@@ -253,10 +253,14 @@ def test_sample_grids_of_a_table_folder_keep_one_panel_per_cell_and_refuse_a_mis
 
 
 def test_paper_table4_counts_one_machine_once_in_a_cells_setups():
-    """Epochs recorded before the CPU's family and model were kept name only its brand: the same
-    machine, not a second setup; another capability or chain dtype is one."""
-    from table4.paper import _setup
+    """Epochs recorded before the CPU's family and model were kept name only its brand: beside the
+    same brand with them (same capability and chain dtype) they are that machine, not a second
+    setup; another capability, dtype or family is another setup."""
+    from table4.paper import _setups
 
     older = {"cpu": "AMD EPYC", "capability": "AVX2", "chain_dtype": "float32"}
-    assert _setup(older) == _setup({**older, "cpu": "AMD EPYC (family 25, model 1)"}) == "AMD EPYC (AVX2), float32 chains"
-    assert len({_setup(older), _setup({**older, "capability": "AVX512"}), _setup({**older, "chain_dtype": "bfloat16"})}) == 3
+    later = {**older, "cpu": "AMD EPYC (family 25, model 1)"}
+    assert _setups([older, later]) == ["AMD EPYC (family 25, model 1) (AVX2), float32 chains"]
+    assert _setups([older]) == ["AMD EPYC (AVX2), float32 chains"]
+    assert len(_setups([older, {**older, "capability": "AVX512"}, {**older, "chain_dtype": "bfloat16"}])) == 3
+    assert len(_setups([later, {**later, "cpu": "AMD EPYC (family 23, model 49)"}])) == 2

@@ -152,11 +152,14 @@ def on_disk_cells(out: Path, record: Path, model: str, holdouts: list[int]) -> l
     return [h for h in holdouts if f"{model}-h{h}" not in cells]
 
 
-def _setup(e: dict) -> str:
-    """A machine entry (a stretch of training epochs, or a seed record without any) in words: the
-    CPU's brand without its family and model, which entries written before those were recorded
-    lack, so that one machine's epochs before and after do not count as two setups."""
-    return f"{str(e.get('cpu')).split(' (family')[0]} ({e.get('capability')}), {e.get('chain_dtype')} chains"
+def _setups(entries: list[dict]) -> list[str]:
+    """The setups of machine entries (stretches of training epochs, or seed records without any)
+    in words. An entry written before CPU family and model were recorded names only the brand
+    ("AMD EPYC"): beside an entry of that brand with them, the same capability and chain dtype, it
+    is taken as that machine rather than counted as another setup."""
+    keys = {(str(e.get("cpu")), e.get("capability"), e.get("chain_dtype")) for e in entries}
+    keys = {k for k in keys if not any(o[0].startswith(f"{k[0]} (family") and o[1:] == k[1:] for o in keys)}
+    return sorted(f"{cpu} ({capability}), {dtype} chains" for cpu, capability, dtype in keys)
 
 
 def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
@@ -182,7 +185,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                       "train_seconds": _mean_sd([s["train_seconds"] for s in seeds]),
                       "score_seconds": _mean_sd([s["score_seconds"] for s in seeds]),
                       # the means above pool these: timings compare only within one setup
-                      "setups": sorted({_setup(e) for s in seeds for e in (s.get("train_machines") or [s])})})
+                      "setups": _setups([e for s in seeds for e in (s.get("train_machines") or [s])])})
     return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": str(out),
             "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
             "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",
