@@ -1,5 +1,6 @@
-"""Tables of docs/results.md's latent-flow paper sections: the digits main job, and the paper's
-21-epoch schedule at digit 4 (one seed four ways, five training seeds, re-scoring one model)."""
+"""Tables of docs/results.md's latent-flow paper sections: the digits main job, the paper's
+21-epoch schedule at digit 4 (one seed four ways, five training seeds, re-scoring one model) and
+at the other digits of Table 4."""
 
 from __future__ import annotations
 
@@ -119,7 +120,33 @@ def paper21_rescoring() -> str:
     return "\n".join(lines)
 
 
+def _hours(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def paper_digits() -> str:
+    """Table 4 at the paper's schedule on digits other than 4, seed by seed, with where each
+    trained and how long each phase took: table4-paper.json (its LFBM-MCMC cells)."""
+    lines = ["| digit | seed | trained on | clean AUPRC at 50 / 100 / 200 / 400 steps | the reference code's scoring | training | clean scoring | reference-way scoring |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in record(f"{R}/table4-paper.json")["cells"]:
+        if c["model"] != "lfbm-mcmc" or c["holdout"] == 4:
+            continue
+        for x in c["seeds"]:
+            steps = x.get("auprc_clean_at_steps") or {}
+            ref = "–" if x["auprc_reference"] is None else f"{x['auprc_reference']:.3f}"
+            lines.append(f"| {c['holdout']} | {x['seed']} | {'; '.join(x['setups'])}, {x['torch_threads']} thread{'s' * (x['torch_threads'] != 1)} | "
+                         + " / ".join(f"{steps[k]:.3f}" if k in steps else "–" for k in STEPS[1:])
+                         + f" | {ref} | {_hours(x['train_seconds'])} | {_hours(x['score_seconds'])} | {_hours(x['reference_seconds'])} |")
+        refs = f"**{mean_sd([x['auprc_reference'] for x in c['seeds'] if x['auprc_reference'] is not None])}**" if c["reference"] else "–"
+        lines.append(f"| {c['holdout']} | mean ± sd (n = {c['clean']['n']} / {c['reference']['n'] if c['reference'] else 0}) | anomaly fraction {c['anomaly_fraction']:.3f} | "
+                     f"400 steps: **{mean_sd([x['auprc_clean'] for x in c['seeds']])}** | {refs} | | | |")
+        lines.append(f"| {c['holdout']} | the paper (LFBM, 10 runs) | | {c['paper']} | | | | |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "lfbm-paper-digits": paper_digits,
     "lfbm-digits-main-job": digits_main_job,
     "lfbm-paper21-scoring": paper21_scoring,
     "lfbm-paper21-epochs": paper21_epochs,

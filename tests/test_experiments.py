@@ -191,6 +191,7 @@ def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, 
     assert cell["clean"]["n"] == cell["reference"]["n"] == 2
     assert paper.on_disk_cells(out, record, "lfbm-mcmc", [4, 7]) == [7]  # table.md would train seed 1 again: left out
     assert cell["setups"] and all(s["reference_chain_dtype"] == "float32" for s in cell["seeds"][1:])
+    assert all(s["setups"] and set(s["setups"]) <= set(cell["setups"]) for s in cell["seeds"])
 
     # a partial folder of a recorded seed (left on another machine) neither replaces it nor trains it again
     (out / "lfbm-mcmc-h4" / "seed1").mkdir()

@@ -176,6 +176,8 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                                   if c == f"{m}-h{h}" and n not in have and not _finished(out / c / f"seed{n}")], key=lambda r: r["seed"])
         if not seeds:
             continue
+        for s in seeds:  # where each seed ran, for timings (seeds recorded before this was kept get it too)
+            s["setups"] = _setups(s.get("train_machines") or [s])
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
         refs = [s["auprc_reference"] for s in seeds if s["auprc_reference"] is not None]
         cells.append({"model": m, "holdout": h, "paper": paper, "seeds": seeds,
@@ -185,7 +187,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                       "train_seconds": _mean_sd([s["train_seconds"] for s in seeds]),
                       "score_seconds": _mean_sd([s["score_seconds"] for s in seeds]),
                       # the means above pool these: timings compare only within one setup
-                      "setups": _setups([e for s in seeds for e in (s.get("train_machines") or [s])])})
+                      "setups": sorted({x for s in seeds for x in s["setups"]})})
     return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": str(out),
             "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
             "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",
