@@ -376,10 +376,14 @@ def _glance_new() -> list[tuple[str, ...]]:
     if (root() / R / "table4-paper.json").is_file():
         for c in record(f"{R}/table4-paper.json")["cells"]:
             if c["model"] == "lfbm-mcmc" and c["holdout"] != 4:
-                ref = f" / {c['reference']['mean']:.3f}" if c["reference"] else ""
-                rows.append((f"LFBM Table 4, digit {c['holdout']}, the paper's 21-epoch schedule: clean 400 steps / the reference code's scoring",
-                             c["paper"] or "–", f"{mean_sd([x['auprc_clean'] for x in c['seeds']])}{ref} ({len(c['seeds'])} seed{'s' * (len(c['seeds']) > 1)})",
-                             "in progress" if len(c["seeds"]) < 3 else "measured", "no",
+                clean = [x["auprc_clean"] for x in c["seeds"]]
+                refs = [x["auprc_reference"] for x in c["seeds"] if x["auprc_reference"] is not None]
+                status = "in progress" if len(c["seeds"]) < 3 or len(refs) < len(clean) or not c["paper"] else (
+                    f"clean {_within(clean, float(c['paper'].split()[0]))}; the reference way {_within(refs, float(c['paper'].split()[0]))}")
+                rows.append((f"LFBM Table 4, digit {c['holdout']}, the paper's 21-epoch schedule: clean 400 steps / the reference code's scoring "
+                             f"(the seeds pool: {'; '.join(c['setups'])})",
+                             c["paper"] or "–", f"{mean_sd(clean)}{f' / {mean_sd(refs)}' if refs else ''} ({len(c['seeds'])} seed{'s' * (len(c['seeds']) > 1)})",
+                             status, "no",
                              f"`python experiments/lfbm_table4.py paper --data-root DATA --holdouts {c['holdout']}`", "`table4-paper.json`"))
     if (root() / R / "equal-time-toy.json").is_file():
         eq = {(c["data"], c["model"]): c for c in record(f"{R}/equal-time-toy.json")["cells"]}
