@@ -19,7 +19,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from genflows.table import PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
+from genflows.table import PAPER_HOLDOUTS, PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
 from _records import B, R, ROOT, csv_value, mean_sd, record, root, rows_of_csv, set_root, values  # noqa: E402,F401
 import _tables_coopflow_tasks as coopflow_tasks  # noqa: E402  (each section's tables in a module of its own)
 import _tables_lfbm_fast as lfbm_fast  # noqa: E402
@@ -269,7 +269,7 @@ def glance() -> str:
     rows = [
         ("LFBM Table 4, MNIST digit 4, the paper's 21-epoch schedule; eval-mode BatchNorm, clean split, 400 steps "
          "(seed 1 in float32 chains on an AVX2 CPU, seeds 2-5 in bf16 chains on an Intel Xeon)",
-         "0.812 ± 0.007", f"{mean_sd(values(paper21, 'clean', '400'))} (5 seeds)", _within(values(paper21, 'clean', '400'), 0.812), "no",
+         "0.812 ± 0.007", f"{mean_sd(values(paper21, 'clean', '400'))} (5 seeds)", _within(values(paper21, 'clean', '400'), _paper_mean(lfbm_paper.PAPER_LFBM_H4)), "no",
          "`genflows run lfbm-mcmc --config configs/lfbm-mcmc-paper.yaml --seed S` (seeds 2-5 add `--set inference.autocast=true`)", "`refprotocol-paper21-*-e21-eval-s400.json`"),
         ("the same models scored as the reference code does (train-mode BatchNorm, shuffled batches of 100, its leaky split)",
          "0.812 ± 0.007", f"{mean_sd(values(paper21_ref, 'leaky', '400'))} (5 seeds)", "reproduced", "no",
@@ -329,12 +329,15 @@ def _within(ours: list[float], paper: float) -> str:
     return f"{'consistent' if r < 2 else 'differs'}: {'under' if m < paper else 'over'} by {abs(m - paper):.3f}, {r:.1f} standard errors of our mean"
 
 
+def _paper_mean(cell: str) -> float:
+    """The mean of a paper's table cell ("0.823 ± 0.009", or a bare "0.337")."""
+    return float(cell.split()[0])
+
+
 def _paper_lead(digits: tuple[int, ...]) -> str:
     """How far the paper's LFBM row stands above its best other row at ``digits``."""
-    from genflows.table import PAPER_HOLDOUTS
-
     def mean(row: str, d: int) -> float:
-        return float(PAPER_TABLE4[row][PAPER_HOLDOUTS.index(d)].split(" ")[0])
+        return _paper_mean(PAPER_TABLE4[row][PAPER_HOLDOUTS.index(d)])
     leads = [mean("LFBM", d) - max(mean(r, d) for r in PAPER_TABLE4 if r != "LFBM") for d in digits]
     return f"LFBM first by {min(leads):.2f}-{max(leads):.2f}"
 
@@ -379,7 +382,7 @@ def _glance_new() -> list[tuple[str, ...]]:
                 clean = [x["auprc_clean"] for x in c["seeds"]]
                 refs = [x["auprc_reference"] for x in c["seeds"] if x["auprc_reference"] is not None]
                 status = "in progress" if len(c["seeds"]) < 3 or len(refs) < len(clean) or not c["paper"] else (
-                    f"clean {_within(clean, float(c['paper'].split()[0]))}; the reference way {_within(refs, float(c['paper'].split()[0]))}")
+                    f"clean {_within(clean, _paper_mean(c['paper']))}; the reference way {_within(refs, _paper_mean(c['paper']))}")
                 rows.append((f"LFBM Table 4, digit {c['holdout']}, the paper's 21-epoch schedule: clean 400 steps / the reference code's scoring "
                              f"(the seeds pool: {'; '.join(c['setups'])})",
                              c["paper"] or "–", f"{mean_sd(clean)}{f' / {mean_sd(refs)}' if refs else ''} ({len(c['seeds'])} seed{'s' * (len(c['seeds']) > 1)})",
