@@ -240,7 +240,11 @@ class Trainer:
                     saved = time.perf_counter()
                     t0 += saved - now  # saving is not training time
             bar.close()
-            record = {"epoch": self.epoch + 1, "iters": done, "lr": self.optimizer.param_groups[0]["lr"]}
+            # the generator's rate where the model has one: a latent EBM prior's group comes first
+            # and its own rate (LEBM's 2e-5) would read as the model's
+            groups = self.optimizer.param_groups
+            lead = next((g for g in groups if g.get("name") == "generator"), groups[0])
+            record = {"epoch": self.epoch + 1, "iters": done, "lr": lead["lr"]}
             if world > 1:  # epoch means over every rank's examples: one all-reduce per epoch
                 keys = sorted(sums)
                 vec = dist.all_reduce_sum(torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys]))

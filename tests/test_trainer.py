@@ -44,6 +44,16 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_the_recorded_lr_is_the_generators_beside_a_prior_with_its_own_rate():
+    cfg = load_config("lebm", overrides=["inference.n_steps=2", "prior.sample_steps=2", "train.batch_size=50", "train.lr=4e-4", "train.lr_decay=0.5"])
+    torch.manual_seed(0)
+    tr = Trainer(build_model(cfg, (1, 8, 8)), cfg.train, progress=False)
+    rates = {g["name"]: g["lr"] for g in tr.optimizer.param_groups}
+    assert rates["prior"] != rates["generator"] == 4e-4
+    history = tr.fit(X, epochs=2)
+    assert [r["lr"] for r in history] == pytest.approx([4e-4, 2e-4])  # before each epoch's decay
+
+
 def test_same_seed_same_metrics(tmp_path):
     cfg = load_config("lfbm-mcmc", overrides=["inference.n_steps=3", "train.epochs=2", "anomaly.score_steps=5", "anomaly.score_checkpoints=[]"])
     from genflows.runner import seed_everything
