@@ -125,23 +125,27 @@ def _hours(seconds: float | None) -> str:
 
 
 def paper_digits() -> str:
-    """Table 4 at the paper's schedule on digits other than 4, seed by seed, with where each
-    trained and how long each phase took: table4-paper.json (its LFBM-MCMC cells)."""
-    lines = ["| digit | seed | trained on | clean AUPRC at 50 / 100 / 200 / 400 steps | the reference code's scoring | training | clean scoring | reference-way scoring |",
-             "|---|---|---|---|---|---|---|---|"]
+    """Table 4 at the paper's schedule cell by cell (every cell of table4-paper.json: LFBM-MCMC on
+    the digits other than 4, whose five seeds have their own records, and the baselines as they
+    land), seed by seed, with where each trained and how long each phase took."""
+    lines = ["| model | digit | seed | trained on | clean AUPRC at 50 / 100 / 200 / 400 steps | the reference code's scoring | training | clean scoring | reference-way scoring |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = {"lfbm-mcmc": "LFBM", "abp": "ABP", "lebm": "LEBM", "vae": "VAE"}  # the paper's row of each model
     for c in record(f"{R}/table4-paper.json")["cells"]:
-        if c["model"] != "lfbm-mcmc" or c["holdout"] == 4:
+        m, d = c["model"], c["holdout"]
+        if (m, d) == ("lfbm-mcmc", 4):
             continue
         for x in c["seeds"]:
             steps = x.get("auprc_clean_at_steps") or {}
             ref = "–" if x["auprc_reference"] is None else f"{x['auprc_reference']:.3f}"
-            lines.append(f"| {c['holdout']} | {x['seed']} | {'; '.join(x['setups'])}, {x['torch_threads']} thread{'s' * (x['torch_threads'] != 1)} | "
+            lines.append(f"| {m} | {d} | {x['seed']} | {'; '.join(x['setups'])}, {x['torch_threads']} thread{'s' * (x['torch_threads'] != 1)} | "
                          + " / ".join(f"{steps[k]:.3f}" if k in steps else "–" for k in STEPS[1:])
                          + f" | {ref} | {_hours(x['train_seconds'])} | {_hours(x['score_seconds'])} | {_hours(x['reference_seconds'])} |")
         refs = f"**{mean_sd([x['auprc_reference'] for x in c['seeds'] if x['auprc_reference'] is not None])}**" if c["reference"] else "–"
-        lines.append(f"| {c['holdout']} | mean ± sd (n = {c['clean']['n']} / {c['reference']['n'] if c['reference'] else 0}) | anomaly fraction {c['anomaly_fraction']:.3f} | "
+        lines.append(f"| {m} | {d} | mean ± sd (n = {c['clean']['n']} / {c['reference']['n'] if c['reference'] else 0}) | anomaly fraction {c['anomaly_fraction']:.3f} | "
                      f"400 steps: **{mean_sd([x['auprc_clean'] for x in c['seeds']])}** | {refs} | | | |")
-        lines.append(f"| {c['holdout']} | the paper (LFBM, 10 runs) | | {c['paper']} | | | | |")
+        label, paper = (f"the paper ({rows[m]}, 10 runs)", c["paper"]) if c["paper"] else ("the paper: no row", "–")
+        lines.append(f"| {m} | {d} | {label} | | {paper} | | | | |")
     return "\n".join(lines)
 
 

@@ -58,3 +58,36 @@ def test_every_table_of_the_results_document_is_generated_or_says_it_has_no_reco
             if not caption.startswith("No record:"):
                 unmarked.append(f"line {i + 1}: {line[:60]}")
     assert unmarked == [], unmarked
+
+
+def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_path):
+    """A baseline's digit-4 cell in table4-paper.json shows up, generated, in README's Table 4, the
+    per-seed table and the glance row, with LFBM-MCMC's lead over it in standard errors."""
+    import statistics
+
+    tables = _tables()
+    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    f = tmp_path / "experiments/results/table4-paper.json"
+    rec = json.loads(f.read_text())
+    cell = json.loads(json.dumps(next(c for c in rec["cells"] if c["model"] == "lfbm-mcmc" and len(c["seeds"]) >= 3)))
+    for x, (clean, ref) in zip(cell["seeds"], [(0.70, 0.71), (0.72, 0.74), (0.74, 0.75)]):
+        x["auprc_clean"], x["auprc_reference"] = clean, ref
+    cell.update(model="abp", holdout=4, paper="0.138 ± 0.037")
+    rec["cells"].append(cell)
+    f.write_text(json.dumps(rec))
+    assert "docs/results.md: table 'glance'" in tables.sync(check=True, root=tmp_path)
+    tables.sync(check=False, root=tmp_path)
+
+    readme, results = (tmp_path / "README.md").read_text(), (tmp_path / "docs/results.md").read_text()
+    assert "| abp, the paper's 21 epochs, clean split, eval mode, 400 steps | – | 0.720 ± 0.020 (n=3) |" in readme
+    assert "| abp, the paper's 21 epochs, the reference code's scoring | – | 0.733 ± 0.021 (n=3) |" in readme
+    assert "| abp | 4 | 2 |" in results and "| abp | 4 | the paper (ABP, 10 runs) | | 0.138 ± 0.037 |" in results
+    (row,) = [line for line in results.split("\n") if line.startswith("| `abp` (baseline) Table 4, digit 4")]
+    lfbm = tables._digit4_lfbm()[0]
+    lead = statistics.fmean(lfbm) - 0.72
+    se = (statistics.variance(lfbm) / len(lfbm) + 0.02**2 / 3) ** 0.5
+    assert f"LFBM-MCMC ahead by {lead:.3f} ({lead / se:.1f} standard errors) clean" in row
+    assert "differs: over by 0.582" in row  # against the paper's ABP row

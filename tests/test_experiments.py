@@ -168,6 +168,24 @@ def test_paper_table4_jobs_train_and_score_seeds_in_parallel_and_record_each(tmp
     paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
 
 
+def test_paper_table4_baselines_train_and_score_both_ways_under_their_paper_rows(tmp_path, monkeypatch):
+    """The digit-4 baselines take the same path: an EBM prior (its own chains) and an encoder
+    (no chain) both trained, scored clean and the reference way, recorded beside the paper's rows."""
+    from table4 import paper
+
+    from genflows.table import PAPER_TABLE4
+
+    monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    out, record = tmp_path / "table", tmp_path / "table4-paper.json"
+    tiny = ["train.epochs=1", "train.max_iters=3", "inference.n_steps=2", "prior.sample_steps=2", "anomaly.score_steps=3", "anomaly.score_checkpoints=[]"]
+    paper.run_parallel(out, ["lebm", "vae"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=3)
+    cells = {c["model"]: c for c in json.loads(record.read_text())["cells"]}
+    assert list(cells) == ["lebm", "vae"]  # the paper's row order
+    for m, c in cells.items():
+        assert c["paper"] == PAPER_TABLE4[m.upper()][1] and c["clean"]["n"] == c["reference"]["n"] == 2
+        assert all(0 < s["auprc_clean"] <= 1 and 0 < s["auprc_reference"] <= 1 for s in c["seeds"])
+
+
 def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, monkeypatch):
     """A fresh clone holds the record but not the run folders: its seeds are kept, not trained
     again, while a seed whose folder lacks a scoring gets it."""
