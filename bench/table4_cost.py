@@ -45,11 +45,11 @@ def cost(model: str, args, tmp: Path) -> dict:
           "anomaly.score_steps=1", "anomaly.score_checkpoints=[]", "anomaly.track_every=0", "watch.tensorboard=false"]
     (key, cfg), = anomaly_cfgs(tmp / model, "paper", models=[model], holdouts=[args.holdout], seeds=1,
                                data_root=args.data_root, extra_overrides=ov).items()
-    full = anomaly_cfgs(tmp / "full", "paper", models=[model], holdouts=[args.holdout], seeds=1, data_root=args.data_root)[key]
+    paper_cfg = anomaly_cfgs(tmp / "paper", "paper", models=[model], holdouts=[args.holdout], seeds=1, data_root=args.data_root)[key]
     run(cfg, log=lambda _: None)
     history = json.loads((Path(cfg.out) / "metrics.json").read_text())
-    split = load_anomaly_split(full.data.name, full.data.holdout, full.data.protocol, full.data.root)
-    iters_per_epoch = math.ceil(len(split.train) / full.train.batch_size)
+    split = load_anomaly_split(paper_cfg.data.name, paper_cfg.data.holdout, paper_cfg.data.protocol, paper_cfg.data.root)
+    iters_per_epoch = math.ceil(len(split.train) / paper_cfg.train.batch_size)
     train_s = history["train_seconds"]
     per_iter = train_s / args.iters  # the first iteration included: a bound from above
 
@@ -57,13 +57,13 @@ def cost(model: str, args, tmp: Path) -> dict:
     torch.set_num_threads(args.threads)
     x = split.test[: args.images]
     t = time.perf_counter()
-    anomaly_scores(m, x, steps, full.anomaly.score_step_size, batch_size=args.images, seed=0)
+    anomaly_scores(m, x, steps, paper_cfg.anomaly.score_step_size, batch_size=args.images, seed=0)
     per_image = (time.perf_counter() - t) / args.images
     n_test = len(split.test)
-    train_h = per_iter * iters_per_epoch * full.train.epochs / 3600
+    train_h = per_iter * iters_per_epoch * paper_cfg.train.epochs / 3600
     score_h = per_image * n_test / 3600
     return {"model": model, "holdout": args.holdout, "train_iters_timed": args.iters, "seconds_per_iteration": per_iter,
-            "iterations": iters_per_epoch * full.train.epochs, "score_steps": steps, "seconds_per_image": per_image,
+            "iterations": iters_per_epoch * paper_cfg.train.epochs, "score_steps": steps, "seconds_per_image": per_image,
             "test_images": n_test, "train_h": train_h, "clean_h": score_h, "reference_h": score_h,
             "seed_run_h": train_h + 2 * score_h, "chain_dtype": history.get("chain_dtype")}
 
