@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ def cost(model: str, args, tmp: Path) -> dict:
     run(cfg, log=lambda _: None)
     history = json.loads((Path(cfg.out) / "metrics.json").read_text())
     split = load_anomaly_split(paper_cfg.data.name, paper_cfg.data.holdout, paper_cfg.data.protocol, paper_cfg.data.root)
-    iters_per_epoch = math.ceil(len(split.train) / paper_cfg.train.batch_size)
+    iters_per_epoch = len(split.train) // paper_cfg.train.batch_size  # the trainer drops a last partial batch
     train_s = history["train_seconds"]
     per_iter = train_s / args.iters  # the first iteration included: a bound from above
 
