@@ -394,7 +394,7 @@ def _rows_by_cell(path: str) -> dict[tuple[str, str], dict]:
 
 def _glance_new() -> list[tuple[str, ...]]:
     """Glance rows of the side-by-side and default-settings records, and of Table 4 at the paper's
-    schedule on the other digits, where they exist."""
+    schedule (LFBM-MCMC on the other digits, the digit-4 baselines), where they exist."""
     rows = []
     lfbm = _digit4_lfbm()
     for c in _paper_cells():
