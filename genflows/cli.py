@@ -181,12 +181,14 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out, 
 @cli.command("show")
 @click.argument("run_dirs", nargs=-1, metavar="RUN_DIR [RUN_DIR...]")
 @click.option("--json", "as_json", is_flag=True, default=False, help="print the table's data as JSON (for scripts)")
-def show_cmd(run_dirs, as_json):
+@click.option("--progress", "progress_only", is_flag=True, default=False,
+              help="one line per run folder, finished or not: how far each has trained and scored (RUN_DIR may be a table's --out)")
+def show_cmd(run_dirs, as_json, progress_only):
     """Finished runs side by side: model, task, data, seed, epochs, headline metrics, wall times,
     selected epoch, and their score results; runs that differ only by seed also as mean ± sd."""
-    from .show import show
+    from .show import show, show_progress
 
-    click.echo(show(list(run_dirs), as_json=as_json))
+    click.echo((show_progress if progress_only else show)(list(run_dirs), as_json=as_json))
 
 
 @cli.command("score")

@@ -22,7 +22,7 @@ from .errors import GenflowsError
 from ._runtime.lock import is_held
 from .runner import _RESUME_FREE, _flat, stored_config
 
-__all__ = ["RunRecord", "run_config", "read_run", "progress", "expand_runs", "collect", "render_table", "show"]
+__all__ = ["RunRecord", "run_config", "read_run", "progress", "expand_runs", "collect", "render_table", "show", "run_folders", "status", "show_progress"]
 
 # Keys that do not make two runs different experiments (where a run lives, how it was watched).
 # Keys a run may change on resume leave the numbers alone, so they never split seeds either.
@@ -250,6 +250,62 @@ def render_table(data: dict) -> str:
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, table)])
+
+
+def run_folders(path: Path) -> list[Path]:
+    """The single-seed run folders under ``path``: itself, a multi-seed run's seed folders (those
+    not made yet included), or, for a table's folder (``genflows table --out``), every cell's."""
+    if not path.is_dir():
+        raise GenflowsError(f"{path} is not a folder" if path.exists() else f"no such run folder: {path}")
+    if (path / "config.yaml").is_file():
+        cfg = run_config(path)
+        if cfg.seeds > 1 and not (path / "metrics.json").exists():
+            return [path / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
+        return [path]
+    cells = sorted(d for d in path.iterdir() if d.is_dir() and (d / "config.yaml").is_file())
+    if not cells:
+        raise GenflowsError(f"{path} holds no genflows run folder (no config.yaml in it or in its subfolders)")
+    return [f for c in cells for f in run_folders(c)]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def status(path: Path) -> str:
+    """One run folder's state in words: finished, with its headline metrics and wall times, or how
+    far it has come (:func:`progress`); plus any scoring pass whose batches are stored, and
+    whether a process holds it now."""
+    from ._runtime.batch_store import SUFFIX, BatchStore
+
+    if not path.is_dir():  # not begun, or trained elsewhere (a table's record may still hold it)
+        return "no folder"
+    if not (path / "config.yaml").is_file():
+        return "not started"
+    m = path / "metrics.json"
+    if m.is_file():
+        metrics = _read_json(m, "run's metrics")
+        keys, _ = _headline(str(metrics.get("task")))
+        done = [f"{k} {_fmt(metrics[k])}" for k in keys if _num(metrics.get(k))]
+        done += [f"{k.removesuffix('_seconds')} {_duration(metrics[k])}" for k in ("train_seconds", "score_seconds") if _num(metrics.get(k))]
+        # a later pass over the finished model (experiments/table4's reference-way scoring) keeps a store
+        where = [f"finished: {', '.join(done)}" if done else "finished",
+                 *(f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}" for f in sorted(path.glob(f"*{SUFFIX}")))]
+    else:
+        where = [progress(path)]
+    return "; ".join(where + (["running now"] if is_held(path) else []))
+
+
+def show_progress(paths: list[str | Path], as_json: bool = False) -> str:
+    """``genflows show --progress``: one line per run folder, finished or not (a table's cells
+    train for days; :func:`show` itself shows finished runs only)."""
+    if not paths:
+        raise GenflowsError("genflows show needs at least one RUN_DIR")
+    rows = [{"run": str(f), "status": status(f)} for p in map(Path, paths) for f in run_folders(p)]
+    if as_json:
+        return json.dumps({"runs": rows}, indent=2)
+    width = max(len(r["run"]) for r in rows)
+    return "\n".join(f"{r['run'].ljust(width)}  {r['status']}" for r in rows)
 
 
 def show(paths: list[str | Path], as_json: bool = False) -> str:

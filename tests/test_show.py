@@ -146,3 +146,37 @@ def test_an_unfinished_run_says_how_far_it_has_trained_and_scored(seeds, tmp_pat
     shutil.rmtree(root / "seed2")
     code, _, err = run_cli(["show", root], capsys)
     assert code == 2 and "seed2 (no folder) not finished" in err
+
+
+def test_progress_lists_every_run_of_a_table_finished_or_not(seeds, tmp_path, capsys):
+    """--progress: a table's folder (its cells' run folders) or a run folder, one line per seed,
+    finished with its headline, stopped where it stopped, or not there."""
+    import torch
+
+    from genflows._runtime.batch_store import BatchStore
+    from genflows._runtime.lock import training_lock
+
+    table = tmp_path / "table"
+    shutil.copytree(seeds, table / "lfbm-mcmc-h4")
+    stopped = table / "lfbm-mcmc-h4" / "seed2"
+    (stopped / "metrics.json").unlink()
+    shutil.rmtree(table / "lfbm-mcmc-h4" / "seed1")
+    (table / "notes").mkdir()  # not a run folder: passed over
+    code, out, err = run_cli(["show", "--progress", table], capsys)
+    assert code == 0, err
+    assert out.splitlines() == [f"{table / 'lfbm-mcmc-h4' / 'seed1'}  no folder",
+                                f"{stopped}  after epoch 1 of 1"]
+
+    shutil.copytree(seeds / "seed1", table / "lfbm-mcmc-h4" / "seed1")
+    BatchStore(stopped / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0).put(0, {"final": torch.zeros(500)})
+    auprc = json.loads((seeds / "seed1" / "metrics.json").read_text())["auprc"]
+    with training_lock(stopped):
+        code, out, _ = run_cli(["show", "--progress", table / "lfbm-mcmc-h4", "--json"], capsys)
+    first, second = json.loads(out)["runs"]
+    assert first["status"].startswith(f"finished: auprc {auprc:.4g}, ") and " train " in first["status"]
+    assert second["status"] == "after epoch 1 of 1; scoring joint: 1 of 3 batches; running now"
+
+    code, _, err = run_cli(["show", "--progress", tmp_path / "nothing"], capsys)
+    assert code == 2 and err.strip() == f"genflows: error: no such run folder: {tmp_path / 'nothing'}"
+    code, _, err = run_cli(["show", "--progress", table / "notes"], capsys)
+    assert code == 2 and "holds no genflows run folder" in err
