@@ -80,7 +80,6 @@ def progress(path: Path) -> str:
     """Where an unfinished run folder stands: its epochs, the batches of an epoch saved part-way
     and the scoring batches stored, e.g. "after epoch 21 of 21; scoring joint: 12 of 39 batches"
     (a run of the paper's schedule trains and scores for hours)."""
-    from ._runtime.batch_store import SUFFIX, BatchStore
     from .tasks._fit import n_epochs
     from .trainer import position, resume_point
 
@@ -89,8 +88,14 @@ def progress(path: Path) -> str:
     except GenflowsError:
         return "its checkpoint is unreadable"
     where = [position(state["epoch"], state.get("within_epoch"), n_epochs(run_config(path))) if state else "no checkpoint yet"]
-    where += [f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}" for f in sorted(path.glob(f"*{SUFFIX}"))]
-    return "; ".join(where)
+    return "; ".join(where + _stores(path))
+
+
+def _stores(path: Path) -> list[str]:
+    """Each scoring pass whose finished batches are stored in ``path``, e.g. "scoring joint: 12 of 39 batches"."""
+    from ._runtime.batch_store import SUFFIX, BatchStore
+
+    return [f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}" for f in sorted(path.glob(f"*{SUFFIX}"))]
 
 
 def read_run(path: str | Path) -> RunRecord:
@@ -276,8 +281,6 @@ def status(path: Path) -> str:
     """One run folder's state in words: finished, with its headline metrics and wall times, or how
     far it has come (:func:`progress`); plus any scoring pass whose batches are stored, and
     whether a process holds it now."""
-    from ._runtime.batch_store import SUFFIX, BatchStore
-
     if not path.is_dir():  # not begun, or trained elsewhere (a table's record may still hold it)
         return "no folder"
     if not (path / "config.yaml").is_file():
@@ -289,8 +292,7 @@ def status(path: Path) -> str:
         done = [f"{k} {_fmt(metrics[k])}" for k in keys if _num(metrics.get(k))]
         done += [f"{k.removesuffix('_seconds')} {_duration(metrics[k])}" for k in ("train_seconds", "score_seconds") if _num(metrics.get(k))]
         # a later pass over the finished model (experiments/table4's reference-way scoring) keeps a store
-        where = [f"finished: {', '.join(done)}" if done else "finished",
-                 *(f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}" for f in sorted(path.glob(f"*{SUFFIX}")))]
+        where = [f"finished: {', '.join(done)}" if done else "finished", *_stores(path)]
     else:
         where = [progress(path)]
     return "; ".join(where + (["running now"] if is_held(path) else []))
