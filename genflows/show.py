@@ -6,6 +6,8 @@ epochs, the task's headline metrics, wall times and the selected epoch, then one
 ``mean ± sd`` row after them. Only finished runs are shown: a folder that is not a run, or one
 still training (no ``metrics.json``), is a user error, so a table never mixes finished numbers
 with half-trained ones; the error says how far each unfinished seed has come (:func:`progress`).
+``genflows show --progress`` lists that for every seed, finished or not, of runs or of a
+table's folder (:func:`show_progress`).
 """
 
 from __future__ import annotations
