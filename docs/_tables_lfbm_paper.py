@@ -8,7 +8,7 @@ import statistics
 from typing import Callable
 
 from _records import B, R, mean_sd, minus, record, side_runs, values
-from genflows.table import PAPER_TABLE4  # the paper's Table 4, one copy
+from genflows.table import PAPER_ROW, PAPER_TABLE4  # the paper's Table 4, one copy
 
 PAPER_LFBM_H4 = PAPER_TABLE4["LFBM"][1]  # the paper's Table 4, LFBM, digit 4 (10 runs)
 STEPS = ("30", "50", "100", "200", "400")
@@ -130,7 +130,6 @@ def paper_digits() -> str:
     land), seed by seed, with where each trained and how long each phase took."""
     lines = ["| model | digit | seed | trained on | clean AUPRC at 50 / 100 / 200 / 400 steps | the reference code's scoring | training | clean scoring | reference-way scoring |",
              "|---|---|---|---|---|---|---|---|---|"]
-    rows = {"lfbm-mcmc": "LFBM", "abp": "ABP", "lebm": "LEBM", "vae": "VAE"}  # the paper's row of each model
     for c in record(f"{R}/table4-paper.json")["cells"]:
         m, d = c["model"], c["holdout"]
         if (m, d) == ("lfbm-mcmc", 4):
@@ -144,7 +143,7 @@ def paper_digits() -> str:
         refs = f"**{mean_sd([x['auprc_reference'] for x in c['seeds'] if x['auprc_reference'] is not None])}**" if c["reference"] else "–"
         lines.append(f"| {m} | {d} | mean ± sd (n = {c['clean']['n']} / {c['reference']['n'] if c['reference'] else 0}) | anomaly fraction {c['anomaly_fraction']:.3f} | "
                      f"400 steps: **{mean_sd([x['auprc_clean'] for x in c['seeds']])}** | {refs} | | | |")
-        label, paper = (f"the paper ({rows[m]}, 10 runs)", c["paper"]) if c["paper"] else ("the paper: no row", "–")
+        label, paper = (f"the paper ({PAPER_ROW[m]}, 10 runs)", c["paper"]) if c["paper"] else ("the paper: no row", "–")
         lines.append(f"| {m} | {d} | {label} | | {paper} | | | | |")
     return "\n".join(lines)
 

@@ -22,7 +22,7 @@ from typing import Any
 from .config import RunConfig, to_dict
 from .errors import GenflowsError
 from ._runtime.lock import is_held
-from .runner import _RESUME_FREE, _flat, stored_config
+from .runner import _RESUME_FREE, _flat, seed_dir, stored_config
 
 __all__ = ["RunRecord", "run_config", "read_run", "progress", "expand_runs", "collect", "render_table", "show", "run_folders", "status", "show_progress"]
 
@@ -129,7 +129,7 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
         if p.is_dir() and (p / "config.yaml").is_file() and not (p / "metrics.json").exists():
             cfg = run_config(p)
             if cfg.seeds > 1:
-                seeds = [p / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
+                seeds = _seed_folders(p, cfg)
                 missing = [f"{s.name} ({progress(s) if s.is_dir() else 'no folder'})" for s in seeds if not (s / "metrics.json").is_file()]
                 if missing:
                     raise GenflowsError(f"{p} is not a finished run: {', '.join(missing)} not finished; {_advice(seeds, p)}")
@@ -137,6 +137,11 @@ def expand_runs(paths: list[str | Path]) -> list[Path]:
                 continue
         out.append(p)
     return out
+
+
+def _seed_folders(path: Path, cfg: RunConfig) -> list[Path]:
+    """Every seed's folder of the run in ``path`` (``path`` itself for one seed), made yet or not."""
+    return [seed_dir(path, cfg, cfg.train.seed + i) for i in range(cfg.seeds)]
 
 
 def _headline(task: str) -> tuple[list[str], list[str]]:
@@ -266,9 +271,7 @@ def run_folders(path: Path) -> list[Path]:
         raise GenflowsError(f"{path} is not a folder" if path.exists() else f"no such run folder: {path}")
     if (path / "config.yaml").is_file():
         cfg = run_config(path)
-        if cfg.seeds > 1 and not (path / "metrics.json").exists():
-            return [path / f"seed{cfg.train.seed + i}" for i in range(cfg.seeds)]
-        return [path]
+        return _seed_folders(path, cfg) if not (path / "metrics.json").exists() else [path]
     cells = sorted(d for d in path.iterdir() if d.is_dir() and (d / "config.yaml").is_file())
     if not cells:
         raise GenflowsError(f"{path} holds no genflows run folder (no config.yaml in it or in its subfolders)")

@@ -37,11 +37,8 @@ sys.path.insert(0, str(EXPERIMENTS))
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.registry import MODELS  # noqa: E402
-from genflows.table import PAPER_HOLDOUTS, PAPER_TABLE4, anomaly_table  # noqa: E402
+from genflows.table import PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table  # noqa: E402
 from genflows._runtime.io import write_json  # noqa: E402
-
-PAPER_ROW = {"lfbm-mcmc": "LFBM", "abp": "ABP", "lebm": "LEBM", "vae": "VAE"}
-
 
 def _mean_sd(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
