@@ -103,3 +103,16 @@ def _table(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["table", "anomaly", *args])
     return e.value.code, capsys.readouterr().err
+
+
+def test_the_paper_budget_trains_table_4s_vae_row_as_a_plain_vae_and_lfbm_vae_with_its_iaf(tmp_path):
+    """Table 4's VAE row is Kingma and Welling's VAE: the paper budget drops our VAE's IAF for that
+    cell alone; LFBM-VAE keeps the IAF the paper gives it, and a user's own override still wins."""
+    from genflows.table import anomaly_cfgs
+
+    cfgs = anomaly_cfgs(tmp_path, "paper", ["vae", "lfbm-vae", "lfbm-mcmc"], [4])
+    assert cfgs[("vae", 4)].inference.iaf_depth == 0 and cfgs[("lfbm-vae", 4)].inference.iaf_depth == 2
+    assert cfgs[("vae", 4)].train.epochs == cfgs[("lfbm-vae", 4)].train.epochs == cfgs[("lfbm-mcmc", 4)].train.epochs == 21
+    assert anomaly_cfgs(tmp_path, "quick", ["vae"], [4])[("vae", 4)].inference.iaf_depth == 2  # the other budgets keep VAE-IAF
+    mine = anomaly_cfgs(tmp_path, "paper", ["vae"], [4], extra_overrides=["inference.iaf_depth=1"])
+    assert mine[("vae", 4)].inference.iaf_depth == 1
