@@ -33,7 +33,7 @@ from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.hardware import describe_cpu  # noqa: E402
 from genflows.registry import MODELS  # noqa: E402
 from genflows.table import BUDGETS  # noqa: E402
-from genflows._runtime.io import write_json  # noqa: E402
+from genflows._runtime.io import shown_path, write_json  # noqa: E402
 
 MODELS_DEFAULT = "vapo,coopflow,flow,ebm-sr,ebflow-ml,ebflow-ssm,ebflow-dsm"
 # MNIST settings per model (CPU scale, named where they are set): VAPO's CPU config; the data-space
@@ -87,12 +87,6 @@ def _chain_steps(model: str, run: Path) -> int | None:
     return None if coop.get("mode") == "flow" else coop.get("n_steps")
 
 
-def _shown(path: Path) -> str:
-    """A run folder as the record names it: relative to the repository where it lies inside."""
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def collect(task: str, datas: list[str], models: list[str], args) -> dict:
     key = HEADLINE[task]
     cells = []
@@ -109,7 +103,7 @@ def collect(task: str, datas: list[str], models: list[str], args) -> dict:
                     "train_seconds": _mean_sd([m["train_seconds"] for m in ms]),
                     "sample_seconds_per_1000": _mean_sd([m["sample_seconds_per_1000"] if task == "generation" else 1000 * m["sample_seconds"] / m["n_eval"]
                                                          for m in ms]),
-                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps") or _chain_steps(model, seed_dirs(out, args.seeds)[0]), "run_dir": _shown(out),
+                    "sampler": ms[0].get("fid_sampler") or ms[0].get("sampler"), "langevin_steps": ms[0].get("langevin_steps") or _chain_steps(model, seed_dirs(out, args.seeds)[0]), "run_dir": shown_path(out, ROOT),
                     "seeds_finished": [m["seed"] for m in ms], "diverged": diverged}
             flow_key = "mmd_flow" if task == "toy" else "fid_flow"  # CoopFlow: its flow q_alpha's samples alone
             if ms[0].get(flow_key) is not None:

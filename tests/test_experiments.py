@@ -155,11 +155,15 @@ def test_paper_table4_jobs_train_and_score_seeds_in_parallel_and_record_each(tmp
     from table4 import paper
 
     monkeypatch.setenv("GENFLOWS_THREADS", "2")
+    monkeypatch.setattr("table4.paper.ROOT", tmp_path)  # as if tmp_path were the repository
     out, record = tmp_path / "table", tmp_path / "table4-paper.json"
     tiny = ["train.epochs=2", "train.max_iters=4", "inference.n_steps=3", "prior.depth=2", "anomaly.score_steps=4", "anomaly.score_checkpoints=[]"]
     paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
-    (cell,) = json.loads(record.read_text())["cells"]
+    rec = json.loads(record.read_text())
+    (cell,) = rec["cells"]
     assert cell["clean"]["n"] == cell["reference"]["n"] == 2 and [s["seed"] for s in cell["seeds"]] == [1, 2]
+    # a committed record names its run folders relative to the repository, not by this machine's paths
+    assert rec["out"] == "table" and [s["run_dir"] for s in cell["seeds"]] == ["table/lfbm-mcmc-h4/seed1", "table/lfbm-mcmc-h4/seed2"]
     assert all(s["torch_threads"] == 1 and s["auprc_reference"] is not None for s in cell["seeds"])
     for s in cell["seeds"]:  # each scoring's seconds booked to the machine that computed them
         assert sum(s["score_machines"].values()) == pytest.approx(s["score_seconds"]) and len(s["score_machines"]) == 1
@@ -217,6 +221,11 @@ def test_paper_table4_keeps_recorded_seeds_whose_run_folders_are_gone(tmp_path, 
     paper.run_parallel(out, ["lfbm-mcmc"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=4)
     assert not (out / "lfbm-mcmc-h4" / "seed1" / "metrics.json").exists()
     assert paper.collect(out, 1, rescore_missing=False, steps=4, previous=record)["cells"][0]["seeds"][0] == before[0]
+
+    # a seed recorded under this machine's absolute path is named relative to the repository when rewritten
+    monkeypatch.setattr("table4.paper.ROOT", tmp_path)
+    kept = paper.collect(out, 1, rescore_missing=False, steps=4, previous=record)["cells"][0]["seeds"][0]
+    assert Path(before[0]["run_dir"]).is_absolute() and kept["run_dir"] == "table/lfbm-mcmc-h4/seed1"
 
 
 def test_paper_table4_refuses_a_model_outside_the_table(capsys, monkeypatch):

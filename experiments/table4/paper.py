@@ -33,12 +33,14 @@ import time
 from pathlib import Path
 
 EXPERIMENTS = Path(__file__).resolve().parents[1]
+ROOT = EXPERIMENTS.parent
 sys.path.insert(0, str(EXPERIMENTS))
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.registry import MODELS  # noqa: E402
 from genflows.table import PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table  # noqa: E402
-from genflows._runtime.io import write_json  # noqa: E402
+from genflows._runtime.io import shown_path, write_json  # noqa: E402
+from genflows.runner import seed_dir as _seed_dir  # noqa: E402
 
 def _mean_sd(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
@@ -64,7 +66,7 @@ def seed_record(seed_dir: Path, threads: int, rescore_missing: bool, steps: int 
                                              batch=100, threads=threads, store=store, data_root=data_root))
             store.unlink(missing_ok=True)
     ref = json.loads(ref_file.read_text()) if ref_file.is_file() else None
-    return {"seed": m["seed"], "run_dir": str(seed_dir), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
+    return {"seed": m["seed"], "run_dir": shown_path(seed_dir, ROOT), "auprc_clean": m["auprc"], "auprc_clean_at_steps": m.get("auprc_at_steps"),
             "auprc_reference": ref["leaky"][str(steps)] if ref else None, "reference_seconds": ref["seconds"] if ref else None,
             "reference_machines": ref.get("machines") if ref else None,
             "reference_chain_dtype": ref.get("chain_dtype") if ref else None,
@@ -78,9 +80,10 @@ def _train_and_score(cfg, seed: int, threads: int, steps: int = 400) -> None:
     been), then scored the reference way if it has not been."""
     from genflows.runner import run_seed
 
-    name = f"{Path(cfg.out).name}/seed{seed}"
+    folder = _seed_dir(Path(cfg.out), cfg, seed)
+    name = f"{Path(cfg.out).name}/{folder.name}"
     run_seed(cfg, seed, log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
-    seed_record(Path(cfg.out) / f"seed{seed}", threads, True, steps, cfg.data.root)
+    seed_record(folder, threads, True, steps, cfg.data.root)
     print(f"[{name}] scored the reference way", file=sys.stderr, flush=True)
 
 
@@ -102,7 +105,7 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
     cfgs = [prepare(c) for c in anomaly_cfgs(out, budget, models, holdouts, seeds, data_root, overrides).values()]
     skip = only_in_record(out, record)
     units = [(c, c.train.seed + i) for c in cfgs for i in range(c.seeds)
-             if not (Path(c.out) / f"seed{c.train.seed + i}" / f"refscore-s{steps}.json").is_file()
+             if not (_seed_dir(Path(c.out), c, c.train.seed + i) / f"refscore-s{steps}.json").is_file()
              and (Path(c.out).name, c.train.seed + i) not in skip]
     if not units:
         return
@@ -175,6 +178,8 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
             continue
         for s in seeds:  # where each seed ran, for timings (seeds recorded before this was kept get it too)
             s["setups"] = _setups(s.get("train_machines") or [s])
+            if Path(s["run_dir"]).is_absolute():  # recorded before run folders were named relative to the repository
+                s["run_dir"] = shown_path(s["run_dir"], ROOT)
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
         refs = [s["auprc_reference"] for s in seeds if s["auprc_reference"] is not None]
         cells.append({"model": m, "holdout": h, "paper": paper, "seeds": seeds,
@@ -185,7 +190,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                       "score_seconds": _mean_sd([s["score_seconds"] for s in seeds]),
                       # the means above pool these: timings compare only within one setup
                       "setups": sorted({x for s in seeds for x in s["setups"]})})
-    return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": str(out),
+    return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": shown_path(out, ROOT),
             "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
             "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",
                          "reference": "train-mode BatchNorm, shuffled batches of 100, 37 % of test normals replaced by training images, 400 steps"},

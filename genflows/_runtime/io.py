@@ -18,7 +18,7 @@ from ..errors import GenflowsError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_checkpoint", "load_checkpoint", "check_writable"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_checkpoint", "load_checkpoint", "check_writable", "shown_path"]
 
 
 @contextlib.contextmanager
@@ -103,3 +103,10 @@ def check_writable(folder: str | Path) -> None:
         raise GenflowsError(f"output path {folder} is blocked by a file: {p}")
     if not os.access(p, os.W_OK | os.X_OK):
         raise GenflowsError(f"output folder not writable: {p}")
+
+
+def shown_path(path: str | Path, root: Path) -> str:
+    """``path`` as a record names it: relative to ``root`` (the repository) where it lies inside,
+    so a committed record holds no one machine's absolute paths; elsewhere as given."""
+    path, root = Path(path).resolve(), root.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
