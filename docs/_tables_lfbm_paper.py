@@ -124,6 +124,13 @@ def _hours(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
+def cell_name(cell: dict, code: bool = False) -> str:
+    """A cell's model as the tables name it (``code``: in backticks), with the settings the paper
+    budget gives it alone (the VAE row trains a plain VAE, where ``vae`` elsewhere is VAE-IAF)."""
+    own = cell.get("model_overrides") or []
+    return (f"`{cell['model']}`" if code else cell["model"]) + (f" ({', '.join(f'`{o}`' for o in own)})" if own else "")
+
+
 def paper_digits() -> str:
     """Table 4 at the paper's schedule cell by cell (every cell of table4-paper.json: LFBM-MCMC on
     the digits other than 4, whose five seeds have their own records, and the baselines as they
@@ -131,8 +138,8 @@ def paper_digits() -> str:
     lines = ["| model | digit | seed | trained on | clean AUPRC at 50 / 100 / 200 / 400 steps | the reference code's scoring | training | clean scoring | reference-way scoring |",
              "|---|---|---|---|---|---|---|---|---|"]
     for c in record(f"{R}/table4-paper.json")["cells"]:
-        m, d = c["model"], c["holdout"]
-        if (m, d) == ("lfbm-mcmc", 4):
+        m, d = cell_name(c), c["holdout"]
+        if (c["model"], d) == ("lfbm-mcmc", 4):
             continue
         for x in c["seeds"]:
             steps = x.get("auprc_clean_at_steps") or {}
@@ -143,7 +150,7 @@ def paper_digits() -> str:
         refs = f"**{mean_sd([x['auprc_reference'] for x in c['seeds'] if x['auprc_reference'] is not None])}**" if c["reference"] else "–"
         lines.append(f"| {m} | {d} | mean ± sd (n = {c['clean']['n']} / {c['reference']['n'] if c['reference'] else 0}) | anomaly fraction {c['anomaly_fraction']:.3f} | "
                      f"400 steps: **{mean_sd([x['auprc_clean'] for x in c['seeds']])}** | {refs} | | | |")
-        label, paper = (f"the paper ({PAPER_ROW[m]}, 10 runs)", c["paper"]) if c["paper"] else ("the paper: no row", "–")
+        label, paper = (f"the paper ({PAPER_ROW[c['model']]}, 10 runs)", c["paper"]) if c["paper"] else ("the paper: no row", "–")
         lines.append(f"| {m} | {d} | {label} | | {paper} | | | | |")
     return "\n".join(lines)
 

@@ -409,7 +409,7 @@ def _glance_new() -> list[tuple[str, ...]]:
             if c["model"] != "lfbm-mcmc" and c["holdout"] == 4:  # the paper's claim at equal budget
                 against.append(f"LFBM-MCMC {_ahead(lfbm[0], clean)} clean, {_ahead(lfbm[1], refs)} the reference way")
             status = "; ".join(against) or "no paper row"
-        what = "LFBM" if c["model"] == "lfbm-mcmc" else f"`{c['model']}` (baseline)"
+        what = "LFBM" if c["model"] == "lfbm-mcmc" else f"{lfbm_paper.cell_name(c, code=True)} (baseline)"
         rows.append((f"{what} Table 4, digit {c['holdout']}, the paper's 21-epoch schedule: clean 400 steps / the reference code's scoring "
                      f"(the seeds pool: {'; '.join(c['setups'])})",
                      c["paper"] or "–", f"{mean_sd(clean)}{f' / {mean_sd(refs)}' if refs else ''} ({len(c['seeds'])} seed{'s' * (len(c['seeds']) > 1)})",
@@ -440,7 +440,9 @@ def readme_table4() -> str:
     digits = (1, 4, 5, 7, 9)
     lfbm = _digit4_lfbm()
     clean, ref = {("lfbm-mcmc", 4): lfbm[0]}, {("lfbm-mcmc", 4): lfbm[1]}
+    names = {"lfbm-mcmc": "lfbm-mcmc"}
     for c in _paper_cells():
+        names[c["model"]] = lfbm_paper.cell_name(c)
         if (c["model"], c["holdout"]) != ("lfbm-mcmc", 4):
             clean[c["model"], c["holdout"]] = [x["auprc_clean"] for x in c["seeds"]]
             refs = [x["auprc_reference"] for x in c["seeds"] if x["auprc_reference"] is not None]
@@ -452,8 +454,8 @@ def readme_table4() -> str:
 
     lines = ["| model, schedule, scoring | " + " | ".join(f"digit {d}" for d in digits) + " |", "|---" * (len(digits) + 1) + "|"]
     for m in dict.fromkeys(m for m, _ in clean):  # LFBM-MCMC first, then the baselines as they land
-        lines += [f"| {m}, the paper's 21 epochs, clean split, eval mode, 400 steps | " + " | ".join(cell(clean, m, d) for d in digits) + " |",
-                  f"| {m}, the paper's 21 epochs, the reference code's scoring | " + " | ".join(cell(ref, m, d) for d in digits) + " |"]
+        lines += [f"| {names[m]}, the paper's 21 epochs, clean split, eval mode, 400 steps | " + " | ".join(cell(clean, m, d) for d in digits) + " |",
+                  f"| {names[m]}, the paper's 21 epochs, the reference code's scoring | " + " | ".join(cell(ref, m, d) for d in digits) + " |"]
     for name, vals in PAPER_TABLE4.items():
         lines.append(f"| {name} (paper, 10 runs) | " + " | ".join(vals) + " |")
     fast = {d: record(f"{R}/digit{d}-five-models-4epochs.json") for d in (4, 5, 7)}

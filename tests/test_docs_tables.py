@@ -77,6 +77,9 @@ def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_
         x["auprc_clean"], x["auprc_reference"] = clean, ref
     cell.update(model="abp", holdout=4, paper="0.138 ± 0.037")
     rec["cells"].append(cell)
+    vae = json.loads(json.dumps(cell))  # the VAE row, trained as a plain VAE: named so beside the VAE-IAF rows
+    vae.update(model="vae", paper="0.337", model_overrides=["inference.iaf_depth=0"])
+    rec["cells"].append(vae)
     f.write_text(json.dumps(rec))
     assert "docs/results.md: table 'glance'" in tables.sync(check=True, root=tmp_path)
     tables.sync(check=False, root=tmp_path)
@@ -91,3 +94,6 @@ def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_
     se = (statistics.variance(lfbm) / len(lfbm) + 0.02**2 / 3) ** 0.5
     assert f"LFBM-MCMC ahead by {lead:.3f} ({lead / se:.1f} standard errors) clean" in row
     assert "differs: over by 0.582" in row  # against the paper's ABP row
+    assert "| vae (`inference.iaf_depth=0`), the paper's 21 epochs, clean split, eval mode, 400 steps | – | 0.720 ± 0.020 (n=3) |" in readme
+    assert "| vae (`inference.iaf_depth=0`) | 4 | the paper (VAE, 10 runs) | | 0.337 |" in results
+    assert any(line.startswith("| `vae` (`inference.iaf_depth=0`) (baseline) Table 4, digit 4") for line in results.split("\n"))

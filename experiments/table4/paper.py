@@ -38,7 +38,7 @@ sys.path.insert(0, str(EXPERIMENTS))
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.registry import MODELS  # noqa: E402
-from genflows.table import PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table  # noqa: E402
+from genflows.table import BUDGETS, PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table  # noqa: E402
 from genflows._runtime.io import shown_path, write_json  # noqa: E402
 from genflows.runner import seed_dir as _seed_dir  # noqa: E402
 
@@ -117,7 +117,7 @@ def run_parallel(out: Path, models: list[str], holdouts: list[int], seeds: int, 
         futures = {pool.submit(worker, dataclasses.replace(c, train=dataclasses.replace(c.train, threads=each)), s, each, steps):
                    f"{Path(c.out).name}/seed{s}" for c, s in units}
         wait_all(futures, log=lambda m: print(m, file=sys.stderr, flush=True),
-                 on_done=lambda _f: write_json(record, collect(out, each, rescore_missing=False, steps=steps, previous=record)))
+                 on_done=lambda _f: write_json(record, collect(out, each, rescore_missing=False, steps=steps, previous=record, budget=budget)))
 
 
 def _previous_seeds(record: Path | None) -> dict[tuple[str, int], dict]:
@@ -162,9 +162,11 @@ def _setups(entries: list[dict]) -> list[str]:
     return sorted(f"{cpu} ({capability}), {dtype} chains" for cpu, capability, dtype in keys)
 
 
-def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None) -> dict:
+def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 400, previous: Path | None = None,
+            budget: str = "paper") -> dict:
     """Every cell under ``out`` (all models and digits, whichever invocation trained them), with
-    the seeds that ``previous`` (a record) holds and whose run folders are no longer on disk."""
+    the seeds that ``previous`` (a record) holds and whose run folders are no longer on disk
+    (``budget``: the one that trained them; other than the paper's: tests)."""
     cells = []
     kept = _previous_seeds(previous)
     found = {(d.name.rsplit("-h", 1)[0], int(d.name.rsplit("-h", 1)[1])) for d in out.glob("*-h[0-9]") if d.is_dir()}
@@ -183,6 +185,8 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
         refs = [s["auprc_reference"] for s in seeds if s["auprc_reference"] is not None]
         cells.append({"model": m, "holdout": h, "paper": paper, "seeds": seeds,
+                      # what the paper budget sets for this model alone (the VAE row: a plain VAE)
+                      "model_overrides": BUDGETS[budget].get("models", {}).get(m, []),
                       "clean": _mean_sd([s["auprc_clean"] for s in seeds]),
                       "reference": _mean_sd(refs) if refs else None,
                       "anomaly_fraction": seeds[0]["anomaly_fraction"],
@@ -190,7 +194,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
                       "score_seconds": _mean_sd([s["score_seconds"] for s in seeds]),
                       # the means above pool these: timings compare only within one setup
                       "setups": sorted({x for s in seeds for x in s["setups"]})})
-    return {"date": time.strftime("%Y-%m-%d"), "budget": "paper", "out": shown_path(out, ROOT),
+    return {"date": time.strftime("%Y-%m-%d"), "budget": budget, "out": shown_path(out, ROOT),
             "command": "python experiments/lfbm_table4.py paper --data-root DATA --models MODELS --holdouts DIGITS --seeds 3",
             "scorings": {"clean": "MEG test split, eval mode, 400 noise-free steps (the anomaly task)",
                          "reference": "train-mode BatchNorm, shuffled batches of 100, 37 % of test normals replaced by training images, 400 steps"},
