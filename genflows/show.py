@@ -89,8 +89,22 @@ def progress(path: Path) -> str:
         state, _ = resume_point(path / "checkpoint.pt")  # where a resume would start (a stale partial ignored)
     except GenflowsError:
         return "its checkpoint is unreadable"
-    where = [position(state["epoch"], state.get("within_epoch"), n_epochs(run_config(path))) if state else "no checkpoint yet"]
-    return "; ".join(where + _stores(path))
+    if not state:
+        return "; ".join(["no checkpoint yet", *_stores(path)])
+    planned = n_epochs(run_config(path))
+    return "; ".join([position(state["epoch"], state.get("within_epoch"), planned), *_training_left(state, planned), *_stores(path)])
+
+
+def _training_left(state: dict, planned: int) -> list[str]:
+    """The training time left at the run's median epoch so far, e.g. "about 4.1 h of training
+    left at its median epoch (23 min)": the median, since an epoch beside other jobs runs slower."""
+    seconds = [h["seconds"] for h in state.get("history", []) if _num(h.get("seconds"))]
+    within = state.get("within_epoch")
+    left = planned - state["epoch"] - (within["done"] / within["n_batches"] if within else 0)
+    if not seconds or left <= 0:
+        return []
+    median = statistics.median(seconds)
+    return [f"about {_duration(left * median)} of training left at its median epoch ({_duration(median)})"]
 
 
 def _stores(path: Path) -> list[str]:

@@ -167,6 +167,19 @@ def test_progress_lists_every_run_of_a_table_finished_or_not(seeds, tmp_path, ca
     assert out.splitlines() == [f"{table / 'lfbm-mcmc-h4' / 'seed1'}  no folder",
                                 f"{stopped}  after epoch 1 of 1"]
 
+    # with epochs still to train, the time they take at the run's median epoch so far
+    from genflows.show import _duration
+    from genflows.trainer import resume_point
+
+    config = stopped / "config.yaml"
+    kept = config.read_text()
+    assert kept.count("epochs: 1\n") == 1
+    config.write_text(kept.replace("epochs: 1\n", "epochs: 3\n"))
+    epoch = resume_point(stopped / "checkpoint.pt")[0]["history"][0]["seconds"]
+    code, out, _ = run_cli(["show", "--progress", stopped], capsys)
+    assert out.strip() == f"{stopped}  after epoch 1 of 3; about {_duration(2 * epoch)} of training left at its median epoch ({_duration(epoch)})"
+    config.write_text(kept)
+
     shutil.copytree(seeds / "seed1", table / "lfbm-mcmc-h4" / "seed1")
     BatchStore(stopped / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0).put(0, {"final": torch.zeros(500)})
     auprc = json.loads((seeds / "seed1" / "metrics.json").read_text())["auprc"]
