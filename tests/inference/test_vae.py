@@ -26,13 +26,26 @@ def test_log_q_matches_direct_change_of_variables():
         assert torch.allclose(z[i], q.iaf(eps[i : i + 1], context=h[i : i + 1])[0][0])
 
 
+def test_without_iaf_q_is_the_encoders_diagonal_gaussian():
+    """iaf_depth=0, Table 4's plain VAE (Kingma and Welling 2014): z is the reparameterised
+    Gaussian sample and log q its density; the mean path returns mu."""
+    torch.manual_seed(0)
+    q = VAEInference(nz=3, image_shape=(1, 8, 8), hidden=16, iaf_depth=0).double()
+    assert q.iaf is None
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    z, log_q = q.sample_with_log_q(x)
+    _, mu, log_sigma = q._gaussian(x)
+    assert torch.allclose(log_q, torch.distributions.Normal(mu, log_sigma.exp()).log_prob(z).sum(1), atol=1e-10)
+    assert torch.equal(q.sample_with_log_q(x, noise=False)[0], mu)
+
+
 def test_elbo_rises_in_training():
     from genflows.data import load_dataset
 
     x = load_dataset("digits")[0][:512]
-    for prior in (GaussianPrior(6), FlowPrior(6, depth=2, hidden=16)):
+    for prior, iaf_depth in ((GaussianPrior(6), 1), (FlowPrior(6, depth=2, hidden=16), 1), (GaussianPrior(6), 0)):
         torch.manual_seed(0)
-        model = LatentModel(prior, ConvGenerator(6, (1, 8, 8), hidden=64, channels=16), VAEInference(6, (1, 8, 8), hidden=64, iaf_depth=1))
+        model = LatentModel(prior, ConvGenerator(6, (1, 8, 8), hidden=64, channels=16), VAEInference(6, (1, 8, 8), hidden=64, iaf_depth=iaf_depth))
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         losses = []
         for step in range(80):
