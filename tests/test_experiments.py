@@ -186,8 +186,8 @@ def test_paper_table4_baselines_train_and_score_both_ways_under_their_paper_rows
     paper.run_parallel(out, ["lebm", "vae"], [4], 2, None, jobs=2, threads=None, record=record, budget="quick", overrides=tiny, steps=3)
     cells = {c["model"]: c for c in json.loads(record.read_text())["cells"]}
     assert list(cells) == ["lebm", "vae"]  # the record's model order (PAPER_ROW)
-    assert cells["vae"]["model_overrides"] == []  # the quick budget trains our VAE-IAF; the paper budget a plain VAE
-    assert "iaf_depth: 0\n" in (out / "vae-h4" / "seed1" / "config.yaml").read_text()
+    assert cells["vae"]["model_overrides"] == []  # what the budget sets for the model alone: the quick budget, nothing
+    assert "iaf_depth: 0\n" in (out / "vae-h4" / "seed1" / "config.yaml").read_text()  # the test's own override
     for m, c in cells.items():
         assert c["paper"] == PAPER_TABLE4[m.upper()][1] and c["clean"]["n"] == c["reference"]["n"] == 2
         assert all(0 < s["auprc_clean"] <= 1 and 0 < s["auprc_reference"] <= 1 for s in c["seeds"])
