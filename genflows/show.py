@@ -323,10 +323,25 @@ def show_progress(paths: list[str | Path], as_json: bool = False) -> str:
     if not paths:
         raise GenflowsError("genflows show needs at least one RUN_DIR")
     rows = [{"run": str(f), "status": status(f)} for p in map(Path, paths) for f in run_folders(p)]
+    counts = _tally([r["status"] for r in rows])
     if as_json:
-        return json.dumps({"runs": rows}, indent=2)
+        return json.dumps({"runs": rows, "counts": counts}, indent=2)
     width = max(len(r["run"]) for r in rows)
-    return "\n".join(f"{r['run'].ljust(width)}  {r['status']}" for r in rows)
+    lines = [f"{r['run'].ljust(width)}  {r['status']}" for r in rows]
+    if len(rows) > 1:  # a table of many seeds: where the whole stands
+        lines.append(f"{len(rows)} seed runs: {counts['finished']} finished, {counts['part_way']} part-way "
+                     f"({counts['running']} running now), {counts['not_here']} not begun here (or trained on another machine)")
+    return "\n".join(lines)
+
+
+def _tally(statuses: list[str]) -> dict[str, int]:
+    """How many of :func:`status`'s lines are finished, part-way, not begun here (no folder, or
+    one without a config: a table's record may hold such a seed, trained elsewhere), and held by a
+    process now."""
+    finished = sum(s.startswith("finished") for s in statuses)
+    not_here = sum(s in ("no folder", "not started") for s in statuses)
+    return {"finished": finished, "part_way": len(statuses) - finished - not_here, "not_here": not_here,
+            "running": sum(s.endswith("running now") for s in statuses)}
 
 
 def show(paths: list[str | Path], as_json: bool = False) -> str:

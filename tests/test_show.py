@@ -165,7 +165,8 @@ def test_progress_lists_every_run_of_a_table_finished_or_not(seeds, tmp_path, ca
     code, out, err = run_cli(["show", "--progress", table], capsys)
     assert code == 0, err
     assert out.splitlines() == [f"{table / 'lfbm-mcmc-h4' / 'seed1'}  no folder",
-                                f"{stopped}  after epoch 1 of 1"]
+                                f"{stopped}  after epoch 1 of 1",
+                                "2 seed runs: 0 finished, 1 part-way (0 running now), 1 not begun here (or trained on another machine)"]
 
     # with epochs still to train, the time they take at the run's median epoch so far
     from genflows.show import _duration
@@ -186,6 +187,7 @@ def test_progress_lists_every_run_of_a_table_finished_or_not(seeds, tmp_path, ca
     with training_lock(stopped):
         code, out, _ = run_cli(["show", "--progress", table / "lfbm-mcmc-h4", "--json"], capsys)
     first, second = json.loads(out)["runs"]
+    assert json.loads(out)["counts"] == {"finished": 1, "part_way": 1, "not_here": 0, "running": 1}
     assert first["status"].startswith(f"finished: auprc {auprc:.4g}, ") and " train " in first["status"]
     assert second["status"] == "after epoch 1 of 1; scoring joint: 1 of 3 batches; running now"
 
