@@ -140,7 +140,8 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @cli.command("table")
 @click.argument("task", type=click.Choice(["anomaly", "reconstruction", "inpainting", "recovery"]))
 @click.option("--budget", type=click.Choice(["quick", "full", "paper"]), default="quick",
-              help="quick: digits, minutes; full: MNIST, a fast schedule; paper: MNIST, the latent-flow paper's schedule, hours per cell (see README)")
+              help="quick: digits, minutes; full: MNIST, a fast schedule; paper: MNIST, the latent-flow paper's schedule, hours per cell "
+                   "(see README; without --models and --holdouts LFBM-MCMC at every digit and the baselines at digit 4)")
 @click.option("--models", type=str, default=None, help="comma-separated registry names (default: the paper's rows)")
 @click.option("--holdouts", type=str, default=None, help="comma-separated digits (default: 1,4,5,7,9 as in Table 4)")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="seeds per cell (default: the budget's)")

@@ -116,3 +116,20 @@ def test_the_paper_budget_trains_table_4s_vae_row_as_a_plain_vae_and_lfbm_vae_wi
     assert anomaly_cfgs(tmp_path, "quick", ["vae"], [4])[("vae", 4)].inference.iaf_depth == 2  # the other budgets keep VAE-IAF
     mine = anomaly_cfgs(tmp_path, "paper", ["vae"], [4], extra_overrides=["inference.iaf_depth=1"])
     assert mine[("vae", 4)].inference.iaf_depth == 1
+
+
+def test_the_paper_budget_asked_for_without_models_or_holdouts_is_exactly_the_papers_cells(tmp_path, monkeypatch):
+    """LFBM-MCMC at Table 4's five digits and the four baselines at digit 4, no more (each seed is
+    hours); the table marks the cells it does not run, and --models/--holdouts still ask for a grid."""
+    import genflows.table as table
+
+    cfgs = table.anomaly_cfgs(tmp_path, "paper")
+    assert list(cfgs) == [("lfbm-mcmc", h) for h in (1, 4, 5, 7, 9)] + [(m, 4) for m in ("abp", "lebm", "vae", "lfbm-vae")]
+    assert len(table.anomaly_cfgs(tmp_path, "paper", holdouts=[4, 5])) == 10 and len(table.anomaly_cfgs(tmp_path, "quick")) == 25
+    cell = {"auprc": {"mean": 0.5, "sd": 0.1, "n": 3}, "train_seconds": {"mean": 1.0}, "score_seconds": {"mean": 1.0}, "run_dir": "r",
+            "anomaly_fraction": {"mean": 0.35}}
+    monkeypatch.setattr(table, "run_cells", lambda cfgs, jobs, log: {k: cell for k in cfgs})  # the table, not the training
+    md = table.anomaly_table(tmp_path, "paper")
+    assert "| lfbm-mcmc (ours, mnist) | " + " | ".join(["0.500 ± 0.100"] * 5) + " |" in md
+    assert "| abp (ours, mnist) | – | 0.500 ± 0.100 | – | – | – |" in md and "–: a cell this budget does not run by default" in md
+    assert "–: a cell" not in table.anomaly_table(tmp_path, "paper", holdouts=[4])
