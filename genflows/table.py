@@ -81,7 +81,8 @@ BUDGETS["paper"] = {"data": "mnist", "seeds": 3, "overrides": ["anomaly.score_st
                     # VAE-IAF, the design the paper gives LFBM-VAE, which keeps its IAF.
                     "models": {"vae": ["inference.iaf_depth=0"]},
                     # A table asked for without --models or --holdouts: LFBM-MCMC at every digit of
-                    # Table 4, the baselines at digit 4 (each of their seeds costs as much as LFBM-MCMC's).
+                    # Table 4, the baselines at digit 4 (an ABP or LEBM seed costs about what an
+                    # LFBM-MCMC seed does: about 10 h on one thread of an AVX2 CPU, bench/table4_cost.py).
                     "cells": [*(("lfbm-mcmc", h) for h in PAPER_HOLDOUTS), *((m, 4) for m in ("abp", "lebm", "vae", "lfbm-vae"))]}
 # The paper's Table 4 rows: a table asked for without --models.
 TABLE4_MODELS = ("lfbm-mcmc", "abp", "vae", "lfbm-vae", "lebm")
