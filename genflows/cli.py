@@ -183,7 +183,7 @@ def table_cmd(task, budget, models, holdouts, seeds, data_root, overrides, out, 
 @click.argument("run_dirs", nargs=-1, metavar="RUN_DIR [RUN_DIR...]")
 @click.option("--json", "as_json", is_flag=True, default=False, help="print the table's data as JSON (for scripts)")
 @click.option("--progress", "progress_only", is_flag=True, default=False,
-              help="one line per run folder, finished or not: how far each has trained and scored, and the training time left (RUN_DIR may be a table's --out)")
+              help="one line per run folder, finished or not: how far each has trained and scored, and the time left (RUN_DIR may be a table's --out)")
 def show_cmd(run_dirs, as_json, progress_only):
     """Finished runs side by side: model, task, data, seed, epochs, headline metrics, wall times,
     selected epoch, and their score results; runs that differ only by seed also as mean ± sd."""

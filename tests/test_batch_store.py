@@ -110,3 +110,18 @@ def test_a_model_written_before_stores_still_scores_without_one():
 
     got, _ = anomaly_scores(Old(), _x(), 6, 0.1, 5, seed=7, record=(3,), store="unused.partial.pt")
     torch.testing.assert_close(got, _score(model)[0], rtol=0, atol=0)
+
+
+def test_the_time_left_is_the_batches_to_go_at_the_median_batch(tmp_path):
+    """3 + 1 of 10 batches done in 2, 4, 9 and 3 s: 6 to go at the median 3.5 s; no estimate
+    without a total or without any batch's seconds, or for a damaged file."""
+    store = BatchStore(tmp_path / "a.partial.pt", {"shard": [0, 1000], "batch_size": 100}, every=0)
+    for i, s in enumerate((2.0, 4.0, 9.0, 3.0)):
+        store.put(i, {"score": torch.zeros(100), "seconds": torch.tensor(s)})
+    assert BatchStore.progress(store.path) == "4 of 10 batches" and BatchStore.seconds_left(store.path) == pytest.approx(6 * 3.5)
+    bare = BatchStore(tmp_path / "b.partial.pt", {"shard": [0, 1000], "batch_size": 100}, every=0)
+    bare.put(0, {"score": torch.zeros(100)})
+    untotalled = BatchStore(tmp_path / "c.partial.pt", {"weights": "w"}, every=0)
+    untotalled.put(0, {"score": torch.zeros(100), "seconds": torch.tensor(1.0)})
+    (tmp_path / "d.partial.pt").write_bytes(b"damaged")
+    assert [BatchStore.seconds_left(tmp_path / f"{n}.partial.pt") for n in "bcd"] == [None, None, None]

@@ -182,14 +182,15 @@ def test_progress_lists_every_run_of_a_table_finished_or_not(seeds, tmp_path, ca
     config.write_text(kept)
 
     shutil.copytree(seeds / "seed1", table / "lfbm-mcmc-h4" / "seed1")
-    BatchStore(stopped / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0).put(0, {"final": torch.zeros(500)})
+    BatchStore(stopped / "scoring-joint.partial.pt", {"shard": [0, 1001], "batch_size": 500}, every=0).put(
+        0, {"final": torch.zeros(500), "seconds": torch.tensor(2.0)})
     auprc = json.loads((seeds / "seed1" / "metrics.json").read_text())["auprc"]
     with training_lock(stopped):
         code, out, _ = run_cli(["show", "--progress", table / "lfbm-mcmc-h4", "--json"], capsys)
     first, second = json.loads(out)["runs"]
     assert json.loads(out)["counts"] == {"finished": 1, "part_way": 1, "not_here": 0, "running": 1}
     assert first["status"].startswith(f"finished: auprc {auprc:.4g}, ") and " train " in first["status"]
-    assert second["status"] == "after epoch 1 of 1; scoring joint: 1 of 3 batches; running now"
+    assert second["status"] == "after epoch 1 of 1; scoring joint: 1 of 3 batches, about 4 s left at its median batch; running now"
 
     code, _, err = run_cli(["show", "--progress", tmp_path / "nothing"], capsys)
     assert code == 2 and err.strip() == f"genflows: error: no such run folder: {tmp_path / 'nothing'}"

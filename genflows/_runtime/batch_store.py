@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -113,6 +114,22 @@ class BatchStore:
             a, b = spec["shard"]
             return f"{done} of {-(-(b - a) // spec['batch_size'])} batches"
         return f"{done} batch{'es' * (done != 1)}"
+
+    @staticmethod
+    def seconds_left(path: str | Path) -> float | None:
+        """The batches still to compute times the median ``seconds`` of those done (a scoring pass
+        of the paper's schedule takes hours); None where the file names no total or no batch has
+        its seconds."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            spec = json.loads(state["fingerprint"])
+        except Exception:
+            return None
+        seconds = sorted(float(b["seconds"]) for b in state["batches"].values() if "seconds" in b)
+        if not seconds or not (isinstance(spec, dict) and "shard" in spec and "batch_size" in spec):
+            return None
+        a, b = spec["shard"]
+        return (-(-(b - a) // spec["batch_size"]) - len(state["batches"])) * statistics.median(seconds)
 
 
 def add_seconds(total: dict[str, float], more: dict[str, float] | None) -> dict[str, float]:
