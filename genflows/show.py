@@ -111,10 +111,7 @@ def _stores(path: Path) -> list[str]:
     """Each scoring pass whose finished batches are stored in ``path``, e.g. "scoring joint: 12 of 39 batches"."""
     from ._runtime.batch_store import SUFFIX, BatchStore
 
-    def left(f: Path) -> str:
-        seconds = BatchStore.seconds_left(f)
-        return f", about {_duration(seconds)} left at its median batch" if seconds else ""
-    return [f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f)}{left(f)}" for f in sorted(path.glob(f"*{SUFFIX}"))]
+    return [f"{f.name.removesuffix(SUFFIX).replace('-', ' ')}: {BatchStore.progress(f, left=_duration)}" for f in sorted(path.glob(f"*{SUFFIX}"))]
 
 
 def read_run(path: str | Path) -> RunRecord:

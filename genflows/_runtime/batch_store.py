@@ -30,6 +30,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -101,35 +102,46 @@ class BatchStore:
         return by
 
     @staticmethod
-    def progress(path: str | Path) -> str:
-        """"12 of 39 batches" (the total where the fingerprint names a ``shard`` and a
-        ``batch_size``, else "12 batches"); "unreadable" for a damaged file."""
+    def _read(path: str | Path) -> tuple[int, int | None, list[float]] | None:
+        """(batches done, the total where the fingerprint names a ``shard`` and a ``batch_size``,
+        the done batches' ``seconds``); None for a damaged file."""
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             spec = json.loads(state["fingerprint"])
         except Exception:
-            return "unreadable"
-        done = len(state["batches"])
+            return None
+        total = None
         if isinstance(spec, dict) and "shard" in spec and "batch_size" in spec:
             a, b = spec["shard"]
-            return f"{done} of {-(-(b - a) // spec['batch_size'])} batches"
-        return f"{done} batch{'es' * (done != 1)}"
+            total = -(-(b - a) // spec["batch_size"])
+        return len(state["batches"]), total, [float(b["seconds"]) for b in state["batches"].values() if "seconds" in b]
+
+    @staticmethod
+    def progress(path: str | Path, left: Callable[[float], str] | None = None) -> str:
+        """"12 of 39 batches" (the total where the fingerprint names one, else "12 batches");
+        "unreadable" for a damaged file. With ``left`` (seconds to words), the time left at the
+        median batch follows where it is known: "12 of 39 batches, about 1.3 h left at its median batch"."""
+        read = BatchStore._read(path)
+        if read is None:
+            return "unreadable"
+        done, total, _ = read
+        if total is None:
+            return f"{done} batch{'es' * (done != 1)}"
+        seconds = BatchStore._left(read)
+        return f"{done} of {total} batches" + (f", about {left(seconds)} left at its median batch" if left and seconds else "")
 
     @staticmethod
     def seconds_left(path: str | Path) -> float | None:
         """The batches still to compute times the median ``seconds`` of those done (a scoring pass
         of the paper's schedule takes hours); None where the file names no total or no batch has
         its seconds."""
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            spec = json.loads(state["fingerprint"])
-        except Exception:
-            return None
-        seconds = sorted(float(b["seconds"]) for b in state["batches"].values() if "seconds" in b)
-        if not seconds or not (isinstance(spec, dict) and "shard" in spec and "batch_size" in spec):
-            return None
-        a, b = spec["shard"]
-        return (-(-(b - a) // spec["batch_size"]) - len(state["batches"])) * statistics.median(seconds)
+        read = BatchStore._read(path)
+        return None if read is None else BatchStore._left(read)
+
+    @staticmethod
+    def _left(read: tuple[int, int | None, list[float]]) -> float | None:
+        done, total, seconds = read
+        return None if total is None or not seconds else (total - done) * statistics.median(seconds)
 
 
 def add_seconds(total: dict[str, float], more: dict[str, float] | None) -> dict[str, float]:
