@@ -38,7 +38,7 @@ sys.path.insert(0, str(EXPERIMENTS))
 
 from genflows.errors import GenflowsError, guarded  # noqa: E402
 from genflows.registry import MODELS  # noqa: E402
-from genflows.table import BUDGETS, PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table  # noqa: E402
+from genflows.table import BUDGETS, PAPER_HOLDOUTS, PAPER_ROW, PAPER_TABLE4, anomaly_table, model_overrides  # noqa: E402
 from genflows._runtime.io import shown_path, write_json  # noqa: E402
 from genflows.runner import seed_dir as _seed_dir  # noqa: E402
 
@@ -185,8 +185,7 @@ def collect(out: Path, threads: int, rescore_missing: bool = True, steps: int = 
         paper = PAPER_TABLE4.get(PAPER_ROW.get(m, ""), [None] * 5)[PAPER_HOLDOUTS.index(h)] if h in PAPER_HOLDOUTS else None
         refs = [s["auprc_reference"] for s in seeds if s["auprc_reference"] is not None]
         cells.append({"model": m, "holdout": h, "paper": paper, "seeds": seeds,
-                      # what the paper budget sets for this model alone (the VAE row: a plain VAE)
-                      "model_overrides": BUDGETS[budget].get("models", {}).get(m, []),
+                      "model_overrides": model_overrides(BUDGETS[budget], m),
                       "clean": _mean_sd([s["auprc_clean"] for s in seeds]),
                       "reference": _mean_sd(refs) if refs else None,
                       "anomaly_fraction": seeds[0]["anomaly_fraction"],
