@@ -19,7 +19,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from genflows.table import PAPER_HOLDOUTS, PAPER_TABLE4  # noqa: E402  (the paper's Table 4, one copy)
+from genflows.table import BUDGETS, PAPER_HOLDOUTS, PAPER_TABLE4, model_overrides  # noqa: E402  (the paper's Table 4, one copy)
 from _records import B, R, ROOT, csv_value, mean_sd, record, root, rows_of_csv, set_root, values  # noqa: E402,F401
 import _tables_coopflow_tasks as coopflow_tasks  # noqa: E402  (each section's tables in a module of its own)
 import _tables_lfbm_fast as lfbm_fast  # noqa: E402
@@ -433,6 +433,46 @@ def _glance_new() -> list[tuple[str, ...]]:
     return rows
 
 
+def _chains(rec: dict) -> str:
+    """How a seed's Langevin chains ran in training, e.g. "bf16 (AVX-512)"; a seed resumed on
+    another kind of machine lists each setup in order. The oldest digit-4 record states its
+    dtype and CPU in its prose fields only."""
+    def one(m: dict) -> str:
+        dtype = m.get("chain_dtype") or ("float32" if "float32 chains" in m.get("what", "") else "?")
+        cap = m.get("capability") or ("AVX2" if "AVX2" in m.get("cpu", "") else "?")
+        return f"{'bf16' if dtype == 'bfloat16' else dtype} ({'AVX-512' if cap == 'AVX512' else cap})"
+    return " then ".join(dict.fromkeys(one(m) for m in rec.get("train_machines") or [rec]))
+
+
+def _seed_groups(labels: dict[int, str]) -> str:
+    """"seed 1 float32 (AVX2), seeds 2-5 bf16 (AVX-512)": runs of consecutive seeds alike."""
+    runs: list[tuple[list[int], str]] = []
+    for s in sorted(labels):
+        if runs and runs[-1][1] == labels[s] and runs[-1][0][-1] == s - 1:
+            runs[-1][0].append(s)
+        else:
+            runs.append(([s], labels[s]))
+    return ", ".join((f"seed {s[0]}" if len(s) == 1 else f"seeds {s[0]}-{s[-1]}") + f" {label}" for s, label in runs)
+
+
+def readme_table4_status() -> str:
+    """README's line above Table 4: which paper-schedule cells have landed (seeds per cell), which
+    of the paper budget's cells are still to come, and how each seed's chains ran in training."""
+    chains = {("lfbm-mcmc", 4): {s: _chains(record(f"{R}/metrics-paper21-{'avx2' if s == 1 else 'bf16'}-seed{s}.json")) for s in (1, 2, 3, 4, 5)}}
+    names = {("lfbm-mcmc", 4): "lfbm-mcmc"}
+    for c in _paper_cells():
+        if (c["model"], c["holdout"]) != ("lfbm-mcmc", 4):
+            chains[c["model"], c["holdout"]] = {x["seed"]: _chains(x) for x in c["seeds"]}
+            names[c["model"], c["holdout"]] = lfbm_paper.cell_name(c)
+    seeds = BUDGETS["paper"]["seeds"]
+    todo = [f"{lfbm_paper.cell_name({'model': m, 'model_overrides': model_overrides(BUDGETS['paper'], m)})} at digit {h}" + (f" ({len(chains[m, h])} of {seeds} seeds so far)" if (m, h) in chains else "")
+            for m, h in BUDGETS["paper"]["cells"] if len(chains.get((m, h), ())) < seeds]
+    landed = "; ".join(f"{names[k]} at digit {k[1]}, {len(v)} seed{'s' * (len(v) != 1)}" for k, v in chains.items())
+    how = "; ".join(f"digit {k[1]}'s {_seed_groups(v)}" if k[0] == "lfbm-mcmc" else f"{names[k]}'s {_seed_groups(v)}" for k, v in chains.items())
+    return (f"Measured: {landed}. " + (f"Still to come, {seeds} seeds each: {', '.join(todo)}. " if todo else "")
+            + f"Chains in training: {how}.")
+
+
 def readme_table4() -> str:
     """README's Table 4 at the paper's digits: LFBM-MCMC at the paper's schedule under both
     scorings (digit 4: five seeds; the other digits from experiments/lfbm_table4.py paper as
@@ -485,6 +525,7 @@ def readme_coopflow() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "glance": glance,
     "readme-table4": readme_table4,
+    "readme-table4-status": readme_table4_status,
     "readme-coopflow": readme_coopflow,
     "anomaly-every-family-digits": lambda: anomaly_every_family("digits"),
     "anomaly-every-family-mnist": lambda: anomaly_every_family("mnist"),

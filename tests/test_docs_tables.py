@@ -97,3 +97,36 @@ def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_
     assert "| vae (`inference.iaf_depth=0`), the paper's 21 epochs, clean split, eval mode, 400 steps | – | 0.720 ± 0.020 (n=3) |" in readme
     assert "| vae (`inference.iaf_depth=0`) | 4 | the paper (VAE, 10 runs) | | 0.337 |" in results
     assert any(line.startswith("| `vae` (`inference.iaf_depth=0`) (baseline) Table 4, digit 4") for line in results.split("\n"))
+    # The line above README's Table 4 follows: both cells measured, neither still to come.
+    status = next(line for line in readme.split("\n") if line.startswith("Measured: "))
+    assert "abp at digit 4, 3 seeds" in status and "vae (`inference.iaf_depth=0`) at digit 4, 3 seeds" in status
+    assert "abp at digit 4," not in status.split("Still to come")[1].split("Chains")[0]
+
+
+def test_the_line_above_table_4_says_what_landed_what_is_to_come_and_how_each_seed_trained(tmp_path):
+    """A cell with fewer seeds than the budget asks is still to come (with its count so far), and a
+    seed resumed on another kind of machine names both of its setups, in order."""
+    tables = _tables()
+    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    f = tmp_path / "experiments/results/table4-paper.json"
+    rec = json.loads(f.read_text())
+    cell = json.loads(json.dumps(next(c for c in rec["cells"] if c["model"] == "lfbm-mcmc" and len(c["seeds"]) >= 3)))
+    cell.update(holdout=7, seeds=cell["seeds"][:2])
+    one, two = cell["seeds"]
+    one.update(seed=1, chain_dtype="bfloat16", capability="AVX512", train_machines=None)
+    two.update(seed=2, train_machines=[{"first_epoch": 1, "chain_dtype": "float32", "capability": "AVX2"},
+                                       {"first_epoch": 9, "chain_dtype": "bfloat16", "capability": "AVX512"}])
+    rec["cells"].append(cell)
+    f.write_text(json.dumps(rec))
+    tables.set_root(tmp_path)
+    try:
+        status = tables.readme_table4_status()
+    finally:
+        tables.set_root(ROOT)
+    assert "lfbm-mcmc at digit 7, 2 seeds" in status
+    assert "lfbm-mcmc at digit 7 (2 of 3 seeds so far)" in status.split("Still to come")[1]
+    assert "digit 7's seed 1 bf16 (AVX-512), seed 2 float32 (AVX2) then bf16 (AVX-512)." in status
+    assert "digit 4's seed 1 float32 (AVX2), seeds 2-5 bf16 (AVX-512)" in status
