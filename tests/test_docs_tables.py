@@ -17,6 +17,16 @@ def _tables():
     return mod
 
 
+def _copy_of_the_documents_and_records(tmp_path: Path):
+    """The tables module, and a copy of the documents and records under ``tmp_path`` to change."""
+    tables = _tables()
+    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
+        src, dst = ROOT / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    return tables
+
+
 def test_every_generated_table_matches_its_records():
     res = subprocess.run([sys.executable, str(ROOT / "docs" / "tables.py"), "--check"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -24,11 +34,7 @@ def test_every_generated_table_matches_its_records():
 
 
 def test_a_changed_record_makes_the_check_fail(tmp_path):
-    tables = _tables()
-    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
-        src, dst = ROOT / rel, tmp_path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    tables = _copy_of_the_documents_and_records(tmp_path)
     assert tables.sync(check=True, root=tmp_path) == []
     f = tmp_path / "experiments/results/anomaly-every-family-digits.json"
     r = json.loads(f.read_text())
@@ -65,11 +71,7 @@ def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_
     per-seed table and the glance row, with LFBM-MCMC's lead over it in standard errors."""
     import statistics
 
-    tables = _tables()
-    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
-        src, dst = ROOT / rel, tmp_path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    tables = _copy_of_the_documents_and_records(tmp_path)
     f = tmp_path / "experiments/results/table4-paper.json"
     rec = json.loads(f.read_text())
     cell = json.loads(json.dumps(next(c for c in rec["cells"] if c["model"] == "lfbm-mcmc" and len(c["seeds"]) >= 3)))
@@ -106,11 +108,7 @@ def test_baseline_cells_at_the_papers_schedule_fill_the_tables_as_they_land(tmp_
 def test_the_line_above_table_4_says_what_landed_what_is_to_come_and_how_each_seed_trained(tmp_path):
     """A cell with fewer seeds than the budget asks is still to come (with its count so far), and a
     seed resumed on another kind of machine names both of its setups, in order."""
-    tables = _tables()
-    for rel in [*tables.DOCUMENTS, "experiments/results", "bench/results"]:
-        src, dst = ROOT / rel, tmp_path / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    tables = _copy_of_the_documents_and_records(tmp_path)
     f = tmp_path / "experiments/results/table4-paper.json"
     rec = json.loads(f.read_text())
     cell = json.loads(json.dumps(next(c for c in rec["cells"] if c["model"] == "lfbm-mcmc" and len(c["seeds"]) >= 3)))
