@@ -27,8 +27,13 @@ def _refprotocol(seed: int, kind: str) -> str:
     return f"{R}/refprotocol-paper21-{'avx2' if seed == 1 else 'bf16'}-seed{seed}-e21-{kind}.json"
 
 
+def metrics21(seed: int) -> dict:
+    """A digit-4 seed's per-epoch training record at the paper's schedule (seed 1 float32 on the AVX2 CPU, seeds 2-5 bf16)."""
+    return record(f"{R}/metrics-paper21-{'avx2' if seed == 1 else 'bf16'}-seed{seed}.json")
+
+
 def _history(seed: int) -> list[dict]:
-    return record(f"{R}/metrics-paper21-{'avx2' if seed == 1 else 'bf16'}-seed{seed}.json")["history"]
+    return metrics21(seed)["history"]
 
 
 def digits_main_job() -> str:

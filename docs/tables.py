@@ -458,7 +458,7 @@ def _seed_groups(labels: dict[int, str]) -> str:
 def readme_table4_status() -> str:
     """README's line above Table 4: which paper-schedule cells have landed (seeds per cell), which
     of the paper budget's cells are still to come, and how each seed's chains ran in training."""
-    chains = {("lfbm-mcmc", 4): {s: _chains(record(f"{R}/metrics-paper21-{'avx2' if s == 1 else 'bf16'}-seed{s}.json")) for s in (1, 2, 3, 4, 5)}}
+    chains = {("lfbm-mcmc", 4): {s: _chains(lfbm_paper.metrics21(s)) for s in lfbm_paper.SEEDS}}
     names = {("lfbm-mcmc", 4): "lfbm-mcmc"}
     for c in _paper_cells():
         if (c["model"], c["holdout"]) != ("lfbm-mcmc", 4):
