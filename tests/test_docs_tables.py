@@ -112,7 +112,9 @@ def test_the_line_above_table_4_says_what_landed_what_is_to_come_and_how_each_se
     f = tmp_path / "experiments/results/table4-paper.json"
     rec = json.loads(f.read_text())
     cell = json.loads(json.dumps(next(c for c in rec["cells"] if c["model"] == "lfbm-mcmc" and len(c["seeds"]) >= 3)))
-    cell.update(holdout=7, seeds=cell["seeds"][:2])
+    # Digit 1 stands in, whatever the record holds of it by now.
+    cell.update(holdout=1, seeds=cell["seeds"][:2])
+    rec["cells"] = [c for c in rec["cells"] if not (c["model"] == "lfbm-mcmc" and c["holdout"] == 1)]
     one, two = cell["seeds"]
     one.update(seed=1, chain_dtype="bfloat16", capability="AVX512", train_machines=None)
     two.update(seed=2, train_machines=[{"first_epoch": 1, "chain_dtype": "float32", "capability": "AVX2"},
@@ -124,7 +126,7 @@ def test_the_line_above_table_4_says_what_landed_what_is_to_come_and_how_each_se
         status = tables.readme_table4_status()
     finally:
         tables.set_root(ROOT)
-    assert "lfbm-mcmc at digit 7, 2 seeds" in status
-    assert "lfbm-mcmc at digit 7 (2 of 3 seeds so far)" in status.split("Still to come")[1]
-    assert "digit 7's seed 1 bf16 (AVX-512), seed 2 float32 (AVX2) then bf16 (AVX-512)." in status
+    assert "lfbm-mcmc at digit 1, 2 seeds" in status
+    assert "lfbm-mcmc at digit 1 (2 of 3 seeds so far)" in status.split("Still to come")[1]
+    assert "digit 1's seed 1 bf16 (AVX-512), seed 2 float32 (AVX2) then bf16 (AVX-512)" in status
     assert "digit 4's seed 1 float32 (AVX2), seeds 2-5 bf16 (AVX-512)" in status
