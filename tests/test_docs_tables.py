@@ -128,5 +128,5 @@ def test_the_line_above_table_4_says_what_landed_what_is_to_come_and_how_each_se
         tables.set_root(ROOT)
     assert "lfbm-mcmc at digit 1, 2 seeds" in status
     assert "lfbm-mcmc at digit 1 (2 of 3 seeds so far)" in status.split("Still to come")[1]
-    assert "digit 1's seed 1 bf16 (AVX-512), seed 2 float32 (AVX2) then bf16 (AVX-512)" in status
+    assert "digit 1's seed 1 bf16 (AVX-512), seed 2 float32 (AVX2) then bf16 (AVX-512)." in status
     assert "digit 4's seed 1 float32 (AVX2), seeds 2-5 bf16 (AVX-512)" in status
