@@ -150,14 +150,25 @@ SHARED_JOBS = {"digits": "digits main job", "mnist": "MNIST training epoch (5000
 
 def shared_machine() -> str:
     """Wall seconds of a default run, idle and beside one busy core, with torch's thread count
-    (before) and one thread per free core (now)."""
-    r = record("bench/results/shared-machine.json")
-    t = {(x["job"], x["mode"], x["busy_core"]): x["wall_s"] for x in r["rows"]}
-    lines = ["| job | before: idle | before: one core busy | slowdown | now: idle | now: one core busy | slowdown | now ÷ before, idle |",
-             "|---|---|---|---|---|---|---|---|"]
-    for job in dict.fromkeys(x["job"] for x in r["rows"]):
-        bi, bb, ai, ab = t[job, "before", False], t[job, "before", True], t[job, "after", False], t[job, "after", True]
-        lines.append(f"| {SHARED_JOBS.get(job, job)} | {bi:.1f} s | {bb:.1f} s | {bb / bi:.2f}× | {ai:.1f} s | {ab:.1f} s | {ab / ai:.2f}× | {ai / bi:.2f} |")
+    (before) and one thread per free core (now), on each CPU measured. A run the bench stopped at
+    its cap (recorded as null) reads "over" the cap, its slowdown "over" the cap's ratio."""
+    lines = ["| CPU (2 cores) | job | before: idle | before: one core busy | slowdown | now: idle | now: one core busy | slowdown | now ÷ before, idle |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for path in ("bench/results/shared-machine.json", "bench/results/shared-machine-xeon.json"):
+        r = record(path)
+        cpu = f"{r['cpu']}, {r['capability']}" + (" with native bf16" if r["native_bf16"] else "")
+        t = {(x["job"], x["mode"], x["busy_core"]): x["wall_s"] for x in r["rows"]}
+
+        def wall(s: float | None) -> str:
+            return f"{s:.1f} s" if s is not None else f"over {r['cap_s']:.0f} s"
+
+        def ratio(s: float | None, idle: float) -> str:
+            return f"{s / idle:.2f}×" if s is not None else f"over {r['cap_s'] / idle:.1f}×"
+
+        for job in dict.fromkeys(x["job"] for x in r["rows"]):
+            bi, bb, ai, ab = t[job, "before", False], t[job, "before", True], t[job, "after", False], t[job, "after", True]
+            lines.append(f"| {cpu} | {SHARED_JOBS.get(job, job)} | {wall(bi)} | {wall(bb)} | {ratio(bb, bi)} | {wall(ai)} | {wall(ab)} | "
+                         f"{ratio(ab, ai)} | {ai / bi:.2f} |")
     return "\n".join(lines)
 
 
