@@ -148,6 +148,11 @@ SHARED_JOBS = {"digits": "digits main job", "mnist": "MNIST training epoch (5000
                "tests": "`pytest tests/priors tests/inference`"}
 
 
+def cpu_label(r: dict) -> str:
+    """The CPU a bench record was measured on, as its tables name it."""
+    return f"{r['cpu']}, {r['capability']}" + (" with native bf16" if r["native_bf16"] else "")
+
+
 def shared_machine() -> str:
     """Wall seconds of a default run, idle and beside one busy core, with torch's thread count
     (before) and one thread per free core (now), on each CPU measured. A run the bench stopped at
@@ -156,7 +161,7 @@ def shared_machine() -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for path in ("bench/results/shared-machine.json", "bench/results/shared-machine-xeon.json"):
         r = record(path)
-        cpu = f"{r['cpu']}, {r['capability']}" + (" with native bf16" if r["native_bf16"] else "")
+        cpu = cpu_label(r)
         t = {(x["job"], x["mode"], x["busy_core"]): x["wall_s"] for x in r["rows"]}
 
         def wall(s: float | None) -> str:
@@ -179,7 +184,7 @@ def table_jobs() -> str:
              "|---|---|---|---|---|---|---|---|"]
     for path in ("bench/results/table-jobs.json", "bench/results/table-jobs-avx2.json"):
         r = record(path)
-        cpu = f"{r['cpu']}, {r['capability']}" + (" with native bf16" if r["native_bf16"] else "")
+        cpu = cpu_label(r)
         for x in r["rows"]:
             ph = x.get("phase_speedup_vs_1_job")
             phases = f"{ph['train_seconds']:.2f}× / {ph['score_seconds']:.2f}×" if ph else "–"
