@@ -4,8 +4,8 @@ process is using when it starts.
 Why: torch's OpenMP threads spin while they wait for each other, so a run with one thread per
 core beside another busy process waits for the core it cannot get: 2.0-3.2x slower on a 2-core
 AMD EPYC, 3.3x to over 11x on a 2-core Intel Xeon (docs/results.md, runs beside a busy core),
-reported 40x on another Xeon; waiting passively instead cost 3.4x on an idle machine. A thread count that leaves the busy cores alone
-avoids both. An explicit ``--threads``
+reported 40x on another Xeon; waiting passively instead cost 3.4x on an idle machine. A thread
+count that leaves the busy cores alone avoids both. An explicit ``--threads``
 (``train.threads``), ``OMP_NUM_THREADS`` or ``GENFLOWS_THREADS`` always wins.
 
 >>> 1 <= default_threads() <= available_cores()
